@@ -1,0 +1,64 @@
+"""Settings: where the data lives and the limits runlens enforces.
+
+One data root (``RUNLENS_DATA_DIR``, default ``./data``) holds ``exports/``, ``lake/`` and ``warehouse.duckdb``;
+each of them and the schema file can be overridden by its own environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent.parent
+DEFAULT_SCHEMA = PACKAGE_DIR / "schema" / "restack-workflow-run-schema.json"
+SQL_DIR = Path(os.environ.get("RUNLENS_SQL_DIR", PROJECT_DIR / "sql"))
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps that keep hostile or broken exports from exhausting the machine (all configurable)."""
+
+    max_record_bytes: int = field(default_factory=lambda: _env_int("RUNLENS_MAX_RECORD_BYTES", 64 * 2**20))
+    max_decompressed_bytes: int = field(default_factory=lambda: _env_int("RUNLENS_MAX_DECOMPRESSED_BYTES", 64 * 2**30))
+    max_nesting_depth: int = field(default_factory=lambda: _env_int("RUNLENS_MAX_NESTING_DEPTH", 128))
+    batch_records: int = field(default_factory=lambda: _env_int("RUNLENS_BATCH_RECORDS", 50_000))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths and thresholds for one runlens data root."""
+
+    data_dir: Path
+    exports_dir: Path
+    lake_dir: Path
+    warehouse_path: Path
+    schema_path: Path
+    quarantine_rate_threshold: float = 0.05
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def from_env(cls, data_dir: str | Path | None = None) -> Settings:
+        root = Path(data_dir or os.environ.get("RUNLENS_DATA_DIR") or "data").resolve()
+        return cls(
+            data_dir=root,
+            exports_dir=Path(os.environ.get("RUNLENS_EXPORTS_DIR") or root / "exports").resolve(),
+            lake_dir=Path(os.environ.get("RUNLENS_LAKE_DIR") or root / "lake").resolve(),
+            warehouse_path=Path(os.environ.get("RUNLENS_WAREHOUSE") or root / "warehouse.duckdb").resolve(),
+            schema_path=Path(os.environ.get("RUNLENS_SCHEMA") or DEFAULT_SCHEMA).resolve(),
+            quarantine_rate_threshold=_env_float("RUNLENS_QUARANTINE_RATE_THRESHOLD", 0.05),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)

@@ -1,0 +1,99 @@
+"""Arrow schemas of the lake tables: the column contract that the warehouse views, SQL and tests rely on.
+
+Timestamps are UTC with microsecond precision; ``input``, ``output`` and ``extra`` hold JSON text (the warehouse
+views cast them to DuckDB's JSON type). ``anomalies`` lists the names in ``ANOMALIES`` that apply to a row.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+UTC_US = pa.timestamp("us", tz="UTC")
+
+# Why a row that passed the schema is still suspicious. Rows keep their anomalies; latency figures skip
+# rows whose duration is unusable (duration_s is NULL for them).
+ANOMALIES = {
+    "completed_before_created": "completedAt is earlier than createdAt: duration_s is NULL",
+    "completed_at_on_unfinished": "a queued or running run carries completedAt",
+    "failed_without_error": "a failed run has no error message",
+    "missing_created_at": "no createdAt: created_date comes from completedAt or the ingestion time",
+    "leap_second": "a timestamp had second 60; it was moved to the next second",
+    "status_conflict": "the run was seen both completed and failed; the later record was kept",
+}
+
+STATUS_RANK = {"queued": 0, "running": 1, "completed": 2, "failed": 2}
+
+# One row per valid record of one export file version (lake/staged/<export_id>.parquet).
+STAGED_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("workflow_name", pa.string()),
+        ("status", pa.string()),
+        ("created_at", UTC_US),
+        ("completed_at", UTC_US),
+        ("error", pa.string()),
+        ("input", pa.string()),
+        ("output", pa.string()),
+        ("extra", pa.string()),
+        ("anomalies", pa.list_(pa.string())),
+        ("created_date", pa.date32()),
+        ("created_date_source", pa.string()),
+        ("source_file", pa.string()),
+        ("export_id", pa.string()),
+        ("record_index", pa.int64()),
+        ("ingest_seq", pa.int64()),
+        ("ingested_at", UTC_US),
+    ]
+)
+
+ERROR_TYPE = pa.struct([("path", pa.string()), ("keyword", pa.string()), ("message", pa.string())])
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("export_id", pa.string()),
+        ("record_index", pa.int64()),
+        ("line", pa.int64()),
+        ("raw", pa.string()),
+        ("raw_truncated", pa.bool_()),
+        ("errors", pa.list_(ERROR_TYPE)),
+        ("ingested_at", UTC_US),
+    ]
+)
+
+INGEST_LOG_SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("export_id", pa.string()),
+        ("sha256", pa.string()),
+        ("bytes", pa.int64()),
+        ("format", pa.string()),
+        ("records_read", pa.int64()),
+        ("records_valid", pa.int64()),
+        ("records_quarantined", pa.int64()),
+        ("ingest_seq", pa.int64()),
+        ("ingested_at", UTC_US),
+        ("outcome", pa.string()),
+        ("message", pa.string()),
+    ]
+)
+
+# lake/runs/created_date=YYYY-MM-DD/data.parquet; created_date itself comes from the folder name.
+RUNS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("workflow_name", pa.string()),
+        ("status", pa.string()),
+        ("created_at", UTC_US),
+        ("completed_at", UTC_US),
+        ("duration_s", pa.float64()),
+        ("error", pa.string()),
+        ("input", pa.string()),
+        ("output", pa.string()),
+        ("extra", pa.string()),
+        ("anomalies", pa.list_(pa.string())),
+        ("created_date_source", pa.string()),
+        ("source_file", pa.string()),
+        ("ingested_at", UTC_US),
+    ]
+)

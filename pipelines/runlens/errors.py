@@ -1,0 +1,26 @@
+"""Error types whose messages name the file, the record and the fix; the CLI prints them in one line."""
+
+from __future__ import annotations
+
+
+class RunlensError(Exception):
+    """An error a user must act on; ``str(err)`` is one line that says what and where."""
+
+
+class ExportReadError(RunlensError):
+    """An export file could not be read (fully): decompression, encoding, size caps."""
+
+    def __init__(self, path: str, message: str, offset: int | None = None) -> None:
+        where = f" at byte {offset}" if offset is not None else ""
+        super().__init__(f"{path}{where}: {message}")
+        self.path = path
+        self.reason = message
+        self.offset = offset
+
+
+class SchemaFileError(RunlensError):
+    """The schema file is missing, not JSON, or not a valid JSON Schema."""
+
+
+class LockedError(RunlensError):
+    """Another runlens process is writing to the same data directory."""

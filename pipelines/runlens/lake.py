@@ -1,0 +1,107 @@
+"""The lake's layout and the one way runlens writes a file into it: temporary name, fsync, atomic rename.
+
+Layout under ``lake/`` (readers glob ``*.parquet``; temporary files start with a dot and never match, and
+temporary folders live under ``.tmp/``, outside every glob):
+
+- ``ingest/<export_id>/staged.parquet``      valid records of one export file version, typed
+- ``ingest/<export_id>/quarantine.parquet``  its invalid records and unreadable parts, with every reason
+- ``ingest/<export_id>/ingest_log.parquet``  one row: the file's counts (records_read = valid + quarantined)
+  (the folder is written under ``.tmp/`` and renamed into place: one atomic step commits the whole ingest)
+- ``runs/created_date=YYYY-MM-DD/data.parquet``   latest state per run id, one file per UTC day
+- ``metrics/<table>/...``                    metric tables computed by ``sql/*.sql``
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+INGEST = "ingest"
+TMP = ".tmp"
+RUNS = "runs"
+METRICS = "metrics"
+
+
+def table_dir(lake_dir: Path, table: str) -> Path:
+    return lake_dir / table
+
+
+def table_glob(lake_dir: Path, table: str, partitioned: bool = False) -> str:
+    """The glob that reads a lake table (``*/`` for hive-partitioned tables)."""
+    middle = "*/" if partitioned else ""
+    return str(lake_dir / table) + "/" + middle + "*.parquet"
+
+
+def ingest_glob(lake_dir: Path, part: str) -> str:
+    """Glob over one part (``staged``, ``quarantine`` or ``ingest_log``) of every committed ingest."""
+    return str(lake_dir / INGEST) + f"/*/{part}.parquet"
+
+
+def has_files(lake_dir: Path, table: str, partitioned: bool = False) -> bool:
+    base = lake_dir / table
+    pattern = "*/*.parquet" if partitioned else "*.parquet"
+    return base.is_dir() and next(base.glob(pattern), None) is not None
+
+
+def fsync_file(handle: BinaryIO) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temporary_path(final: Path) -> Path:
+    """A hidden sibling of ``final`` that no reader's ``*.parquet`` glob matches."""
+    return final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
+
+
+@contextlib.contextmanager
+def atomic_target(final: Path) -> Iterator[Path]:
+    """Yield a temporary path to write; on success fsync it and rename it over ``final`` atomically.
+
+    A crash before the rename leaves only a hidden temporary file (swept by ``sweep_temporaries``);
+    readers see either the old file or the new one, never a partial one.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_path(final)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            fsync_file(handle)
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def remove_file(path: Path) -> None:
+    """Remove a lake file and its folder when that empties it (a partition that lost all its rows)."""
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()
+    if path.parent.exists():
+        fsync_dir(path.parent)
+
+
+def sweep_temporaries(lake_dir: Path) -> int:
+    """Delete what a killed writer left behind (hidden files, ``.tmp/`` folders); call it holding the write lock."""
+    if not lake_dir.exists():
+        return 0
+    leftovers = [*lake_dir.rglob(".*.tmp"), *(lake_dir / TMP).glob("*")]
+    for path in leftovers:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return len(leftovers)

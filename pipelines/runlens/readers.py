@@ -1,0 +1,393 @@
+"""Streaming readers that cut export files into raw records without loading them whole.
+
+Shapes: NDJSON (``.jsonl`` / ``.ndjson``: one record per line), and ``.json`` holding a JSON array, a single run
+object, an object wrapping the list under one key (``runs``, ``data``, ``items``, ...), or several top-level
+values one after the other. Each may be gzipped (``.gz``). Bytes are decoded from UTF-8 (a BOM is dropped);
+UTF-16 and UTF-32 with a BOM are transcoded.
+
+The JSON splitter is vectorised with numpy: per chunk it finds the structural characters outside strings and their
+depth, so Python only touches one event per record. Records come out as raw bytes, byte for byte as in the file;
+parsing and validation happen later (``runlens.ingest``). Whatever cannot be a record (content after the end of the
+document, a file cut off inside a value, an over-long record) still comes out as a raw record with a reason, so
+nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from runlens.config import Limits
+from runlens.errors import ExportReadError
+
+CHUNK_BYTES = 8 * 2**20
+KEEP_OVERSIZED_BYTES = 64 * 2**10
+WRAPPER_KEYS = frozenset({"runs", "data", "items", "results", "records", "workflowRuns", "executions"})
+NDJSON_SUFFIXES = (".jsonl", ".ndjson")
+
+
+def export_format(path: Path) -> str | None:
+    """``ndjson`` or ``json`` (``.gz`` allowed on both), or None for a file runlens does not read."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    if name.endswith(NDJSON_SUFFIXES):
+        return "ndjson"
+    if name.endswith(".json"):
+        return "json"
+    return None
+
+
+@dataclass
+class RawBatch:
+    """Consecutive raw records: their bytes, the 1-based line where each starts, and reader-found problems."""
+
+    first_index: int
+    raws: list[bytes] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    problems: dict[int, str] = field(default_factory=dict)
+
+    def add(self, raw: bytes, line: int, problem: str | None = None) -> None:
+        if problem is not None:
+            self.problems[len(self.raws)] = problem
+        self.raws.append(raw)
+        self.lines.append(line)
+
+
+class ByteSource:
+    """The decoded bytes of one export file in chunks; a read failure ends the stream and is kept in ``error``."""
+
+    def __init__(self, path: Path, limits: Limits, display: str) -> None:
+        self.path = path
+        self.limits = limits
+        self.display = display
+        self.error: ExportReadError | None = None
+        self.bytes_read = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._decoded(self._decompressed())
+        except ExportReadError as exc:
+            self.error = exc
+
+    def _decompressed(self) -> Iterator[bytes]:
+        cap = self.limits.max_decompressed_bytes
+        with open(self.path, "rb") as handle:
+            stream = gzip.GzipFile(fileobj=handle) if self.path.name.lower().endswith(".gz") else handle
+            while True:
+                try:
+                    block = stream.read(CHUNK_BYTES)
+                except EOFError as exc:
+                    raise self._fail("the gzip stream ends early (truncated file?)") from exc
+                except (gzip.BadGzipFile, zlib.error) as exc:
+                    raise self._fail(f"not a readable gzip stream ({exc})") from exc
+                if not block:
+                    return
+                self.bytes_read += len(block)
+                if self.bytes_read > cap:
+                    raise self._fail(
+                        f"more than {cap} bytes after decompression (RUNLENS_MAX_DECOMPRESSED_BYTES); "
+                        "the rest of the file was not read"
+                    )
+                yield block
+
+    def _fail(self, message: str) -> ExportReadError:
+        return ExportReadError(self.display, message, self.bytes_read)
+
+    def _decoded(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
+        first = next(blocks, b"")
+        encoding = _detect_encoding(first)
+        if encoding == "utf-8":
+            yield first.removeprefix(codecs.BOM_UTF8)
+            yield from blocks
+            return
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        for block in _chain(first, blocks):
+            yield decoder.decode(block).encode("utf-8")
+        yield decoder.decode(b"", final=True).encode("utf-8")
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def _detect_encoding(head: bytes) -> str:
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if len(head) >= 2 and head[0] != 0 and head[1] == 0:
+        return "utf-16-le"
+    if len(head) >= 2 and head[0] == 0 and head[1] != 0:
+        return "utf-16-be"
+    return "utf-8"
+
+
+def iter_records(source: Iterable[bytes], fmt: str, limits: Limits) -> Iterator[RawBatch]:
+    """Raw record batches of one file, one batch per chunk read."""
+    if fmt == "ndjson":
+        return iter_ndjson(source, limits)
+    return JsonSplitter(limits).split(source)
+
+
+def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[RawBatch]:
+    """One record per non-blank line; ``\\r\\n`` endings are fine (JSON treats ``\\r`` as white space)."""
+    cap = limits.max_record_bytes
+    carry = b""
+    line_no = 1  # line number of the first line in the current buffer
+    index = 0
+    skipping: tuple[bytes, int] | None = None  # (kept head, line) of an over-long line being skipped
+    for chunk in chunks:
+        batch = RawBatch(index)
+        if skipping is not None:
+            end = chunk.find(b"\n")
+            if end < 0:
+                continue
+            batch.add(skipping[0], skipping[1], _too_long(cap))
+            skipping, chunk, line_no = None, chunk[end + 1 :], line_no + 1
+        lines = (carry + chunk if carry else chunk).split(b"\n")
+        carry = lines.pop()
+        for offset, line in enumerate(lines):
+            if line.strip():
+                if len(line) > cap:
+                    batch.add(line[:KEEP_OVERSIZED_BYTES], line_no + offset, _too_long(cap))
+                else:
+                    batch.add(line, line_no + offset)
+        line_no += len(lines)
+        if len(carry) > cap:
+            skipping, carry = (carry[:KEEP_OVERSIZED_BYTES], line_no), b""
+        index += len(batch.raws)
+        if batch.raws:
+            yield batch
+    tail = RawBatch(index)
+    if skipping is not None:
+        tail.add(skipping[0], skipping[1], _too_long(cap))
+    elif carry.strip():
+        tail.add(carry, line_no)
+    if tail.raws:
+        yield tail
+
+
+def _too_long(cap: int) -> str:
+    return f"record longer than {cap} bytes (RUNLENS_MAX_RECORD_BYTES); only its start is kept"
+
+
+_OPENERS = np.zeros(256, dtype=np.int8)
+_OPENERS[[ord("{"), ord("[")]] = 1
+_OPENERS[[ord("}"), ord("]")]] = -1
+_STRUCTURAL = np.zeros(256, dtype=bool)
+_STRUCTURAL[[ord(c) for c in "{}[],"]] = True
+_KEY_BEFORE = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$')
+_WHITESPACE = b" \t\r\n"
+
+
+class JsonSplitter:
+    """Cuts a JSON document into its records: array items, wrapper-list items, or top-level values.
+
+    State carried across chunks: whether the chunk starts inside a string, the nesting depth, and the pieces of the
+    value being collected. ``record_depth`` is the depth inside the records list (1 for a top-level array, 2 for a
+    list inside a wrapper object) and 0 while reading top-level values.
+    """
+
+    def __init__(self, limits: Limits) -> None:
+        self.cap = limits.max_record_bytes
+        self.in_string = False
+        self.depth = 0
+        self.record_depth = 0
+        self.in_wrapper_rest = False
+        self.after_comma = False
+        self.collecting = False
+        self.index = 0
+        self.line = 1
+        self.pieces: list[bytes] = []
+        self.size = 0
+        self.start_line = 1
+        self.tail = b""
+        self.junk: list[bytes] = []
+        self.junk_line = 1
+        self.warnings: list[str] = []
+
+    # -- collecting one value's bytes across chunks --
+    def _begin(self, line: int) -> None:
+        self.pieces, self.size, self.start_line, self.collecting = [], 0, line, True
+
+    def _collect(self, piece: bytes) -> None:
+        if self.size <= self.cap:
+            self.pieces.append(piece if self.size + len(piece) <= self.cap else piece[:KEEP_OVERSIZED_BYTES])
+        self.size += len(piece)
+
+    def _pending(self) -> bytes:
+        return b"".join(self.pieces).strip(_WHITESPACE)
+
+    def _emit(self, batch: RawBatch, problem: str | None = None) -> None:
+        if self.size > self.cap:
+            problem = _too_long(self.cap)
+        text = b"".join(self.pieces)
+        raw = text.lstrip(_WHITESPACE)
+        line = self.start_line + text[: len(text) - len(raw)].count(b"\n")
+        batch.add(raw.rstrip(_WHITESPACE), line, problem)
+        self._drop()
+
+    def _drop(self) -> None:
+        self.pieces, self.size, self.collecting = [], 0, False
+
+    def split(self, chunks: Iterable[bytes]) -> Iterator[RawBatch]:
+        carry = b""
+        for chunk in chunks:
+            buf = carry + chunk if carry else chunk
+            cut = len(buf.rstrip(b"\\"))  # never split a run of backslashes
+            buf, carry = buf[:cut], buf[cut:]
+            batch = RawBatch(self.index)
+            self._scan(buf, batch)
+            self.index += len(batch.raws)
+            if batch.raws:
+                yield batch
+        batch = RawBatch(self.index)
+        if carry:
+            self._scan(carry, batch)
+        self._finish(batch)
+        if batch.raws:
+            yield batch
+
+    def _scan(self, buf: bytes, batch: RawBatch) -> None:
+        data = np.frombuffer(buf, dtype=np.uint8)
+        newlines = np.flatnonzero(data == 10)
+        positions, deltas = self._structure(data)
+        depth_before = self.depth + np.cumsum(deltas, dtype=np.int64) - deltas
+        if depth_before.size and (depth_before + deltas).min() < 0:
+            depth_before = self._clamped_depths(deltas)
+        start, i = 0, 0
+        while i < positions.size:
+            mode = self.record_depth
+            shallow = np.flatnonzero(depth_before[i:] <= max(mode, 1)) + i
+            i = positions.size
+            for j in shallow.tolist():
+                line = self.line + int(np.searchsorted(newlines, positions[j]))
+                start = self._event(buf, batch, int(positions[j]), int(deltas[j]), int(depth_before[j]), start, line)
+                if self.record_depth != mode:  # a list opened or closed: what counts as shallow changed
+                    i = j + 1
+                    break
+        if depth_before.size:
+            self.depth = max(int(depth_before[-1] + deltas[-1]), 0)
+        if self.collecting:
+            self._collect(buf[start:])
+        else:
+            self._gap(buf[start:], self.line + int(np.searchsorted(newlines, start)))
+        self.line += newlines.size
+        self.tail = (self.tail + buf)[-512:]
+
+    def _structure(self, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions and depth changes of the structural characters outside strings."""
+        quotes = np.flatnonzero(data == 34)
+        escaped = quotes[(quotes > 0) & (data[quotes - 1] == 92)]
+        if escaped.size:
+            drop = [q for q in escaped.tolist() if _backslashes_before(data, q) % 2 == 1]
+            quotes = np.setdiff1d(quotes, np.asarray(drop, dtype=quotes.dtype), assume_unique=True)
+        candidates = np.flatnonzero(_STRUCTURAL[data])
+        outside = (np.searchsorted(quotes, candidates) + int(self.in_string)) % 2 == 0
+        if quotes.size % 2:
+            self.in_string = not self.in_string
+        positions = candidates[outside]
+        return positions, _OPENERS[data[positions]].astype(np.int64)
+
+    def _clamped_depths(self, deltas: np.ndarray) -> np.ndarray:
+        """Depths for a malformed chunk with more closers than openers: never below zero."""
+        depth, out = self.depth, np.empty_like(deltas)
+        for i, delta in enumerate(deltas.tolist()):
+            out[i] = depth
+            depth = max(depth + delta, 0)
+        return out
+
+    def _event(self, buf: bytes, batch: RawBatch, pos: int, delta: int, depth: int, start: int, line: int) -> int:
+        """Handle one shallow structural character; returns where the bytes not yet handled begin."""
+        if self.record_depth and depth == self.record_depth and delta <= 0:
+            self._item_end(buf[start:pos], batch, line, closes_list=delta < 0)
+            return pos + 1
+        if depth == 0:
+            if delta <= 0:  # a comma between top-level values, or a closer with nothing open
+                self._gap(buf[start : pos + (delta < 0)], line)
+                return pos + 1
+            self._gap(buf[start:pos], line)
+            self._flush_junk(batch)
+            if buf[pos] == ord("["):
+                self._open_list(1, line)
+                return pos + 1
+            self._begin(line)
+            return pos
+        if depth == 1 and delta < 0 and not self.record_depth:  # a top-level object ends
+            self._collect(buf[start : pos + 1])
+            if self.in_wrapper_rest:
+                self.in_wrapper_rest = False
+                self._drop()
+            else:
+                self._emit(batch)
+            return pos + 1
+        wrapper_list = depth == 1 and not self.record_depth and not self.in_wrapper_rest and buf[pos] == ord("[")
+        if wrapper_list and self._wrapper_key(buf, pos):
+            self._open_list(2, line)
+            return pos + 1
+        return start
+
+    def _open_list(self, record_depth: int, line: int) -> None:
+        self.record_depth, self.after_comma = record_depth, False
+        self._begin(line)
+
+    def _item_end(self, text: bytes, batch: RawBatch, line: int, closes_list: bool) -> None:
+        self._collect(text)
+        if self._pending() or self.size > self.cap:
+            self._emit(batch)
+        elif not closes_list or self.after_comma:
+            self.warnings.append(f"an empty list item (a stray comma) before line {line}")
+        self.after_comma = not closes_list
+        if closes_list:
+            self.in_wrapper_rest = self.record_depth == 2
+            self.record_depth = 0
+            self._drop()
+            if self.in_wrapper_rest:
+                self._begin(line)
+        else:
+            self._begin(line)
+
+    def _wrapper_key(self, buf: bytes, pos: int) -> bool:
+        before = (self.tail + buf[:pos])[-512:] if pos < 512 else buf[pos - 512 : pos]
+        match = _KEY_BEFORE.search(before)
+        return bool(match) and match.group(1).decode("utf-8", "replace") in WRAPPER_KEYS
+
+    def _gap(self, text: bytes, line: int) -> None:
+        """Bytes between top-level values: white space, or content that is not a JSON container (kept as junk)."""
+        if self.junk or text.strip(_WHITESPACE):
+            if not self.junk:
+                self.junk_line = line
+            if sum(map(len, self.junk)) <= self.cap:
+                self.junk.append(text)
+
+    def _flush_junk(self, batch: RawBatch) -> None:
+        text = b"".join(self.junk)
+        self.junk = []
+        raw = text.lstrip(_WHITESPACE)
+        if raw:
+            line = self.junk_line + text[: len(text) - len(raw)].count(b"\n")
+            batch.add(raw.rstrip(_WHITESPACE)[: self.cap], line, "content outside any JSON object or array")
+
+    def _finish(self, batch: RawBatch) -> None:
+        if self.collecting and (self.depth > 0 or self.record_depth):
+            self.warnings.append(f"the file ends inside a value that started at line {self.start_line} (truncated?)")
+        if self.collecting and not self.in_wrapper_rest and (self._pending() or self.size > self.cap):
+            self._emit(batch)
+        self._drop()
+        self._flush_junk(batch)
+
+
+def _backslashes_before(data: np.ndarray, pos: int) -> int:
+    count = 0
+    while pos - count - 1 >= 0 and data[pos - count - 1] == 92:
+        count += 1
+    return count

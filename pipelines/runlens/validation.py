@@ -1,0 +1,88 @@
+"""Record validation driven by the schema file (JSON Schema draft 2020-12, formats asserted).
+
+The fast path is ``jsonschema-rs``: one call validates a whole batch of parsed records against
+``{"type": "array", "items": <schema>}``; only when the batch fails are records looked at one by one to
+collect their violations. Python ``jsonschema`` is the second opinion in the tests (see
+tests/test_validation.py for where the two differ and why).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+
+from runlens.errors import SchemaFileError
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One reason a record is quarantined: where (JSON path), which rule (keyword), and a message."""
+
+    path: str
+    keyword: str
+    message: str
+
+    def as_row(self) -> dict[str, str]:
+        return {"path": self.path, "keyword": self.keyword, "message": self.message}
+
+
+def json_path(parts: list[str | int]) -> str:
+    """``["input", 0, "a b"]`` -> ``$.input[0]['a b']``."""
+    out = "$"
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.isidentifier():
+            out += f".{part}"
+        else:
+            out += "[" + json.dumps(part, ensure_ascii=False) + "]"
+    return out
+
+
+def load_schema(path: Path) -> dict[str, Any]:
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SchemaFileError(f"{path}: schema file not found (set RUNLENS_SCHEMA to another file)") from exc
+    except (OSError, ValueError) as exc:
+        raise SchemaFileError(f"{path}: schema file is not readable JSON: {exc}") from exc
+    if not isinstance(schema, dict):
+        raise SchemaFileError(f"{path}: a JSON Schema must be an object")
+    return schema
+
+
+class RecordValidator:
+    """Validates parsed records against one schema (a dict, usually from ``load_schema``)."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        try:
+            self._one = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+            items = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
+            self._batch = jsonschema_rs.Draft202012Validator({"type": "array", "items": items}, validate_formats=True)
+        except (ValueError, jsonschema_rs.ValidationError) as exc:
+            raise SchemaFileError(f"the schema is not a valid JSON Schema: {exc}") from exc
+
+    @classmethod
+    def from_file(cls, path: Path) -> RecordValidator:
+        return cls(load_schema(path))
+
+    def violations(self, record: Any) -> list[Violation]:
+        return [
+            Violation(json_path(list(err.instance_path)), _keyword(err), err.message)
+            for err in self._one.iter_errors(record)
+        ]
+
+    def check_batch(self, records: list[Any]) -> dict[int, list[Violation]]:
+        """Violations of the invalid records in ``records``, by position; empty when all are valid."""
+        if self._batch.is_valid(records):
+            return {}
+        return {i: self.violations(record) for i, record in enumerate(records) if not self._one.is_valid(record)}
+
+
+def _keyword(err: jsonschema_rs.ValidationError) -> str:
+    path = list(err.schema_path)
+    return str(path[-1]) if path else "schema"

@@ -151,7 +151,7 @@ class BatchProcessor:
     def _run_stage_sql(self, table: pa.Table) -> pa.Table:
         self.con.register("batch", table)
         try:
-            return self.con.execute(STAGE_SQL, self.params).to_arrow_table()
+            return self.con.sql(STAGE_SQL, params=self.params).to_arrow_table()
         finally:
             self.con.unregister("batch")
 
@@ -256,10 +256,37 @@ class IngestWriter:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
+class ExportReader:
+    """Reads one export file as processed batches: (raw batch, staged rows, quarantine rows)."""
+
+    def __init__(self, path: Path, settings: Settings, validator: RecordValidator, params: dict[str, Any]) -> None:
+        self.source = ByteSource(path, settings.limits, params["source_file"])
+        self.splitter = JsonSplitter(settings.limits) if export_format(path) == "json" else None
+        self.validator = validator
+        self.params = params
+        self.limits = settings.limits
+
+    def __iter__(self) -> Iterator[tuple[RawBatch, pa.Table, list[dict[str, Any]]]]:
+        batches = self.splitter.split(self.source) if self.splitter else iter_ndjson(self.source, self.limits)
+        with duckdb.connect() as con:
+            con.execute("set TimeZone = 'UTC'")
+            processor = BatchProcessor(self.validator, con, self.params)
+            for batch in batches:
+                staged, quarantined = processor.process(batch)
+                yield batch, staged, quarantined
+
+    @property
+    def notes(self) -> list[str]:
+        """File-level problems, after iteration: a read error first, then the splitter's warnings."""
+        notes = list(self.splitter.warnings if self.splitter else [])
+        if self.source.error is not None:
+            notes.insert(0, f"{self.source.error.reason} (after {self.source.error.offset} bytes)")
+        return notes
+
+
 def ingest_file(path: Path, settings: Settings, validator: RecordValidator, display: str | None = None) -> IngestResult:
     """Ingest one export file version (the caller holds the lake's write lock)."""
     name = display or path.name
-    fmt = export_format(path)
     sha = file_sha256(path)
     export_id = export_id_for(sha)
     if export_id in ingested_ids(settings.lake_dir):
@@ -268,34 +295,26 @@ def ingest_file(path: Path, settings: Settings, validator: RecordValidator, disp
     seq = next_ingest_seq(settings.lake_dir)
     params = {"source_file": name, "export_id": export_id, "ingest_seq": seq, "ingested_at": ingested_at}
     result = IngestResult(name, export_id, "ingested")
-    source = ByteSource(path, settings.limits, name)
-    splitter = JsonSplitter(settings.limits) if fmt == "json" else None
-    batches = splitter.split(source) if splitter else iter_ndjson(source, settings.limits)
+    reader = ExportReader(path, settings, validator, params)
     writer = IngestWriter(settings.lake_dir, export_id)
     try:
-        with duckdb.connect() as con:
-            con.execute("set TimeZone = 'UTC'")
-            processor = BatchProcessor(validator, con, params)
-            for batch in batches:
-                staged, quarantined = processor.process(batch)
-                writer.write(staged, quarantined)
-                result.records_read += len(batch.raws)
-                result.records_valid += staged.num_rows
-                result.records_quarantined += len(quarantined)
-                if staged.num_rows:
-                    result.days.update(staged.column("created_date").unique().to_pylist())
-        notes = list(splitter.warnings if splitter else [])
-        if source.error is not None:
+        for batch, staged, quarantined in reader:
+            writer.write(staged, quarantined)
+            result.records_read += len(batch.raws)
+            result.records_valid += staged.num_rows
+            result.records_quarantined += len(quarantined)
+            if staged.num_rows:
+                result.days.update(staged.column("created_date").unique().to_pylist())
+        if reader.source.error is not None:
             result.outcome = "partial"
-            notes.insert(0, source.error.reason + f" (after {source.error.offset} bytes)")
-        result.message = "; ".join(notes)
+        result.message = "; ".join(reader.notes)
         writer.commit(
             {
                 "source_file": name,
                 "export_id": export_id,
                 "sha256": sha,
                 "bytes": path.stat().st_size,
-                "format": fmt,
+                "format": export_format(path),
                 "records_read": result.records_read,
                 "records_valid": result.records_valid,
                 "records_quarantined": result.records_quarantined,

@@ -1,0 +1,87 @@
+"""Reliability metrics: the sql/*.sql metric tables computed by DuckDB over runs, written under lake/metrics/."""
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from runlens import lake, metrics
+from runlens.config import SQL_DIR
+from runlens.defs.assets.ingest import md_escape
+from runlens.defs.config import DaysConfig, window_days
+from runlens.defs.partitions import days
+from runlens.defs.resources import RunlensResource
+from runlens.locks import lake_write_lock
+
+DAILY = "workflow_daily_metrics"
+FLEET = ("workflow_hourly_throughput", "error_signatures", "stuck_runs", "workflow_regressions")
+METRIC_ASSETS = (DAILY, *FLEET)
+PREVIEW_SQL = SQL_DIR / "preview_worst_workflows.sql"
+
+
+@dg.asset(
+    name=DAILY,
+    partitions_def=days,
+    deps=["runs"],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="metrics",
+    kinds={"duckdb", "parquet"},
+    pool="runlens_lake",
+)
+def workflow_daily_metrics(
+    context: dg.AssetExecutionContext, config: DaysConfig, runlens: RunlensResource
+) -> dg.MaterializeResult:
+    """Per workflow and created_date cohort (UTC): runs, completed, failed, in flight, failure rate with its Wilson
+    95% interval, and exact p50/p90/p95/p99/max duration of the finished runs. See docs/metrics.md."""
+    settings = runlens.settings()
+    selected = config.select(window_days(context))
+    with lake_write_lock(settings.lake_dir):
+        counts = metrics.refresh_metrics(settings.lake_dir, selected, tables=[DAILY])
+    return dg.MaterializeResult(
+        metadata={
+            "days": dg.MetadataValue.int(len(selected)),
+            "rows": dg.MetadataValue.int(counts[DAILY]),
+            "worst_workflows": dg.MetadataValue.md(worst_workflows_markdown(settings.lake_dir, selected)),
+        }
+    )
+
+
+def worst_workflows_markdown(lake_dir: Path, selected: list[date]) -> str:
+    glob = metrics.metric_globs(lake_dir)[DAILY]
+    if not selected or not lake.has_files(lake.table_dir(lake_dir, lake.METRICS), DAILY, partitioned=True):
+        return "no data"
+    with duckdb.connect() as con:
+        rows = con.execute(PREVIEW_SQL.read_text(), {"daily": glob, "days": selected}).fetchall()
+    lines = [
+        f"| {md_escape(name)} | {finished} | {failed} | {'-' if rate is None else f'{rate:.1%}'} |"
+        for name, finished, failed, rate in rows
+    ]
+    return "| workflow | finished | failed | failure rate |\n|---|---|---|---|\n" + "\n".join(lines)
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(name, deps=["runs"], group_name="metrics", kinds={"duckdb", "parquet"}, description=text)
+        for name, text in (
+            (
+                "workflow_hourly_throughput",
+                "Finished, completed and failed runs per workflow and UTC hour of completion.",
+            ),
+            ("error_signatures", "Failed runs' errors normalised into recurring signatures, per workflow."),
+            ("stuck_runs", "Queued or running runs older than their workflow's threshold at the newest export's time."),
+            ("workflow_regressions", "Workflows whose failure rate or p95 got significantly worse this week."),
+        )
+    ],
+    pool="runlens_lake",
+)
+def reliability_tables(config: DaysConfig, runlens: RunlensResource) -> Iterator[dg.MaterializeResult]:
+    """Metric tables that are not per created_date: hourly throughput (recomputed for the completion days of the
+    given days, or all), error signatures, stuck runs and regressions (recomputed whole)."""
+    settings = runlens.settings()
+    changed: list[date] | None = [date.fromisoformat(d) for d in config.only_days] or None
+    with lake_write_lock(settings.lake_dir):
+        counts = metrics.refresh_metrics(settings.lake_dir, changed, tables=list(FLEET))
+    for name in FLEET:
+        yield dg.MaterializeResult(asset_key=name, metadata={"rows": dg.MetadataValue.int(counts[name])})

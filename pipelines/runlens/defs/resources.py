@@ -1,0 +1,19 @@
+"""The one resource: where this deployment's data lives."""
+
+import dagster as dg
+
+from runlens.config import Settings
+
+
+class RunlensResource(dg.ConfigurableResource):
+    """The data root (exports, lake, warehouse); empty means RUNLENS_DATA_DIR or ./data, read at run time."""
+
+    data_dir: str = ""
+
+    def settings(self) -> Settings:
+        return Settings.from_env(self.data_dir or None)
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"runlens": RunlensResource()})

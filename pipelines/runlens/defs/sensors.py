@@ -1,0 +1,71 @@
+"""Sensors: new export files -> ingest; committed ingests not yet in runs -> refresh runs, metrics, warehouse."""
+
+import json
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from runlens import exports
+from runlens.defs.partitions import export_files
+from runlens.defs.resources import RunlensResource
+from runlens.refresh import plan_refresh
+
+REFRESH_SELECTION = [
+    "runs",
+    "workflow_daily_metrics",
+    "workflow_hourly_throughput",
+    "error_signatures",
+    "stuck_runs",
+    "workflow_regressions",
+    "warehouse",
+]
+
+
+@dg.sensor(asset_selection=["ingested_exports"], minimum_interval_seconds=60)
+def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensResource) -> dg.SensorResult:
+    """Adds a partition per new export file and requests one ingest run for the files whose content is new.
+
+    The cursor remembers each file's size and modification time, so unchanged files are not hashed again.
+    """
+    settings = runlens.settings()
+    seen: dict[str, list[int]] = json.loads(context.cursor or "{}")
+    discovery = exports.discover(settings)
+    current = {f.key: [f.path.stat().st_size, f.path.stat().st_mtime_ns] for f in discovery.files}
+    changed = [f for f in discovery.files if seen.get(f.key) != current[f.key]]
+    fresh = [export.key for export, _ in exports.new_exports(settings, exports.Discovery(changed, []))]
+    existing = context.instance.get_dynamic_partitions(export_files.name)
+    added = sorted(set(fresh) - set(existing))
+    order = [*existing, *added]  # dynamic partitions keep insertion order; a range covers every fresh file
+    requests = []
+    if fresh:
+        span = sorted(order.index(key) for key in fresh)
+        requests.append(
+            dg.RunRequest(
+                asset_selection=[dg.AssetKey("ingested_exports")],
+                tags={ASSET_PARTITION_RANGE_START_TAG: order[span[0]], ASSET_PARTITION_RANGE_END_TAG: order[span[-1]]},
+            )
+        )
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[export_files.build_add_request(added)] if added else [],
+        cursor=json.dumps(current),
+    )
+
+
+@dg.sensor(asset_selection=REFRESH_SELECTION, minimum_interval_seconds=60)
+def runs_refresh_sensor(runlens: RunlensResource) -> dg.SensorResult | dg.SkipReason:
+    """When committed ingests are not yet reflected in runs, requests one run that rebuilds exactly the days they
+    change, then the metrics and the warehouse (the same plan `runlens run` uses)."""
+    plan = plan_refresh(runlens.settings())
+    if plan is None:
+        return dg.SkipReason("runs is up to date with every committed ingest")
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"apply-ingest-seq-{plan.newest_seq}",
+                asset_selection=[dg.AssetKey(k) for k in REFRESH_SELECTION],
+                tags=plan.tags,
+                run_config=plan.run_config,
+            )
+        ]
+    )

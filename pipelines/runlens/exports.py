@@ -1,0 +1,71 @@
+"""Discovery of export files under ``exports/``: which ones runlens reads, and which are new.
+
+A file is identified by its content (sha256): one already ingested is skipped wherever it lies, a changed file is a
+new version. Files of other kinds are reported and left alone. Export files are never modified or deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from runlens import ingest
+from runlens.config import Settings
+from runlens.readers import export_format
+
+# Characters Dagster does not allow in a partition key; a path holding them gets a percent-encoded key.
+_KEY_FORBIDDEN = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    path: Path
+    name: str  # path relative to the exports folder, with forward slashes: what the lake records as source_file
+    key: str  # the Dagster partition key of the file
+
+    @property
+    def export_id(self) -> str:
+        return ingest.export_id_for(ingest.file_sha256(self.path))
+
+
+@dataclass(frozen=True)
+class Discovery:
+    files: list[ExportFile]
+    ignored: list[str]  # relative names of files runlens does not read (other kinds, links, devices)
+
+
+def partition_key(name: str) -> str:
+    return quote(name, safe="/ ") if any(bad in name for bad in _KEY_FORBIDDEN) else name
+
+
+def discover(settings: Settings) -> Discovery:
+    """Every export file under the exports folder in path order (hidden files and folders are skipped)."""
+    root = settings.exports_dir
+    files: list[ExportFile] = []
+    ignored: list[str] = []
+    if not root.is_dir():
+        return Discovery(files, ignored)
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts) or path.is_dir():
+            continue
+        name = relative.as_posix()
+        if path.is_symlink() or not path.is_file() or export_format(path) is None:
+            ignored.append(name)
+        else:
+            files.append(ExportFile(path, name, partition_key(name)))
+    return Discovery(files, ignored)
+
+
+def new_exports(settings: Settings, discovery: Discovery) -> list[tuple[ExportFile, str]]:
+    """The discovered files whose content has not been ingested yet, with their export ids (path order)."""
+    done = ingest.ingested_ids(settings.lake_dir)
+    pending: list[tuple[ExportFile, str]] = []
+    seen: set[str] = set()
+    for export in discovery.files:
+        export_id = export.export_id
+        if export_id not in done and export_id not in seen:
+            pending.append((export, export_id))
+            seen.add(export_id)
+    return pending

@@ -1,0 +1,39 @@
+"""Runs the invariant queries in ``sql/checks/``: each returns the rows that break its rule (none when it holds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from runlens import lake, metrics
+from runlens.config import SQL_DIR, Settings
+
+CHECKS_DIR = SQL_DIR / "checks"
+
+
+def lake_sources(settings: Settings) -> dict[str, str]:
+    """The globs the check queries bind, for the tables that have files."""
+    lake_dir = settings.lake_dir
+    sources: dict[str, str] = {}
+    if lake.has_files(lake_dir, lake.INGEST, partitioned=True):
+        for part in ("staged", "quarantine", "ingest_log"):
+            sources[part] = lake.ingest_glob(lake_dir, part)
+    if lake.has_files(lake_dir, lake.RUNS, partitioned=True):
+        sources["runs"] = lake.table_glob(lake_dir, lake.RUNS, partitioned=True)
+    daily_dir = lake.table_dir(lake_dir, lake.METRICS) / "workflow_daily_metrics"
+    if next(daily_dir.glob("*/*.parquet"), None) is not None:
+        sources["daily"] = metrics.metric_globs(lake_dir)["workflow_daily_metrics"]
+    return sources
+
+
+def violations(settings: Settings, name: str, **params: Any) -> list[tuple[Any, ...]]:
+    """Rows breaking check ``sql/checks/<name>.sql``; [] when a table it reads has no files yet (nothing to break)."""
+    sql = (CHECKS_DIR / f"{name}.sql").read_text()
+    sources = lake_sources(settings)
+    needed = [source for source in ("staged", "quarantine", "ingest_log", "runs", "daily") if f"${source}" in sql]
+    if any(source not in sources for source in needed):
+        return []
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        return con.execute(sql, {**{s: sources[s] for s in needed}, **params}).fetchall()

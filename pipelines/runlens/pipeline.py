@@ -1,0 +1,138 @@
+"""``runlens run``: the whole pipeline through the Dagster definitions, in process, on the persistent instance.
+
+Step 1 ingests the export files whose content is new (one run over their partitions); step 2 rebuilds the runs
+partitions those ingests change, the metrics for those days, and the warehouse (one run over the day range, with
+the exact days as config, so untouched days are not rewritten). Runs are recorded in the instance, so the UI shows
+them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from runlens import exports
+from runlens.config import PROJECT_DIR, Settings
+from runlens.defs.partitions import export_files
+from runlens.defs.resources import RunlensResource
+from runlens.defs.sensors import REFRESH_SELECTION
+from runlens.errors import RunlensError
+from runlens.locks import file_lock
+from runlens.refresh import plan_refresh
+
+# The CLI prints its own summary; Dagster's per-event console log stays in the instance (and the UI).
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass
+class PipelineReport:
+    """What one ``runlens run`` did; the summary is printed from this and the warehouse."""
+
+    new_files: list[str] = field(default_factory=list)
+    already_ingested: int = 0
+    ignored: list[str] = field(default_factory=list)
+    ingest_metadata: dict[str, Any] = field(default_factory=dict)
+    days_refreshed: int = 0
+    dagster_runs: list[str] = field(default_factory=list)
+
+
+def ensure_dagster_home(settings: Settings) -> Path:
+    """DAGSTER_HOME if set; otherwise <data dir>/.dagster with the project's dagster.yaml (telemetry off)."""
+    if os.environ.get("DAGSTER_HOME"):
+        return Path(os.environ["DAGSTER_HOME"])
+    home = settings.data_dir / ".dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    template = PROJECT_DIR / "dagster.yaml"
+    target = home / "dagster.yaml"
+    if not target.exists() or target.read_bytes() != template.read_bytes():
+        shutil.copyfile(template, target)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _definitions() -> dg.Definitions:
+    from runlens.definitions import defs
+
+    return defs()
+
+
+def _materialize(
+    definitions: dg.Definitions,
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    selection: list[str],
+    tags: dict[str, str] | None = None,
+    run_config: dict[str, Any] | None = None,
+) -> dg.ExecuteInProcessResult:
+    result = dg.materialize(
+        [*definitions.assets, *definitions.asset_checks],
+        selection=selection,
+        instance=instance,
+        resources={"runlens": RunlensResource(data_dir=str(settings.data_dir))},
+        tags=tags,
+        run_config={**(run_config or {}), **QUIET},
+        raise_on_error=False,
+    )
+    if not result.success:
+        raise RunlensError(f"Dagster run {result.run_id} failed: {_first_failure(result)}")
+    return result
+
+
+def _first_failure(result: dg.ExecuteInProcessResult) -> str:
+    """The innermost cause of the first failed step, in one line."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            while error.cause is not None:
+                error = error.cause
+            return f"{event.step_key}: {error.message.strip().splitlines()[-1]}"
+    return "see the run's logs in the Dagster UI"
+
+
+def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> PipelineReport:
+    """Ingest new exports, refresh what they change, rebuild the warehouse; serialised per data directory."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with file_lock(settings.data_dir / ".runlens-run.lock", on_wait=echo):
+        ensure_dagster_home(settings)
+        report = PipelineReport()
+        definitions = _definitions()
+        with dg.DagsterInstance.get() as instance:
+            discovery = exports.discover(settings)
+            report.ignored = discovery.ignored
+            fresh = exports.new_exports(settings, discovery)
+            report.already_ingested = len(discovery.files) - len(fresh)
+            if fresh:
+                keys = [export.key for export, _ in fresh]
+                report.new_files = [export.name for export, _ in fresh]
+                existing = instance.get_dynamic_partitions(export_files.name)
+                instance.add_dynamic_partitions(export_files.name, [k for k in keys if k not in set(existing)])
+                order = instance.get_dynamic_partitions(export_files.name)
+                span = sorted(order.index(key) for key in keys)
+                tags = {ASSET_PARTITION_RANGE_START_TAG: order[span[0]], ASSET_PARTITION_RANGE_END_TAG: order[span[-1]]}
+                result = _materialize(definitions, settings, instance, ["ingested_exports"], tags=tags)
+                report.dagster_runs.append(result.run_id)
+                report.ingest_metadata = _metadata_of(result, "ingested_exports")
+            plan = plan_refresh(settings)
+            if plan is not None:
+                result = _materialize(
+                    definitions, settings, instance, REFRESH_SELECTION, tags=plan.tags, run_config=plan.run_config
+                )
+                report.dagster_runs.append(result.run_id)
+                report.days_refreshed = len(plan.days)
+            elif not settings.warehouse_path.exists():
+                result = _materialize(definitions, settings, instance, ["warehouse"])
+                report.dagster_runs.append(result.run_id)
+        return report
+
+
+def _metadata_of(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
+    for materialization in result.asset_materializations_for_node(asset):
+        return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+    return {}

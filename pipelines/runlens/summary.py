@@ -1,0 +1,80 @@
+"""The short reliability summary ``runlens run`` prints, read from the warehouse (read-only)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from runlens.config import SQL_DIR, Settings
+from runlens.pipeline import PipelineReport
+from runlens.warehouse import connect_readonly
+
+TOP_N = 5
+MIN_FINISHED = 20
+
+
+def _fmt_s(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f}min"
+    return f"{seconds / 3600:.1f}h"
+
+
+def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return ["  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows]]
+
+
+def render_summary(settings: Settings, report: PipelineReport) -> str:
+    lines = [
+        f"runlens: {len(report.new_files)} new export file(s) ingested, {report.already_ingested} already ingested"
+        + (
+            f", {len(report.ignored)} ignored (not .json/.jsonl/.ndjson[.gz]): {', '.join(report.ignored[:5])}"
+            if report.ignored
+            else ""
+        )
+    ]
+    with connect_readonly(settings.warehouse_path) as con:
+        totals = con.execute((SQL_DIR / "summary_totals.sql").read_text()).fetchone()
+        (files, read, valid, quarantined, runs, completed, failed, in_flight, conflicts, first, last) = totals
+        share = f" ({quarantined / read:.2%})" if read else ""
+        lines.append(f"records: {read} read = {valid} valid + {quarantined} quarantined{share}, from {files} file(s)")
+        if not runs:
+            lines.append("runs: none yet; drop exports into " + str(settings.exports_dir))
+            return "\n".join(lines)
+        lines.append(
+            f"runs: {runs} ({first} .. {last} UTC): {completed} completed, {failed} failed, {in_flight} in flight"
+            + (f"; {conflicts} seen both completed and failed (latest kept)" if conflicts else "")
+        )
+        params = {"since": first, "until": last + timedelta(days=1), "min_finished": MIN_FINISHED}
+        top = con.execute((SQL_DIR / "summary_top_workflows.sql").read_text(), params).fetchall()
+        by_rate = sorted(top, key=lambda r: (-(r[4] or 0), r[0]))[:TOP_N]
+        lines.append(f"highest failure rate (workflows with >= {MIN_FINISHED} finished runs, Wilson 95% interval):")
+        lines += _table(
+            [(r[0], f"{r[3]}/{r[2]}", f"{r[4]:.1%}", f"[{r[5]:.1%}, {r[6]:.1%}]") for r in by_rate],
+            ("workflow", "failed/finished", "rate", "95% interval"),
+        )
+        by_p95 = sorted(top, key=lambda r: (-(r[8] or 0), r[0]))[:TOP_N]
+        lines.append("slowest p95 duration (exact, finished runs):")
+        lines += _table(
+            [(r[0], _fmt_s(r[7]), _fmt_s(r[8]), _fmt_s(r[9])) for r in by_p95], ("workflow", "p50", "p95", "p99")
+        )
+        relations = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
+        extras = []
+        for name in ("stuck_runs", "workflow_regressions"):
+            if name in relations:
+                extras.append(f"{name.replace('_', ' ')}: {con.execute(f'select count(*) from {name}').fetchone()[0]}")
+        if extras:
+            lines.append("; ".join(extras))
+    lines.append(
+        f"warehouse: {settings.warehouse_path} (open read-only: duckdb -readonly {_quote(settings.warehouse_path)})"
+    )
+    return "\n".join(lines)
+
+
+def _quote(path: Path) -> str:
+    text = str(path)
+    return text if all(c.isalnum() or c in "/._-" for c in text) else "'" + text.replace("'", "'\\''") + "'"

@@ -1,0 +1,112 @@
+"""``warehouse.duckdb``: a thin catalog of views over the lake, for ad-hoc SQL and notebooks.
+
+The file holds no data, only views (with absolute paths, so it reads the same from any working directory) and the
+metric macros. It is rebuilt in a temporary file and renamed over the old one, so readers, who open it
+read-only, never see it half-made and never block the pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from runlens import lake, metrics
+from runlens.contracts import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, RUNS_SCHEMA
+
+RUNS_COLUMNS = """
+    run_id, workflow_name, status, created_at, completed_at, duration_s, error,
+    input::json as input, output::json as output, extra::json as extra, anomalies,
+    created_date, created_date_source, source_file, ingested_at"""
+QUARANTINE_COLUMNS = "source_file, record_index, line, raw, raw_truncated, errors, ingested_at, export_id"
+INGEST_LOG_COLUMNS = """
+    source_file, sha256, bytes, records_read, records_valid, records_quarantined, ingested_at, outcome,
+    message, format, export_id, ingest_seq"""
+
+
+EMPTY_TABLES = (
+    ("runs", RUNS_SCHEMA.append(pa.field("created_date", pa.date32()))),
+    ("quarantine", QUARANTINE_SCHEMA),
+    ("ingest_log", INGEST_LOG_SCHEMA),
+)
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal; used only for the lake's own paths, which DDL cannot take as bound parameters."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _parquet(glob: str, hive: dict[str, str] | None = None) -> str:
+    if not hive:
+        return f"read_parquet({sql_string(glob)})"
+    types = ", ".join(f"{sql_string(k)}: {v}" for k, v in hive.items())
+    return f"read_parquet({sql_string(glob)}, hive_partitioning = true, hive_types = {{{types}}})"
+
+
+def _empty(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema) -> None:
+    """A typed empty table, so queries and notebooks work before the first data arrives."""
+    empty = schema.empty_table()  # noqa: F841 - read by DuckDB's replacement scan below
+    con.execute(f"create table {name} as select * from empty")
+
+
+def view_statements(lake_dir: Path) -> list[str]:
+    """The DDL of every view, for the tables that have files."""
+    statements: list[str] = []
+    if lake.has_files(lake_dir, lake.RUNS, partitioned=True):
+        source = _parquet(lake.table_glob(lake_dir, lake.RUNS, partitioned=True), {"created_date": "date"})
+        statements.append(f"create view runs as select {RUNS_COLUMNS} from {source}")
+    if lake.has_files(lake_dir, lake.INGEST, partitioned=True):
+        quarantine = _parquet(lake.ingest_glob(lake_dir, "quarantine"))
+        log = _parquet(lake.ingest_glob(lake_dir, "ingest_log"))
+        statements.append(f"create view quarantine as select {QUARANTINE_COLUMNS} from {quarantine}")
+        statements.append(f"create view ingest_log as select {INGEST_LOG_COLUMNS} from {log}")
+    globs = metrics.metric_globs(lake_dir)
+    for table in metrics.METRIC_TABLES:
+        glob = globs[table.name]
+        if _any_file(glob):
+            hive = {metrics.PARTITION_COLUMN: "date"} if table.partitioned_by else None
+            statements.append(f"create view {table.name} as select * from {_parquet(glob, hive)}")
+    return statements
+
+
+def _any_file(glob: str) -> bool:
+    """Whether an absolute glob (a fixed folder, then wildcards) matches a file."""
+    root = Path(glob.split("*", 1)[0])
+    pattern = glob[len(str(root)) :].lstrip("/")
+    return root.is_dir() and next(root.glob(pattern), None) is not None
+
+
+def refresh_warehouse(lake_dir: Path, warehouse_path: Path) -> list[str]:
+    """Rebuild the warehouse catalog; returns the names of the relations it holds."""
+    warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = lake.temporary_path(warehouse_path)
+    try:
+        with duckdb.connect(str(tmp)) as con:
+            con.execute("set TimeZone = 'UTC'")
+            statements = view_statements(lake_dir)
+            for statement in statements:
+                con.execute(statement)
+            existing = {
+                row[0] for row in con.execute("select view_name from duckdb_views() where not internal").fetchall()
+            }
+            for name, schema in EMPTY_TABLES:
+                if name not in existing:
+                    _empty(con, name, schema)
+            con.execute(metrics.macro_sql())
+            con.execute("checkpoint")
+            names = sorted(row[0] for row in con.execute("select table_name from information_schema.tables").fetchall())
+        os.replace(tmp, warehouse_path)
+        lake.fsync_dir(warehouse_path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    return names
+
+
+def connect_readonly(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
+    """How readers (the CLI summary, notebooks, ad-hoc users) open the warehouse."""
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    con.execute("set TimeZone = 'UTC'")
+    return con

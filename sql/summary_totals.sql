@@ -1,0 +1,16 @@
+-- summary_totals: the headline numbers `runlens run` prints, over the whole warehouse.
+-- records: from ingest_log (every record read, valid or quarantined); runs: one row per run id (latest state);
+-- in_flight = queued + running; conflicts = runs flagged status_conflict; window = created_date range (UTC).
+select
+    (select count(*) from ingest_log) as files,
+    (select coalesce(sum(records_read), 0) from ingest_log) as records_read,
+    (select coalesce(sum(records_valid), 0) from ingest_log) as records_valid,
+    (select coalesce(sum(records_quarantined), 0) from ingest_log) as records_quarantined,
+    count(*) as runs,
+    count(*) filter (where status = 'completed') as completed,
+    count(*) filter (where status = 'failed') as failed,
+    count(*) filter (where status in ('queued', 'running')) as in_flight,
+    count(*) filter (where list_contains(anomalies, 'status_conflict')) as conflicts,
+    min(created_date) as first_day,
+    max(created_date) as last_day
+from runs

@@ -1,0 +1,131 @@
+"""The project's validator against the JSON-Schema-Test-Suite subset, and against Python jsonschema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from runlens.config import DEFAULT_SCHEMA
+from runlens.validation import RecordValidator, json_path, load_schema
+
+SUITE = Path(__file__).parent / "data" / "json-schema-test-suite"
+
+# Where Python jsonschema (the reference) itself disagrees with the suite; our validator must still agree with
+# the suite there. Keys: (file, group description, test description).
+JSONSCHEMA_DEVIATIONS = {
+    ("date-time.json", "validation of date-time strings", "a valid date-time with a leap second, UTC"),
+    ("date-time.json", "validation of date-time strings", "a valid date-time with a leap second, with minus offset"),
+    ("date-time.json", "validation of date-time strings", "a trailing newline is invalid"),
+}
+# Python's re is not ECMA-262: jsonschema cannot compile \p{Letter}, so it has no opinion on this group.
+JSONSCHEMA_CANNOT_COMPILE = {("pattern.json", "pattern with Unicode property escape requires unicode mode")}
+
+
+def suite_cases() -> list[tuple[str, str, str, object, object, bool]]:
+    cases = []
+    for path in sorted(SUITE.rglob("*.json")):
+        for group in json.loads(path.read_text()):
+            for test in group["tests"]:
+                cases.append((path.name, group["description"], test["description"], group["schema"], test["data"],
+                              test["valid"]))
+    return cases
+
+
+CASES = suite_cases()
+
+
+def test_suite_is_complete() -> None:
+    assert len(CASES) == 243
+
+
+@pytest.mark.parametrize(("file", "group", "description", "schema", "data", "valid"), CASES,
+                         ids=[f"{c[0]}:{c[1]}:{c[2]}" for c in CASES])
+def test_agrees_with_suite(file: str, group: str, description: str, schema: dict, data: object, valid: bool) -> None:
+    validator = RecordValidator(schema)
+    assert (not validator.check_batch([data])) is valid
+    assert (not validator.violations(data)) is valid
+
+
+@pytest.mark.parametrize(("file", "group", "description", "schema", "data", "valid"), CASES,
+                         ids=[f"{c[0]}:{c[1]}:{c[2]}" for c in CASES])
+def test_reference_deviations_are_the_known_ones(
+    file: str, group: str, description: str, schema: dict, data: object, valid: bool
+) -> None:
+    if (file, group) in JSONSCHEMA_CANNOT_COMPILE:
+        with pytest.raises(Exception, match="bad escape"):
+            Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).is_valid(data)
+        return
+    reference = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).is_valid(data)
+    if (file, group, description) in JSONSCHEMA_DEVIATIONS:
+        assert reference is not valid
+    else:
+        assert reference is valid
+
+
+RUN_SCHEMA = load_schema(DEFAULT_SCHEMA)
+DIFFERENTIAL = [
+    {"runId": "run_1", "workflowName": "w", "status": "queued"},
+    {"runId": "run_1", "workflowName": "w", "status": "done"},
+    {"runId": "run-1", "workflowName": "w", "status": "queued"},
+    {"runId": "1", "workflowName": 5, "status": "queued"},
+    {"runId": "run_1", "workflowName": "w"},
+    {"runId": "run_1", "workflowName": "w", "status": "failed", "error": None},
+    {"runId": "run_1", "workflowName": "w", "status": "completed", "input": None},
+    {"runId": "run_1", "workflowName": "w", "status": "completed", "input": [], "output": "x"},
+    {"runId": "run_1", "workflowName": "w", "status": "completed", "createdAt": "2026-11-01T10:00:00Z"},
+    {"runId": "run_1", "workflowName": "w", "status": "completed", "createdAt": "2026-11-01 10:00:00Z"},
+    {"runId": "run_1", "workflowName": "w", "status": "completed", "createdAt": "2026-11-01T10:00:00+0530"},
+    {"runId": "run_1", "workflowName": "w", "status": "completed", "createdAt": "2026-11-01T10:00:00"},
+    {"runId": "run_1", "workflowName": "w", "status": "completed", "createdAt": "2026-11-01t10:00:00.123456789z"},
+    {"runId": "run_1", "workflowName": "w", "status": "completed", "createdAt": "2026-11-01T10:00:00-23:59"},
+    {"runId": "run_1", "workflowName": "w", "status": "completed", "createdAt": "2026-02-30T10:00:00Z"},
+    {"runId": "run_1", "workflowName": "w", "status": "completed", "unknown": {"kept": True}},
+    {"runId": True, "workflowName": "w", "status": "completed"},
+    {"runId": "run_1", "workflowName": "w", "status": "completed", "completedAt": 1700000000},
+    [],
+    "run_1",
+    None,
+]
+
+
+@pytest.mark.parametrize("record", DIFFERENTIAL, ids=[json.dumps(r)[:60] for r in DIFFERENTIAL])
+def test_differential_against_jsonschema(record: object) -> None:
+    """On records away from the two documented deviations, both validators agree."""
+    reference = Draft202012Validator(RUN_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    ours = RecordValidator(RUN_SCHEMA)
+    assert (not ours.violations(record)) is reference.is_valid(record)
+    assert {v.path for v in ours.violations(record)} == {
+        json_path(list(e.absolute_path)) for e in reference.iter_errors(record)
+    }
+
+
+def test_documented_deviations_on_the_run_schema() -> None:
+    """Leap seconds are valid date-times (jsonschema says no); a trailing newline breaks `^...$` (jsonschema says
+    it matches, because Python's `$` also matches before a final newline)."""
+    reference = Draft202012Validator(RUN_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    ours = RecordValidator(RUN_SCHEMA)
+    leap = {"runId": "run_1", "workflowName": "w", "status": "queued", "createdAt": "2016-12-31T23:59:60Z"}
+    newline = {"runId": "run_x\n", "workflowName": "w", "status": "queued"}
+    assert ours.violations(leap) == [] and not reference.is_valid(leap)
+    assert [v.keyword for v in ours.violations(newline)] == ["pattern"] and reference.is_valid(newline)
+
+
+def test_batch_reports_each_invalid_record_with_path_keyword_message() -> None:
+    ours = RecordValidator(RUN_SCHEMA)
+    records = [
+        {"runId": "run_1", "workflowName": "w", "status": "queued"},
+        {"runId": "run_2", "workflowName": "w", "status": "nope", "input": None},
+        {"workflowName": "w", "status": "queued"},
+    ]
+    found = ours.check_batch(records)
+    assert set(found) == {1, 2}
+    assert {(v.path, v.keyword) for v in found[1]} == {("$.status", "enum"), ("$.input", "type")}
+    assert [(v.path, v.keyword) for v in found[2]] == [("$", "required")]
+    assert "runId" in found[2][0].message
+
+
+def test_json_path_quotes_odd_keys() -> None:
+    assert json_path(["input", 0, "a b", "x"]) == "$.input[0][\"a b\"].x"

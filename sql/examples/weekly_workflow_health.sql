@@ -1,0 +1,15 @@
+-- Exact failure rate (with its Wilson 95 % interval) and latency percentiles per workflow over the last 7 UTC
+-- days of data: computed from the runs of the whole window, not averaged over daily rows.
+select
+    workflow_name,
+    runs,
+    failed,
+    in_flight,
+    round(100 * failure_rate, 1) as failure_pct,
+    round(100 * failure_rate_low, 1) as failure_pct_low,
+    round(100 * failure_rate_high, 1) as failure_pct_high,
+    round(p50_s, 1) as p50_s,
+    round(p95_s, 1) as p95_s,
+    round(p99_s, 1) as p99_s
+from workflow_metrics((select max(created_date) - 6 from runs), (select max(created_date) + 1 from runs))
+order by failure_rate desc nulls last, workflow_name;

@@ -1,0 +1,79 @@
+-- Macros shared by the metric SQL and by ad-hoc users of the warehouse. All of them read the `runs` relation
+-- (a view over lake/runs) when they are called, so they are created once per connection or warehouse.
+--
+-- Time: every window is UTC whatever the session's TimeZone. `since` and `until` may be TIMESTAMPTZ, or a DATE,
+-- TIMESTAMP or string read as UTC (a string with an explicit offset or `Z` keeps its offset). Windows are
+-- half-open: since <= created_at < until. Runs without created_at (anomaly `missing_created_at`) fall in no
+-- window; they still count in the created_date cohort of `workflow_daily_metrics`.
+--
+-- Counting: runs = every run; completed / failed by status; in_flight = queued + running.
+-- failure_rate = failed / (completed + failed), NULL when neither. failure_rate_low / failure_rate_high = the
+-- Wilson score 95 % interval (z = 1.959963984540054) of that rate, clamped to [0, 1] against rounding.
+-- p50_s, p90_s, p95_s, p99_s = exact `quantile_cont` (linear interpolation between order statistics) and max_s =
+-- maximum, over duration_s of the completed and failed runs whose duration_s is not NULL (a missing timestamp
+-- or completed_at before created_at leaves it NULL); NULL when there is none.
+
+-- A moment as TIMESTAMPTZ, reading dates, naive timestamps and offset-less strings as UTC.
+create or replace macro utc_instant(t) as
+    case
+        when typeof(t) = 'TIMESTAMP WITH TIME ZONE' then t::timestamptz
+        when typeof(t) = 'VARCHAR' and regexp_matches(t::varchar, '\d:\d\d(:\d\d(\.\d*)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?)$')
+            then t::timestamptz
+        else timezone('UTC', t::timestamp)
+    end;
+
+-- One bound of the Wilson score interval for failed out of finished: z < 0 gives the low bound, z > 0 the high.
+create or replace macro wilson_bound(failed, finished, z) as
+    case
+        when finished > 0 then greatest(0.0, least(1.0,
+            (
+                failed / finished + z * z / (2 * finished)
+                + z * sqrt(failed / finished * (1 - failed / finished) / finished + z * z / (4 * finished * finished))
+            ) / (1 + z * z / finished)
+        ))
+    end;
+
+-- The metric columns of one cohort from its counts, duration quantiles ([p50, p90, p95, p99]) and max.
+create or replace macro cohort_stats(runs, completed, failed, in_flight, quantiles, longest) as struct_pack(
+    runs := runs,
+    completed := completed,
+    failed := failed,
+    in_flight := in_flight,
+    failure_rate := failed / nullif(completed + failed, 0),
+    failure_rate_low := wilson_bound(failed, completed + failed, -1.959963984540054),
+    failure_rate_high := wilson_bound(failed, completed + failed, 1.959963984540054),
+    p50_s := quantiles[1],
+    p90_s := quantiles[2],
+    p95_s := quantiles[3],
+    p99_s := quantiles[4],
+    max_s := longest
+);
+
+-- Aggregate: the metric columns of the runs in the current group (expand with `unnest(run_stats(...))`).
+create or replace macro run_stats(status, duration_s) as cohort_stats(
+    count(*),
+    count(*) filter (where status = 'completed'),
+    count(*) filter (where status = 'failed'),
+    count(*) filter (where status in ('queued', 'running')),
+    quantile_cont(duration_s, [0.5, 0.9, 0.95, 0.99]) filter (where status in ('completed', 'failed')),
+    max(duration_s) filter (where status in ('completed', 'failed'))
+);
+
+-- The runs created in [since, until).
+create or replace macro window_runs(since, until) as table
+    select run_id, workflow_name, status, created_at, completed_at, duration_s, error
+    from runs
+    where created_at >= utc_instant(since) and created_at < utc_instant(until);
+
+-- Per workflow over [since, until): workflow_name, runs, completed, failed, in_flight, failure_rate,
+-- failure_rate_low, failure_rate_high, p50_s, p90_s, p95_s, p99_s, max_s. Exact over the whole window.
+create or replace macro workflow_metrics(since, until) as table
+    select workflow_name, unnest(run_stats(status, duration_s))
+    from window_runs(since, until)
+    group by workflow_name
+    order by workflow_name;
+
+-- All workflows together over [since, until): one row, the columns of workflow_metrics without workflow_name.
+create or replace macro fleet_metrics(since, until) as table
+    select unnest(run_stats(status, duration_s))
+    from window_runs(since, until);

@@ -1,0 +1,100 @@
+-- workflow_regressions: workflows that got significantly worse in the latest 7 days than in the 7 days before.
+-- Windows (UTC, by created_at, half-open): latest = [$as_of - 7 days, $as_of), previous = [$as_of - 14 days,
+-- $as_of - 7 days). Metrics per window are workflow_metrics over it (exact, see workflow_metrics_macro.sql).
+-- Only workflows with runs in both windows are compared.
+--
+-- failure_rate_regressed: the Wilson 95 % intervals do not overlap and the latest is above:
+--   latest failure_rate_low > previous failure_rate_high (the interval width already accounts for few runs).
+-- p95_regressed: both windows have at least $min_runs finished (completed + failed) runs and
+--   latest p95_s > $p95_ratio * previous p95_s.
+-- A row is returned when either flag is set. Runs created shortly before $as_of may still be in flight; they
+-- are not in the failure rate or the durations yet, which can only hide a regression, never invent one.
+--
+-- Parameters:
+--   $as_of      TIMESTAMPTZ: end of the latest window (refresh_metrics defaults it to the newest created_at or
+--               completed_at in runs)
+--   $p95_ratio  DOUBLE, default 1.5
+--   $min_runs   INTEGER, default 20
+-- Columns: workflow_name; previous_start, latest_start, latest_end; previous_finished, latest_finished;
+--   previous_/latest_failure_rate with their _low / _high bounds; failure_rate_change = latest - previous
+--   failure_rate; previous_p95_s, latest_p95_s; p95_ratio = latest / previous p95_s; failure_rate_regressed,
+--   p95_regressed.
+-- Partition column: none (recomputed whole).
+with windows as (
+    select
+        timezone('UTC', timezone('UTC', $as_of::timestamptz) - interval 14 day) as previous_start,
+        timezone('UTC', timezone('UTC', $as_of::timestamptz) - interval 7 day) as latest_start,
+        $as_of::timestamptz as latest_end
+),
+
+latest as (
+    select
+        workflow_name,
+        completed + failed as finished,
+        failure_rate,
+        failure_rate_low,
+        failure_rate_high,
+        p95_s
+    from workflow_metrics((select latest_start from windows), (select latest_end from windows))
+),
+
+previous as (
+    select
+        workflow_name,
+        completed + failed as finished,
+        failure_rate,
+        failure_rate_low,
+        failure_rate_high,
+        p95_s
+    from workflow_metrics((select previous_start from windows), (select latest_start from windows))
+),
+
+compared as (
+    select
+        latest.workflow_name,
+        previous.finished as previous_finished,
+        latest.finished as latest_finished,
+        previous.failure_rate as previous_failure_rate,
+        previous.failure_rate_low as previous_failure_rate_low,
+        previous.failure_rate_high as previous_failure_rate_high,
+        latest.failure_rate as latest_failure_rate,
+        latest.failure_rate_low as latest_failure_rate_low,
+        latest.failure_rate_high as latest_failure_rate_high,
+        latest.failure_rate - previous.failure_rate as failure_rate_change,
+        previous.p95_s as previous_p95_s,
+        latest.p95_s as latest_p95_s,
+        latest.p95_s / nullif(previous.p95_s, 0) as p95_ratio,
+        coalesce(latest.failure_rate_low > previous.failure_rate_high, false) as failure_rate_regressed,
+        coalesce(
+            previous.finished >= $min_runs::integer
+            and latest.finished >= $min_runs::integer
+            and latest.p95_s > $p95_ratio::double * previous.p95_s,
+            false
+        ) as p95_regressed
+    from latest
+    inner join previous on latest.workflow_name = previous.workflow_name
+)
+
+select
+    workflow_name,
+    windows.previous_start,
+    windows.latest_start,
+    windows.latest_end,
+    previous_finished,
+    latest_finished,
+    previous_failure_rate,
+    previous_failure_rate_low,
+    previous_failure_rate_high,
+    latest_failure_rate,
+    latest_failure_rate_low,
+    latest_failure_rate_high,
+    failure_rate_change,
+    previous_p95_s,
+    latest_p95_s,
+    p95_ratio,
+    failure_rate_regressed,
+    p95_regressed
+from compared
+cross join windows
+where failure_rate_regressed or p95_regressed
+order by workflow_name

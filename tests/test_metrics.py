@@ -1,0 +1,525 @@
+"""Metric tables against plain-Python computations of their definitions (tests/metrics_reference.py)."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import metrics_reference as ref
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from runlens import lake
+from runlens.config import PROJECT_DIR, SQL_DIR
+from runlens.contracts import RUNS_SCHEMA
+from runlens.metrics import METRIC_TABLES, macro_sql, metric_globs, refresh_metrics
+
+D0 = date(2026, 3, 1)
+AS_OF = datetime(2026, 3, 15, 12, tzinfo=UTC)
+BILLING = "billing-sync"
+QUOTED = 'it\'s "quoted"'
+SLASHED = "etl/daily/load"
+UNICODE = "Zürich-Übertragung 数据"
+SLOW = "slow-batch"
+EXAMPLES = sorted((SQL_DIR / "examples").glob("*.sql"))
+
+COUNT, RATE, TIME = "BIGINT", "DOUBLE", "TIMESTAMP WITH TIME ZONE"
+STATS = {
+    **dict.fromkeys(("runs", "completed", "failed", "in_flight"), COUNT),
+    **dict.fromkeys(("failure_rate", "failure_rate_low", "failure_rate_high"), RATE),
+    **dict.fromkeys(("p50_s", "p90_s", "p95_s", "p99_s", "max_s"), RATE),
+}
+COLUMNS = {
+    "workflow_daily_metrics": {"workflow_name": "VARCHAR", **STATS, "day": "DATE"},
+    "workflow_hourly_throughput": {
+        "workflow_name": "VARCHAR",
+        "hour": TIME,
+        **dict.fromkeys(("finished", "completed", "failed"), COUNT),
+        "day": "DATE",
+    },
+    "error_signatures": {
+        "workflow_name": "VARCHAR",
+        "signature": "VARCHAR",
+        "runs": COUNT,
+        "first_seen": TIME,
+        "last_seen": TIME,
+        "example": "VARCHAR",
+    },
+    "stuck_runs": {
+        "run_id": "VARCHAR",
+        "workflow_name": "VARCHAR",
+        "status": "VARCHAR",
+        "created_at": TIME,
+        **dict.fromkeys(("age_s", "threshold_s", "workflow_p99_s"), RATE),
+        "as_of": TIME,
+    },
+    "workflow_regressions": {
+        "workflow_name": "VARCHAR",
+        **dict.fromkeys(("previous_start", "latest_start", "latest_end"), TIME),
+        **dict.fromkeys(("previous_finished", "latest_finished"), COUNT),
+        **{
+            f"{window}_failure_rate{bound}": RATE
+            for window in ("previous", "latest")
+            for bound in ("", "_low", "_high")
+        },
+        **dict.fromkeys(("failure_rate_change", "previous_p95_s", "latest_p95_s", "p95_ratio"), RATE),
+        **dict.fromkeys(("failure_rate_regressed", "p95_regressed"), "BOOLEAN"),
+    },
+}
+
+
+# Error messages and the signatures the normalisation rules in sql/error_signatures.sql give them.
+SIGNATURES = {
+    "Activity task timed out after 30s (attempt 3/5) for run_8f3ka in workflow 'billing' at https://x.io/v1/jobs/1": (
+        "Activity task timed out after <n>s (attempt <n>/<n>) for <id> in workflow '<str>' at <url>"
+    ),
+    "Activity task timed out after 45s (attempt 1/5) for run_zz in workflow 'checkout' at http://x.io/v2/j?a=2": (
+        "Activity task timed out after <n>s (attempt <n>/<n>) for <id> in workflow '<str>' at <url>"
+    ),
+    "can't open /var/lib/app/cache.db: permission denied (uid 1001)": (
+        "can't open <path>: permission denied (uid <n>)"
+    ),
+    "can't open ~/x: permission denied (uid 7)": "can't open <path>: permission denied (uid <n>)",
+    "upstream 550e8400-e29b-41d4-a716-446655440000 returned HTTP 503 after 1.5s\n   at worker.py": (
+        "upstream <uuid> returned HTTP <n> after <n>s at worker.py"
+    ),
+    "checksum mismatch: expected 0xDEADBEEF got 4bf92f3577b34da6": "checksum mismatch: expected <hex> got <hex>",
+    'json {"code": 500, "msg": "boom"}': 'json {"<str>": <n>, "<str>": "<str>"}',
+    "Ошибка 42: задача не найдена": "Ошибка <n>: задача не найдена",
+    "C:\\jobs\\run.ps1 exited with code 2 for req-42 on src/app/main.py": (
+        "<path> exited with code <n> for <id> on <path>"
+    ),
+}
+
+
+def signature_of(error: str | None) -> str:
+    return SIGNATURES[error] if error and error.strip() else "<no error>"
+
+
+def at(days: float, hours: float = 0, seconds: float = 0) -> datetime:
+    return datetime(D0.year, D0.month, D0.day, tzinfo=UTC) + timedelta(days=days, hours=hours, seconds=seconds)
+
+
+def window_runs(name: str, start: datetime, count: int, failures: int, duration_s: float) -> list[ref.Run]:
+    """``count`` runs spread over the 7 days from ``start``, the first ``failures`` failed, durations rising."""
+    messages = list(SIGNATURES)
+    runs: list[ref.Run] = []
+    for i in range(count):
+        created = start + timedelta(hours=i * 7 * 24 / count + 1)
+        failed = i < failures
+        runs.append(
+            ref.Run(
+                f"run_{name}_{start:%m%d}_{i}",
+                name,
+                "failed" if failed else "completed",
+                created,
+                created + timedelta(seconds=duration_s + i * 0.1),
+                messages[i % len(messages)] if failed else None,
+            )
+        )
+    return runs
+
+
+def edge_runs() -> list[ref.Run]:
+    previous, latest = AS_OF - timedelta(days=14), AS_OF - timedelta(days=7)
+    offset = datetime.fromisoformat
+    return [
+        ref.Run("run_b1", BILLING, "completed", at(0, 10), at(0, 10, 12.5)),
+        ref.Run("run_b2", BILLING, "completed", at(0, 11), at(0, 11, 30.25)),
+        ref.Run("run_b3", BILLING, "failed", at(0, 12), at(0, 12, 60), next(iter(SIGNATURES))),
+        # completed before created: no duration, but it did finish, in the hour before D0
+        ref.Run("run_b4", BILLING, "completed", at(0, 0, 600), at(-1, 23, 3300)),
+        # created just before midnight, finished after it
+        ref.Run("run_b5", BILLING, "completed", at(0, 23, 3000), at(1, 0, 1200)),
+        ref.Run("run_b6", BILLING, "running", at(0, 14)),
+        # no createdAt: cohort of its completion day, no duration, in no time window
+        ref.Run("run_b7", BILLING, "completed", None, at(2, 9)),
+        ref.Run("run_b8", BILLING, "completed", at(1, 8, 0.000001), at(1, 8, 7.654321)),
+        # all failed, one without a duration, one without a message
+        ref.Run("run_q1", QUOTED, "failed", at(0, 9), at(0, 9, 5), 'json {"code": 500, "msg": "boom"}'),
+        ref.Run("run_q2", QUOTED, "failed", at(0, 9, 60), at(0, 9, 67), "Ошибка 42: задача не найдена"),
+        ref.Run("run_q3", QUOTED, "failed", at(0, 9, 120), None, None),
+        ref.Run("run_q4", QUOTED, "failed", at(1, 3), at(1, 3, 1), "   "),
+        # one signature, created at the same moment: the example is the message of the smaller run id
+        ref.Run(
+            "run_q6",
+            QUOTED,
+            "failed",
+            at(1, 4),
+            at(1, 4, 2),
+            "can't open /var/lib/app/cache.db: permission denied (uid 1001)",
+        ),
+        ref.Run("run_q5", QUOTED, "failed", at(1, 4), at(1, 4, 3), "can't open ~/x: permission denied (uid 7)"),
+        # none finished; a running run carrying completedAt does not count as finished
+        ref.Run("run_s1", SLASHED, "queued", at(0, 9)),
+        ref.Run("run_s2", SLASHED, "running", at(0, 9, 1800), at(0, 10)),
+        ref.Run("run_s3", SLASHED, "queued", AS_OF - timedelta(minutes=10)),
+        ref.Run("run_s4", SLASHED, "queued", AS_OF + timedelta(hours=1)),
+        ref.Run("run_u1", UNICODE, "completed", at(0, 8), at(0, 8, 42.5)),
+        # offsets: 01:30Z and 02:10Z on D0 + 1 (local time says D0 20:30 / 21:10); one-run cohort
+        ref.Run(
+            "run_u2",
+            UNICODE,
+            "failed",
+            offset("2026-03-01T20:30:00-05:00"),
+            offset("2026-03-01T21:10:00-05:00"),
+            "upstream 550e8400-e29b-41d4-a716-446655440000 returned HTTP 503 after 1.5s\n   at worker.py",
+        ),
+        # 14:30Z to 15:15Z on D0, although the local dates say D0 + 1
+        ref.Run(
+            "run_u3", UNICODE, "completed", offset("2026-03-01T23:30:00+09:00"), offset("2026-03-02T00:15:00+09:00")
+        ),
+        # p99 of about 2 hours: a 3-hour-old run is not stuck by default, an 8-hour-old one is
+        *window_runs(SLOW, AS_OF - timedelta(days=7), 10, 0, 7200),
+        ref.Run("run_slow_3h", SLOW, "running", AS_OF - timedelta(hours=3)),
+        ref.Run("run_slow_8h", SLOW, "running", AS_OF - timedelta(hours=8)),
+        # regressions: checkout worse on both counts, steady not, tiny fails more but has too few runs for p95
+        *window_runs("checkout", previous, 40, 2, 10),
+        *window_runs("checkout", latest, 40, 24, 30),
+        *window_runs("steady", previous, 30, 3, 20),
+        *window_runs("steady", latest, 30, 3, 21),
+        *window_runs("tiny", previous, 5, 0, 1),
+        *window_runs("tiny", latest, 5, 5, 10),
+    ]
+
+
+def random_runs(seed: int, count: int) -> list[ref.Run]:
+    rng = random.Random(seed)
+    names = [BILLING, QUOTED, SLASHED, UNICODE, "a", "b"]
+    zones = [UTC, *(datetime.fromisoformat(f"2026-01-01T00:00:00{z}").tzinfo for z in ("-05:00", "+05:30", "+14:00"))]
+    runs = []
+    for i in range(count):
+        status = rng.choices(["completed", "failed", "running", "queued"], [70, 20, 6, 4])[0]
+        created = at(rng.uniform(0, 10)).astimezone(rng.choice(zones)).replace(microsecond=rng.randrange(10**6))
+        completed = created + timedelta(seconds=rng.lognormvariate(3, 1.5) * rng.choice([1, 1, 1, 1, 1, 1, 1, -1]))
+        runs.append(
+            ref.Run(
+                f"run_r{i}",
+                rng.choice(names),
+                status,
+                None if rng.random() < 0.02 else created,
+                completed if status in ref.FINISHED or rng.random() < 0.05 else None,
+                "boom" if status == "failed" else None,
+            )
+        )
+    return runs
+
+
+def write_runs(lake_dir: Path, runs: Iterable[ref.Run]) -> None:
+    """Write the runs lake: one Parquet file per created_date, columns per contracts.RUNS_SCHEMA."""
+    for day, members in ref.group(runs, lambda run: run.created_date).items():
+        rows = [
+            {
+                "run_id": run.run_id,
+                "workflow_name": run.workflow_name,
+                "status": run.status,
+                "created_at": run.created_at,
+                "completed_at": run.completed_at,
+                "duration_s": run.duration_s,
+                "error": run.error,
+                "input": "{}",
+                "output": None,
+                "extra": None,
+                "anomalies": run.anomalies,
+                "created_date_source": run.created_date_source,
+                "source_file": "exports/runs.json",
+                "ingested_at": run.ingested_at,
+            }
+            for run in members
+        ]
+        path = lake_dir / lake.RUNS / f"created_date={day.isoformat()}" / "data.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=RUNS_SCHEMA), path)
+
+
+def read_metric(lake_dir: Path, table: str) -> list[dict[str, object]]:
+    with duckdb.connect() as con:
+        relation = con.sql(
+            "select * from read_parquet($glob, hive_partitioning = true)",
+            params={"glob": metric_globs(lake_dir)[table]},
+        )
+        return relation.to_arrow_table().to_pylist()
+
+
+def assert_matches(rows: list[dict[str, object]], key: tuple[str, ...], expected: Mapping[object, Mapping]) -> None:
+    """Rows keyed by the ``key`` columns equal ``expected``: the same keys, counts exact, floats to 1e-6."""
+    actual = {tuple(row[column] for column in key): row for row in rows}
+    expected = {item if isinstance(item, tuple) else (item,): values for item, values in expected.items()}
+    assert sorted(actual, key=repr) == sorted(expected, key=repr)
+    for item, values in expected.items():
+        for column, value in values.items():
+            got = actual[item][column]
+            if isinstance(value, float) and got is not None:
+                assert got == pytest.approx(value, rel=0, abs=1e-6), (item, column)
+            else:
+                assert got == value, (item, column)
+
+
+def as_multiset(rows: list[dict[str, object]]) -> Counter[tuple[tuple[str, object], ...]]:
+    """Rows regardless of order and column order; aware datetimes compare by instant, whatever their zone."""
+    return Counter(tuple(sorted(row.items())) for row in rows)
+
+
+def partition_files(lake_dir: Path) -> dict[str, int]:
+    metrics_dir = lake_dir / lake.METRICS
+    return {str(path.relative_to(metrics_dir)): path.stat().st_mtime_ns for path in metrics_dir.rglob("*.parquet")}
+
+
+def all_metrics(lake_dir: Path) -> dict[str, list[dict[str, object]]]:
+    return {table.name: sorted(read_metric(lake_dir, table.name), key=repr) for table in METRIC_TABLES}
+
+
+def create_warehouse_views(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
+    """What the warehouse holds: ``runs`` and the metric tables as views over the lake, and the macros."""
+    globs = {"runs": lake.table_glob(lake_dir, lake.RUNS, partitioned=True), **metric_globs(lake_dir)}
+    for name, glob in globs.items():  # names come from the registry, paths are bound
+        con.execute(f"set variable {name}_glob = $glob", {"glob": glob})
+        con.execute(
+            f"create view {name} as select * from read_parquet(getvariable('{name}_glob'), hive_partitioning = true)"
+        )
+    con.execute(macro_sql())
+
+
+@pytest.fixture(scope="module")
+def edge_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    lake_dir = tmp_path_factory.mktemp("edge") / "lake"
+    write_runs(lake_dir, edge_runs())
+    refresh_metrics(lake_dir, as_of=AS_OF)
+    return lake_dir
+
+
+def test_metric_tables_have_the_contract_columns(edge_lake: Path) -> None:
+    with duckdb.connect() as con:
+        create_warehouse_views(con, edge_lake)
+        for name, columns in COLUMNS.items():
+            described = con.sql(
+                "select column_name, data_type from information_schema.columns"
+                " where table_name = $name order by ordinal_position",
+                params={"name": name},
+            ).fetchall()
+            assert described == list(columns.items()), name
+        fleet = con.sql("select column_name, column_type from (describe from fleet_metrics(null, null))").fetchall()
+        assert fleet == list(STATS.items())
+
+
+def test_a_subset_of_tables_can_be_refreshed(tmp_path: Path) -> None:
+    write_runs(tmp_path, edge_runs())
+    assert refresh_metrics(tmp_path, tables=["workflow_daily_metrics"]).keys() == {"workflow_daily_metrics"}
+    assert [path.name for path in (tmp_path / lake.METRICS).iterdir()] == ["workflow_daily_metrics"]
+    with pytest.raises(ValueError, match="unknown metric tables"):
+        refresh_metrics(tmp_path, tables=["workflow_daily_metric"])
+
+
+def test_daily_metrics_match_reference(edge_lake: Path) -> None:
+    rows = read_metric(edge_lake, "workflow_daily_metrics")
+    assert_matches(rows, ("workflow_name", "day"), ref.daily_metrics(edge_runs()))
+    by_key = {(row["workflow_name"], row["day"]): row for row in rows}
+    one_run = by_key[UNICODE, D0 + timedelta(days=1)]
+    assert one_run["runs"] == 1 and one_run["p50_s"] == one_run["p99_s"] == one_run["max_s"] == 2400.0
+    assert by_key[QUOTED, D0]["failure_rate"] == 1.0
+    assert by_key[QUOTED, D0]["failure_rate_high"] == pytest.approx(1.0)
+    none_finished = by_key[SLASHED, D0]
+    assert none_finished["in_flight"] == 2 and none_finished["failure_rate"] is None
+    assert none_finished["failure_rate_low"] is None and none_finished["p50_s"] is None
+    # run_b4 counts as completed but its negative duration is not a latency; run_b7 belongs to its completion day
+    assert by_key[BILLING, D0]["completed"] == 4 and by_key[BILLING, D0]["max_s"] == 1800.0
+    assert by_key[BILLING, D0 + timedelta(days=2)]["runs"] == 1
+
+
+def test_hourly_throughput_buckets_completion_in_utc(edge_lake: Path) -> None:
+    rows = read_metric(edge_lake, "workflow_hourly_throughput")
+    assert_matches(rows, ("workflow_name", "hour"), ref.hourly_throughput(edge_runs()))
+    hours = {(row["workflow_name"], row["hour"]): row for row in rows}
+    assert hours[BILLING, at(-1, 23)]["finished"] == 1  # completed before created
+    assert hours[BILLING, at(1, 0)]["day"] == D0 + timedelta(days=1)  # after midnight
+    assert hours[UNICODE, at(1, 2)]["failed"] == 1  # -05:00 offset: 21:10 local is 02:10 UTC the next day
+    assert hours[UNICODE, at(0, 15)]["completed"] == 1  # +09:00 offset: 00:15 local is 15:15 UTC the day before
+    assert not any(name == SLASHED for name, _ in hours)
+
+
+def test_error_signatures_match_reference(edge_lake: Path) -> None:
+    rows = read_metric(edge_lake, "error_signatures")
+    assert_matches(rows, ("workflow_name", "signature"), ref.error_signatures(edge_runs(), signature_of))
+    assert {row["signature"] for row in rows} == {*SIGNATURES.values(), "<no error>"}
+    tie = next(row for row in rows if row["workflow_name"] == QUOTED and row["signature"].startswith("can't open"))
+    assert (tie["runs"], tie["example"]) == (2, "can't open ~/x: permission denied (uid 7)")
+
+
+def test_stuck_runs_match_reference(edge_lake: Path) -> None:
+    rows = read_metric(edge_lake, "stuck_runs")
+    assert_matches(rows, ("run_id",), ref.stuck_runs(edge_runs(), AS_OF))
+    assert {"run_b6", "run_s1", "run_s2", "run_slow_8h"} <= {row["run_id"] for row in rows}
+    assert {"run_s3", "run_s4", "run_slow_3h"}.isdisjoint(row["run_id"] for row in rows)
+    assert {row["as_of"] for row in rows} == {AS_OF}
+
+
+@pytest.mark.parametrize(
+    ("params", "three_hours_is_stuck"),
+    [
+        ({"threshold_s": 3600.0}, True),
+        ({"min_age_s": 600.0, "p99_multiplier": 1.0}, True),
+        ({"p99_window_days": 1}, False),
+    ],
+    ids=["fixed", "rule", "window"],
+)
+def test_stuck_runs_thresholds_are_configurable(
+    tmp_path: Path, params: dict[str, float], three_hours_is_stuck: bool
+) -> None:
+    write_runs(tmp_path, edge_runs())
+    refresh_metrics(tmp_path, as_of=AS_OF, params=params)
+    rows = read_metric(tmp_path, "stuck_runs")
+    assert_matches(rows, ("run_id",), ref.stuck_runs(edge_runs(), AS_OF, **params))
+    assert ("run_slow_3h" in {row["run_id"] for row in rows}) is three_hours_is_stuck
+
+
+def test_regressions_match_reference(edge_lake: Path) -> None:
+    rows = read_metric(edge_lake, "workflow_regressions")
+    expected = ref.regressions(edge_runs(), AS_OF)
+    assert_matches(rows, ("workflow_name",), expected)
+    assert {name: (v["failure_rate_regressed"], v["p95_regressed"]) for name, v in expected.items()} == {
+        "checkout": (True, True),
+        "tiny": (True, False),
+    }
+    checkout = next(row for row in rows if row["workflow_name"] == "checkout")
+    assert checkout["p95_ratio"] == pytest.approx(checkout["latest_p95_s"] / checkout["previous_p95_s"])
+    assert checkout["latest_start"] == AS_OF - timedelta(days=7) and checkout["latest_end"] == AS_OF
+
+
+def test_windows_are_exact_and_utc_in_any_session_zone(edge_lake: Path) -> None:
+    runs = edge_runs()
+    since, until = AS_OF - timedelta(days=14), AS_OF  # spans the US switch to summer time on 2026-03-08
+    expected = ref.workflow_metrics(runs, since, until)
+    spellings = [
+        {"since": since, "until": until},
+        {"since": "2026-03-01 12:00:00", "until": "2026-03-15 12:00:00"},
+        {"since": "2026-03-01T07:00:00-05:00", "until": until},
+    ]
+    with duckdb.connect() as con:
+        create_warehouse_views(con, edge_lake)
+        con.execute("set TimeZone = 'America/St_Johns'")
+        for bounds in spellings:
+            rows = con.sql("from workflow_metrics($since, $until)", params=bounds).to_arrow_table().to_pylist()
+            assert_matches(rows, ("workflow_name",), expected)
+        fleet = con.sql("from fleet_metrics(date '2026-03-02', date '2026-03-09')").to_arrow_table().to_pylist()
+    assert_matches(fleet, (), {(): ref.cohort_stats(ref.in_window(runs, at(1), at(8)))})
+
+
+def test_metric_sql_ignores_the_session_time_zone(edge_lake: Path) -> None:
+    """Every metric SQL run in a Newfoundland session (-03:30, summer time from 2026-03-08) gives the rows that
+    refresh_metrics (UTC) wrote."""
+    with duckdb.connect() as con:
+        create_warehouse_views(con, edge_lake)
+        con.execute("set TimeZone = 'America/St_Johns'")
+        for table in METRIC_TABLES:
+            params = {**table.params, **({"as_of": AS_OF} if "as_of" in table.params else {})}
+            if table.partitioned_by is not None:
+                params["days"] = None
+            rows = con.sql(table.sql_file.read_text(), params=params).to_arrow_table().to_pylist()
+            assert as_multiset(rows) == as_multiset(read_metric(edge_lake, table.name)), table.name
+
+
+def test_default_as_of_is_newest_event(tmp_path: Path) -> None:
+    runs = edge_runs()
+    write_runs(tmp_path, runs)
+    refresh_metrics(tmp_path)
+    newest = max(moment for run in runs for moment in (run.created_at, run.completed_at) if moment is not None)
+    rows = read_metric(tmp_path, "stuck_runs")
+    assert {row["as_of"] for row in rows} == {newest}
+    assert_matches(rows, ("run_id",), ref.stuck_runs(runs, newest))
+
+
+def test_incremental_refresh_rewrites_only_changed_days(tmp_path: Path) -> None:
+    incremental, full = tmp_path / "incremental", tmp_path / "full"
+    runs = edge_runs()
+    write_runs(incremental, runs)
+    refresh_metrics(incremental, as_of=AS_OF)
+    before = partition_files(incremental)
+    # day D0 changes: two running runs finish (one the next day, one two days later), a run is added
+    changed = [
+        *(run for run in runs if run.run_id not in {"run_b6", "run_s2"}),
+        ref.Run("run_b6", BILLING, "completed", at(0, 14), at(1, 5)),
+        ref.Run("run_s2", SLASHED, "failed", at(0, 9, 1800), at(2, 1), "boom"),
+        ref.Run("run_b9", BILLING, "queued", at(0, 20)),
+    ]
+    shutil.rmtree(incremental / lake.RUNS)
+    write_runs(incremental, changed)
+    counts = refresh_metrics(incremental, {D0}, as_of=AS_OF)
+    after = partition_files(incremental)
+
+    rewritten = {name for name in after if after[name] != before.get(name)}
+    recomputed_days = [D0 + timedelta(days=offset) for offset in (-1, 0, 1, 2)]  # run_b4 finished the day before
+    assert after.keys() == before.keys()
+    assert rewritten == {
+        "workflow_daily_metrics/day=2026-03-01/data.parquet",
+        *(f"workflow_hourly_throughput/day={day}/data.parquet" for day in recomputed_days),
+        *(f"{table.name}/data.parquet" for table in METRIC_TABLES if table.partitioned_by is None),
+    }
+    assert counts["workflow_daily_metrics"] == len({run.workflow_name for run in changed if run.created_date == D0})
+    write_runs(full, changed)
+    refresh_metrics(full, as_of=AS_OF)
+    assert all_metrics(incremental) == all_metrics(full)
+
+
+def test_partitions_without_rows_are_removed(tmp_path: Path) -> None:
+    runs = [ref.Run(f"run_{day}", BILLING, "completed", at(day, 1), at(day, 2)) for day in range(3)]
+    write_runs(tmp_path, runs)
+    refresh_metrics(tmp_path, as_of=AS_OF)
+    metrics_dir = tmp_path / lake.METRICS
+    partitions = [
+        metrics_dir / table / "day=2026-03-02" for table in ("workflow_daily_metrics", "workflow_hourly_throughput")
+    ]
+    assert all(partition.is_dir() for partition in partitions)
+
+    shutil.rmtree(tmp_path / lake.RUNS / "created_date=2026-03-02")
+    refresh_metrics(tmp_path, {date(2026, 3, 2)}, as_of=AS_OF)
+    assert not any(partition.exists() for partition in partitions)
+
+    shutil.rmtree(tmp_path / lake.RUNS / "created_date=2026-03-03")
+    refresh_metrics(tmp_path, as_of=AS_OF)
+    assert sorted(path.name for path in (metrics_dir / "workflow_daily_metrics").iterdir()) == ["day=2026-03-01"]
+    assert_matches(
+        read_metric(tmp_path, "workflow_hourly_throughput"), ("workflow_name", "hour"), ref.hourly_throughput(runs[:1])
+    )
+
+
+def test_empty_lake_gives_empty_tables(tmp_path: Path) -> None:
+    counts = refresh_metrics(tmp_path, as_of=AS_OF)
+    assert counts == {table.name: 0 for table in METRIC_TABLES}
+    assert read_metric(tmp_path, "stuck_runs") == []
+
+
+def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown metric parameters"):
+        refresh_metrics(tmp_path, params={"p95_ration": 2})
+    with pytest.raises(ValueError, match="no time zone"):
+        refresh_metrics(tmp_path, as_of=datetime(2026, 3, 15))
+
+
+def test_random_runs_match_reference(tmp_path: Path) -> None:
+    runs = random_runs(seed=20260301, count=4000)
+    write_runs(tmp_path, runs)
+    counts = refresh_metrics(tmp_path, as_of=AS_OF)
+    daily, hourly = ref.daily_metrics(runs), ref.hourly_throughput(runs)
+    assert counts["workflow_daily_metrics"] == len(daily) and counts["workflow_hourly_throughput"] == len(hourly)
+    assert_matches(read_metric(tmp_path, "workflow_daily_metrics"), ("workflow_name", "day"), daily)
+    assert_matches(read_metric(tmp_path, "workflow_hourly_throughput"), ("workflow_name", "hour"), hourly)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[path.stem for path in EXAMPLES])
+def test_example_queries_run(edge_lake: Path, example: Path) -> None:
+    with duckdb.connect() as con:
+        create_warehouse_views(con, edge_lake)
+        rows = con.sql(example.read_text()).fetchall()
+    assert rows, f"{example.name} returned no rows on the test lake"
+
+
+def test_docs_show_every_example() -> None:
+    docs = (PROJECT_DIR / "docs" / "metrics.md").read_text()
+    assert len(EXAMPLES) >= 4
+    for example in EXAMPLES:
+        assert f"sql/examples/{example.name}" in docs and example.read_text().strip() in docs, example.name

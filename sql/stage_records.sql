@@ -1,84 +1,66 @@
 -- stage_records: typed rows for the records of one batch that passed the schema.
 --
--- Input: the Arrow table `batch` (record_index, line, raw = the record's JSON text exactly as in the export,
--- extra = JSON text of the top-level keys the schema does not name, or NULL). Bound parameters: $source_file,
--- $export_id, $ingest_seq, $ingested_at (TIMESTAMPTZ).
+-- Input: the Arrow table `batch`: record_index, run_id, workflow_name, status, error, created_raw and
+-- completed_raw (the date-time strings as exported), input and output (their raw JSON text), extra (JSON text of
+-- the top-level keys the schema does not name, or NULL). Bound: $source_file, $export_id, $ingest_seq,
+-- $ingested_at (TIMESTAMPTZ).
 --
--- Time: RFC 3339 date-times (already validated, so the regular expression below always matches) are converted to
--- UTC with microsecond precision: the offset is subtracted, fractions beyond microseconds are truncated, lower-case
--- t/z are accepted, and a leap second (second 60) becomes the first second of the next minute, flagged
+-- Time: RFC 3339 date-times (already validated: YYYY-MM-DDTHH:MM:SS, an optional fraction, then Z or +HH:MM /
+-- -HH:MM, so fixed positions are safe) are converted to UTC with microsecond precision: the offset is subtracted, fraction digits beyond microseconds are truncated,
+-- lower-case t/z are accepted, and a leap second (second 60) becomes the first second of the next minute, flagged
 -- `leap_second`. A cast is never the validator (DuckDB's cast rejects :60 and accepts a space for T).
--- created_date is the UTC date of createdAt, else of completedAt, else of the ingestion (created_date_source says
--- which).
---
--- dup_keys: the record repeats a top-level key. Parsers disagree on which value wins (Python keeps the last, DuckDB
--- the first), so the caller quarantines such records instead of guessing.
-with fields as (
-    select
-        record_index,
-        line,
-        extra,
-        json_extract_string(raw, ['$.runId', '$.workflowName', '$.status', '$.createdAt', '$.completedAt', '$.error'])
-            as s,
-        json_extract(raw, ['$.input', '$.output']) as j,
-        json_keys(raw) as keys
-    from batch
-),
-
-timestamp_parts as (
+-- created_date is the UTC date of createdAt, else of completedAt, else of the ingestion; created_date_source says
+-- which. `storable` is false for JSON text DuckDB's JSON type cannot hold; the caller quarantines those records.
+with parts as (
     select
         *,
-        regexp_extract(
-            upper(s[4]),
-            '^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:Z|([+-])(\d{2}):(\d{2}))$',
-            ['y', 'mo', 'd', 'h', 'mi', 'sec', 'frac', 'sign', 'oh', 'om']
-        ) as c,
-        regexp_extract(
-            upper(s[5]),
-            '^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:Z|([+-])(\d{2}):(\d{2}))$',
-            ['y', 'mo', 'd', 'h', 'mi', 'sec', 'frac', 'sign', 'oh', 'om']
-        ) as f
-    from fields
+        upper(created_raw) as c,
+        upper(completed_raw) as f
+    from batch
 ),
 
 utc_times as (
     select
         *,
-        case when s[4] is not null then
-            make_timestamp(c.y::bigint, c.mo::bigint, c.d::bigint, c.h::bigint, c.mi::bigint, 0.0)
-            + to_microseconds(c.sec::bigint * 1000000 + coalesce(left(rpad(c.frac, 6, '0'), 6)::bigint, 0))
-            - to_minutes(
-                case c.sign when '-' then -1 when '+' then 1 else 0 end
-                * (coalesce(nullif(c.oh, '')::bigint, 0) * 60 + coalesce(nullif(c.om, '')::bigint, 0))
+        strptime(substr(c, 1, 17) || if(substr(c, 18, 2) = '60', '59', substr(c, 18, 2)), '%Y-%m-%dT%H:%M:%S')
+            + to_microseconds(
+                if(substr(c, 18, 2) = '60', 1000000, 0)
+                + coalesce(left(rpad(regexp_extract(substr(c, 20), '^\.(\d+)', 1), 6, '0'), 6)::bigint, 0)
             )
-        end as created_utc,
-        case when s[5] is not null then
-            make_timestamp(f.y::bigint, f.mo::bigint, f.d::bigint, f.h::bigint, f.mi::bigint, 0.0)
-            + to_microseconds(f.sec::bigint * 1000000 + coalesce(left(rpad(f.frac, 6, '0'), 6)::bigint, 0))
             - to_minutes(
-                case f.sign when '-' then -1 when '+' then 1 else 0 end
-                * (coalesce(nullif(f.oh, '')::bigint, 0) * 60 + coalesce(nullif(f.om, '')::bigint, 0))
+                if(right(c, 1) = 'Z', 0,
+                    if(substr(right(c, 6), 1, 1) = '-', -1, 1)
+                    * (substr(right(c, 5), 1, 2)::bigint * 60 + substr(right(c, 2), 1, 2)::bigint))
+            ) as created_utc,
+        strptime(substr(f, 1, 17) || if(substr(f, 18, 2) = '60', '59', substr(f, 18, 2)), '%Y-%m-%dT%H:%M:%S')
+            + to_microseconds(
+                if(substr(f, 18, 2) = '60', 1000000, 0)
+                + coalesce(left(rpad(regexp_extract(substr(f, 20), '^\.(\d+)', 1), 6, '0'), 6)::bigint, 0)
             )
-        end as completed_utc,
-        c.sec = '60' or f.sec = '60' as leap
-    from timestamp_parts
+            - to_minutes(
+                if(right(f, 1) = 'Z', 0,
+                    if(substr(right(f, 6), 1, 1) = '-', -1, 1)
+                    * (substr(right(f, 5), 1, 2)::bigint * 60 + substr(right(f, 2), 1, 2)::bigint))
+            ) as completed_utc,
+        substr(c, 18, 2) = '60' or substr(f, 18, 2) = '60' as leap
+    from parts
 )
 
 select
-    s[1] as run_id,
-    s[2] as workflow_name,
-    s[3] as status,
+    run_id,
+    workflow_name,
+    status,
     timezone('UTC', created_utc) as created_at,
     timezone('UTC', completed_utc) as completed_at,
-    s[6] as error,
-    j[1]::varchar as input,
-    j[2]::varchar as output,
+    error,
+    input,
+    output,
     extra,
     list_filter(
         [
             case when completed_utc < created_utc then 'completed_before_created' end,
-            case when s[3] in ('queued', 'running') and completed_utc is not null then 'completed_at_on_unfinished' end,
-            case when s[3] = 'failed' and s[6] is null then 'failed_without_error' end,
+            case when status in ('queued', 'running') and completed_utc is not null then 'completed_at_on_unfinished' end,
+            case when status = 'failed' and error is null then 'failed_without_error' end,
             case when created_utc is null then 'missing_created_at' end,
             case when leap then 'leap_second' end
         ],
@@ -95,6 +77,6 @@ select
     record_index,
     $ingest_seq::bigint as ingest_seq,
     $ingested_at::timestamptz as ingested_at,
-    len(keys) <> len(list_distinct(keys)) as dup_keys
+    coalesce(json_valid(input), true) and coalesce(json_valid(output), true) and coalesce(json_valid(extra), true)
+        as storable
 from utc_times
-order by record_index

@@ -33,7 +33,7 @@ class Limits:
     max_record_bytes: int = field(default_factory=lambda: _env_int("RUNLENS_MAX_RECORD_BYTES", 64 * 2**20))
     max_decompressed_bytes: int = field(default_factory=lambda: _env_int("RUNLENS_MAX_DECOMPRESSED_BYTES", 64 * 2**30))
     max_nesting_depth: int = field(default_factory=lambda: _env_int("RUNLENS_MAX_NESTING_DEPTH", 128))
-    batch_records: int = field(default_factory=lambda: _env_int("RUNLENS_BATCH_RECORDS", 50_000))
+    ingest_workers: int = field(default_factory=lambda: _env_int("RUNLENS_INGEST_WORKERS", os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ files are written into a hidden folder that is renamed to ``lake/ingest/<export_
 ingest is either fully in the lake or not at all, and a re-run after a crash simply does it again.
 
 Hot path per batch (one chunk of the file, ~8 MiB): ``orjson`` parses each record (garbage collection paused, it
-only slows allocation here), ``jsonschema-rs`` validates the whole batch in one call, and DuckDB turns the raw JSON
-text of the valid records into typed columns (``sql/stage_records.sql``).
+only slows allocation here), ``jsonschema-rs`` validates the whole batch in one call, ``msgspec`` decodes the valid
+records' fields into columns (input and output as their raw JSON text), and DuckDB types them
+(``sql/stage_records.sql``: UTC timestamps, anomalies, created_date).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import multiprocessing
 import shutil
 import uuid
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -25,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import msgspec
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from runlens import lake
@@ -38,6 +44,13 @@ from runlens.validation import RecordValidator, Violation
 KNOWN_FIELDS = frozenset({"runId", "workflowName", "status", "input", "output", "error", "createdAt", "completedAt"})
 STAGE_SQL = (SQL_DIR / "stage_records.sql").read_text()
 HASH_BLOCK = 4 * 2**20
+POOL_MIN_BYTES = 256 * 2**20
+# zstd level 1: most of zstd's size win at a fraction of its time; dictionaries only where values repeat.
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 1,
+    "use_dictionary": ["workflow_name", "status", "source_file", "export_id", "created_date_source", "anomalies"],
+}
 
 
 @dataclass
@@ -105,13 +118,12 @@ class BatchProcessor:
         self.params = params
 
     def process(self, batch: RawBatch) -> tuple[pa.Table, list[dict[str, Any]]]:
-        with gc_paused():
-            bad: dict[int, list[Violation]] = {i: [Violation("$", "read", msg)] for i, msg in batch.problems.items()}
-            parsed, positions = self._parse(batch, bad)
-            for i, violations in self.validator.check_batch(parsed).items():
-                bad[positions[i]] = violations
-            valid = [(pos, rec) for pos, rec in zip(positions, parsed, strict=True) if pos not in bad]
-            staged = self._stage(batch, valid, bad)
+        bad: dict[int, list[Violation]] = {i: [Violation("$", "read", msg)] for i, msg in batch.problems.items()}
+        parsed, positions = self._parse(batch, bad)
+        for i, violations in self.validator.check_batch(parsed).items():
+            bad[positions[i]] = violations
+        valid = [(pos, rec) for pos, rec in zip(positions, parsed, strict=True) if pos not in bad]
+        staged = self._stage(batch, valid, bad)
         quarantined = [self._quarantine_row(batch, pos, bad[pos]) for pos in sorted(bad)]
         return staged, quarantined
 
@@ -136,17 +148,24 @@ class BatchProcessor:
     def _stage(self, batch: RawBatch, valid: list[tuple[int, Any]], bad: dict[int, list[Violation]]) -> pa.Table:
         if not valid:
             return STAGED_SCHEMA.empty_table()
-        try:
-            typed = self._run_stage_sql(_stage_input(batch, valid))
-        except duckdb.Error:
-            return self._stage_one_by_one(batch, valid, bad)
-        dup = typed.column("dup_keys").to_pylist()
-        if any(dup):
-            for (pos, _), is_dup in zip(valid, dup, strict=True):
-                if is_dup:
-                    bad[pos] = [_duplicate_key_violation(batch.raws[pos])]
-            typed = typed.filter(pa.array([not d for d in dup]))
-        return typed.drop_columns(["dup_keys"]).cast(STAGED_SCHEMA)
+        fields: list[RunFields] = []
+        kept: list[tuple[int, Any]] = []
+        for pos, rec in valid:
+            try:
+                fields.append(_decode_fields(batch.raws[pos]))
+                kept.append((pos, rec))
+            except msgspec.ValidationError as exc:
+                bad[pos] = [Violation("$", "storage", f"passes the schema but cannot be stored in runs: {exc}")]
+        if not kept:
+            return STAGED_SCHEMA.empty_table()
+        typed = self._run_stage_sql(_stage_input(batch, kept, fields))
+        storable = typed.column("storable")
+        if not pc.all(storable).as_py():
+            for (pos, _), ok in zip(kept, storable.to_pylist(), strict=True):
+                if not ok:
+                    bad[pos] = [Violation("$", "storage", UNSTORABLE)]
+            typed = typed.filter(storable)
+        return typed.drop_columns(["storable"]).cast(STAGED_SCHEMA)
 
     def _run_stage_sql(self, table: pa.Table) -> pa.Table:
         self.con.register("batch", table)
@@ -154,19 +173,6 @@ class BatchProcessor:
             return self.con.sql(STAGE_SQL, params=self.params).to_arrow_table()
         finally:
             self.con.unregister("batch")
-
-    def _stage_one_by_one(
-        self, batch: RawBatch, valid: list[tuple[int, Any]], bad: dict[int, list[Violation]]
-    ) -> pa.Table:
-        """Slow path for a batch DuckDB's JSON reader refused: find the records it cannot read, keep the rest."""
-        kept: list[tuple[int, Any]] = []
-        for pos, rec in valid:
-            try:
-                self._run_stage_sql(_stage_input(batch, [(pos, rec)]))
-                kept.append((pos, rec))
-            except duckdb.Error as exc:
-                bad[pos] = [Violation("$", "json", f"JSON that DuckDB cannot read: {exc}".splitlines()[0])]
-        return self._stage(batch, kept, bad) if kept else STAGED_SCHEMA.empty_table()
 
     def _quarantine_row(self, batch: RawBatch, pos: int, violations: list[Violation]) -> dict[str, Any]:
         problem = batch.problems.get(pos)
@@ -182,13 +188,47 @@ class BatchProcessor:
         }
 
 
-def _stage_input(batch: RawBatch, valid: list[tuple[int, Any]]) -> pa.Table:
+class RunFields(msgspec.Struct):
+    """The schema's top-level properties as the runs table stores them; input and output stay raw JSON text,
+    byte for byte as exported. Decoded only from records that already passed the schema (repeated keys: the last
+    one wins, as in orjson, so the stored row is the object that was validated)."""
+
+    runId: str
+    workflowName: str
+    status: str
+    createdAt: str | None = None
+    completedAt: str | None = None
+    error: str | None = None
+    input: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    output: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+
+
+_decode_fields = msgspec.json.Decoder(RunFields).decode
+UNSET = msgspec.UNSET
+UNSTORABLE = (
+    "valid JSON that DuckDB's JSON type cannot hold (for example a lone UTF-16 surrogate escape); kept here with "
+    "its raw text"
+)
+
+
+def _stage_input(batch: RawBatch, kept: list[tuple[int, Any]], fields: list[RunFields]) -> pa.Table:
+    text = pa.string()
     return pa.table(
         {
-            "record_index": pa.array([batch.first_index + pos for pos, _ in valid], pa.int64()),
-            "line": pa.array([batch.lines[pos] for pos, _ in valid], pa.int64()),
-            "raw": pa.array([batch.raws[pos] for pos, _ in valid], pa.binary()).cast(pa.string()),
-            "extra": pa.array([_extra(rec) for _, rec in valid], pa.string()),
+            "record_index": pa.array([batch.first_index + pos for pos, _ in kept], pa.int64()),
+            "run_id": pa.array([f.runId for f in fields], text),
+            "workflow_name": pa.array([f.workflowName for f in fields], text),
+            "status": pa.array([f.status for f in fields], text),
+            "created_raw": pa.array([f.createdAt for f in fields], text),
+            "completed_raw": pa.array([f.completedAt for f in fields], text),
+            "error": pa.array([f.error for f in fields], text),
+            "input": pa.array([None if f.input is UNSET else memoryview(f.input) for f in fields], pa.binary()).cast(
+                text
+            ),
+            "output": pa.array([None if f.output is UNSET else memoryview(f.output) for f in fields], pa.binary()).cast(
+                text
+            ),
+            "extra": pa.array([_extra(rec) for _, rec in kept], text),
         }
     )
 
@@ -209,20 +249,6 @@ def _extra(record: Any) -> str | None:
     return orjson.dumps(extra).decode() if extra else None
 
 
-def _duplicate_key_violation(raw: bytes) -> Violation:
-    seen: set[str] = set()
-    repeated: list[str] = []
-
-    for key, _ in json.loads(raw, object_pairs_hook=lambda pairs: pairs):
-        if key in seen and key not in repeated:
-            repeated.append(key)
-        seen.add(key)
-    names = ", ".join(repeated)
-    return Violation(
-        "$", "duplicateKey", f"top-level key repeated ({names}): parsers disagree on which value wins; fix the export"
-    )
-
-
 class IngestWriter:
     """Writes one ingest into a hidden folder and commits it with a single rename."""
 
@@ -230,8 +256,8 @@ class IngestWriter:
         self.final = lake.table_dir(lake_dir, lake.INGEST) / export_id
         self.work = lake_dir / lake.TMP / f"{export_id}.{uuid.uuid4().hex}"
         self.work.mkdir(parents=True)
-        self.staged = pq.ParquetWriter(self.work / "staged.parquet", STAGED_SCHEMA, compression="zstd")
-        self.quarantine = pq.ParquetWriter(self.work / "quarantine.parquet", QUARANTINE_SCHEMA, compression="zstd")
+        self.staged = pq.ParquetWriter(self.work / "staged.parquet", STAGED_SCHEMA, **PARQUET_OPTIONS)
+        self.quarantine = pq.ParquetWriter(self.work / "quarantine.parquet", QUARANTINE_SCHEMA, **PARQUET_OPTIONS)
 
     def write(self, staged: pa.Table, quarantined: list[dict[str, Any]]) -> None:
         if staged.num_rows:
@@ -257,9 +283,14 @@ class IngestWriter:
 
 
 class ExportReader:
-    """Reads one export file as processed batches: (raw batch, staged rows, quarantine rows)."""
+    """Reads one export file as processed batches: (raw batch, staged rows, quarantine rows), in file order.
+
+    Files larger than ``POOL_MIN_BYTES`` are processed by a pool of worker processes (``Limits.ingest_workers``),
+    a few batches in flight at a time so memory stays bounded; the reading, splitting and writing stay here.
+    """
 
     def __init__(self, path: Path, settings: Settings, validator: RecordValidator, params: dict[str, Any]) -> None:
+        self.path = path
         self.source = ByteSource(path, settings.limits, params["source_file"])
         self.splitter = JsonSplitter(settings.limits) if export_format(path) == "json" else None
         self.validator = validator
@@ -268,12 +299,33 @@ class ExportReader:
 
     def __iter__(self) -> Iterator[tuple[RawBatch, pa.Table, list[dict[str, Any]]]]:
         batches = self.splitter.split(self.source) if self.splitter else iter_ndjson(self.source, self.limits)
-        with duckdb.connect() as con:
+        workers = self.limits.ingest_workers
+        if workers > 1 and self.path.stat().st_size >= POOL_MIN_BYTES:
+            yield from self._in_pool(batches, workers)
+            return
+        with gc_paused(), duckdb.connect() as con:
             con.execute("set TimeZone = 'UTC'")
             processor = BatchProcessor(self.validator, con, self.params)
             for batch in batches:
                 staged, quarantined = processor.process(batch)
                 yield batch, staged, quarantined
+
+    def _in_pool(
+        self, batches: Iterator[RawBatch], workers: int
+    ) -> Iterator[tuple[RawBatch, pa.Table, list[dict[str, Any]]]]:
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker, initargs=(self.validator.schema,)
+        ) as pool:
+            in_flight: deque[tuple[RawBatch, Future[tuple[pa.Table, list[dict[str, Any]]]]]] = deque()
+            for batch in batches:
+                in_flight.append((batch, pool.submit(_process_in_worker, batch, self.params)))
+                if len(in_flight) > workers:
+                    done, future = in_flight.popleft()
+                    yield done, *future.result()
+            while in_flight:
+                done, future = in_flight.popleft()
+                yield done, *future.result()
 
     @property
     def notes(self) -> list[str]:
@@ -282,6 +334,23 @@ class ExportReader:
         if self.source.error is not None:
             notes.insert(0, f"{self.source.error.reason} (after {self.source.error.offset} bytes)")
         return notes
+
+
+_worker: BatchProcessor | None = None
+
+
+def _init_worker(schema: dict[str, Any]) -> None:
+    global _worker
+    gc.disable()  # see gc_paused; the worker only ever parses
+    con = duckdb.connect(config={"threads": 1})
+    con.execute("set TimeZone = 'UTC'")
+    _worker = BatchProcessor(RecordValidator(schema), con, {})
+
+
+def _process_in_worker(batch: RawBatch, params: dict[str, Any]) -> tuple[pa.Table, list[dict[str, Any]]]:
+    assert _worker is not None, "worker not initialised"
+    _worker.params = params
+    return _worker.process(batch)
 
 
 def ingest_file(path: Path, settings: Settings, validator: RecordValidator, display: str | None = None) -> IngestResult:

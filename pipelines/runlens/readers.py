@@ -155,12 +155,7 @@ def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[RawBatch]:
             skipping, chunk, line_no = None, chunk[end + 1 :], line_no + 1
         lines = (carry + chunk if carry else chunk).split(b"\n")
         carry = lines.pop()
-        for offset, line in enumerate(lines):
-            if line.strip():
-                if len(line) > cap:
-                    batch.add(line[:KEEP_OVERSIZED_BYTES], line_no + offset, _too_long(cap))
-                else:
-                    batch.add(line, line_no + offset)
+        _add_lines(batch, lines, line_no, cap)
         line_no += len(lines)
         if len(carry) > cap:
             skipping, carry = (carry[:KEEP_OVERSIZED_BYTES], line_no), b""
@@ -174,6 +169,26 @@ def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[RawBatch]:
         tail.add(carry, line_no)
     if tail.raws:
         yield tail
+
+
+def _add_lines(batch: RawBatch, lines: list[bytes], first_line: int, cap: int) -> None:
+    """Append the non-blank lines; the common case (no blank, no over-long line) takes no per-line Python."""
+    if lines and min(map(len, lines)) > 0 and max(map(len, lines)) <= cap and not _blank_lines(lines):
+        batch.raws.extend(lines)
+        batch.lines.extend(range(first_line, first_line + len(lines)))
+        return
+    for offset, line in enumerate(lines):
+        if line.strip():
+            if len(line) > cap:
+                batch.add(line[:KEEP_OVERSIZED_BYTES], first_line + offset, _too_long(cap))
+            else:
+                batch.add(line, first_line + offset)
+
+
+def _blank_lines(lines: list[bytes]) -> bool:
+    """Whether any line is white space only (checked on the first and last byte: a JSON line starts and ends with
+    non-blank bytes unless it is padded, which the slow path handles too)."""
+    return any(line[:1].isspace() or line[-1:].isspace() for line in lines)
 
 
 def _too_long(cap: int) -> str:

@@ -59,6 +59,7 @@ class RecordValidator:
     """Validates parsed records against one schema (a dict, usually from ``load_schema``)."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
         try:
             self._one = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
             items = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}

@@ -64,6 +64,22 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from runlens.warehouse import connect_readonly
+
+    settings = Settings.from_env(args.data_dir)
+    if not settings.warehouse_path.exists():
+        raise RunlensError(f"{settings.warehouse_path}: no warehouse yet; run `runlens run` first")
+    with connect_readonly(settings.warehouse_path) as con:
+        try:
+            con.sql(args.query).show(max_rows=args.max_rows, max_width=200)
+        except duckdb.Error as exc:
+            raise RunlensError(f"query failed: {str(exc).splitlines()[0]}") from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="runlens", description="Reliability analytics over workflow-run exports.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", default="mixed", choices=["mixed", "jsonl", "json", "jsonl.gz", "json.gz"], help="file format"
     )
     generate.set_defaults(handler=_generate)
+
+    sql = sub.add_parser("sql", help="run a query against the warehouse (read-only)")
+    sql.add_argument("query")
+    sql.add_argument("--data-dir", help="data root (default: $RUNLENS_DATA_DIR or ./data)")
+    sql.add_argument("--max-rows", type=int, default=40, help="rows to show (default 40)")
+    sql.set_defaults(handler=_sql)
     return parser
 
 

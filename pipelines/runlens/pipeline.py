@@ -41,6 +41,7 @@ class PipelineReport:
     ingest_metadata: dict[str, Any] = field(default_factory=dict)
     days_refreshed: int = 0
     dagster_runs: list[str] = field(default_factory=list)
+    checks: dict[str, bool] = field(default_factory=dict)  # asset check name -> passed
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
@@ -85,6 +86,12 @@ def _materialize(
     return result
 
 
+def _record(report: PipelineReport, result: dg.ExecuteInProcessResult) -> None:
+    report.dagster_runs.append(result.run_id)
+    for evaluation in result.get_asset_check_evaluations():
+        report.checks[evaluation.check_name] = evaluation.passed
+
+
 def _first_failure(result: dg.ExecuteInProcessResult) -> str:
     """The innermost cause of the first failed step, in one line."""
     for event in result.all_events:
@@ -117,18 +124,17 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
                 span = sorted(order.index(key) for key in keys)
                 tags = {ASSET_PARTITION_RANGE_START_TAG: order[span[0]], ASSET_PARTITION_RANGE_END_TAG: order[span[-1]]}
                 result = _materialize(definitions, settings, instance, ["ingested_exports"], tags=tags)
-                report.dagster_runs.append(result.run_id)
+                _record(report, result)
                 report.ingest_metadata = _metadata_of(result, "ingested_exports")
             plan = plan_refresh(settings)
             if plan is not None:
                 result = _materialize(
                     definitions, settings, instance, REFRESH_SELECTION, tags=plan.tags, run_config=plan.run_config
                 )
-                report.dagster_runs.append(result.run_id)
+                _record(report, result)
                 report.days_refreshed = len(plan.days)
             elif not settings.warehouse_path.exists():
-                result = _materialize(definitions, settings, instance, ["warehouse"])
-                report.dagster_runs.append(result.run_id)
+                _record(report, _materialize(definitions, settings, instance, ["warehouse"]))
         return report
 
 

@@ -69,6 +69,12 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
                 extras.append(f"{name.replace('_', ' ')}: {con.execute(f'select count(*) from {name}').fetchone()[0]}")
         if extras:
             lines.append("; ".join(extras))
+    if report.checks:
+        failed_checks = sorted(name for name, passed in report.checks.items() if not passed)
+        lines.append(
+            f"checks: {len(report.checks) - len(failed_checks)}/{len(report.checks)} passed"
+            + (f"; FAILED: {', '.join(failed_checks)}" if failed_checks else "")
+        )
     lines.append(
         f"warehouse: {settings.warehouse_path} (open read-only: duckdb -readonly {_quote(settings.warehouse_path)})"
     )

@@ -76,7 +76,9 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
             + (f"; FAILED: {', '.join(failed_checks)}" if failed_checks else "")
         )
     lines.append(
-        f"warehouse: {settings.warehouse_path} (open read-only: duckdb -readonly {_quote(settings.warehouse_path)})"
+        f'warehouse: {settings.warehouse_path} (query it read-only: runlens sql "select ..."'
+        + ("" if settings.data_dir == Path("data").resolve() else f" --data-dir {_quote(settings.data_dir)}")
+        + ")"
     )
     return "\n".join(lines)
 

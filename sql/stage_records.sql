@@ -5,45 +5,17 @@
 -- the top-level keys the schema does not name, or NULL). Bound: $source_file, $export_id, $ingest_seq,
 -- $ingested_at (TIMESTAMPTZ).
 --
--- Time: RFC 3339 date-times (already validated: YYYY-MM-DDTHH:MM:SS, an optional fraction, then Z or +HH:MM /
--- -HH:MM, so fixed positions are safe) are converted to UTC with microsecond precision: the offset is subtracted, fraction digits beyond microseconds are truncated,
--- lower-case t/z are accepted, and a leap second (second 60) becomes the first second of the next minute, flagged
--- `leap_second`. A cast is never the validator (DuckDB's cast rejects :60 and accepts a space for T).
+-- Time: date-times become UTC with microsecond precision through rfc3339_utc (sql/rfc3339_utc_macro.sql); a leap
+-- second is flagged `leap_second`.
 -- created_date is the UTC date of createdAt, else of completedAt, else of the ingestion; created_date_source says
 -- which. `storable` is false for JSON text DuckDB's JSON type cannot hold; the caller quarantines those records.
-with parts as (
+with utc_times as (
     select
         *,
-        upper(created_raw) as c,
-        upper(completed_raw) as f
+        rfc3339_utc(created_raw) as created_utc,
+        rfc3339_utc(completed_raw) as completed_utc,
+        coalesce(rfc3339_leap(created_raw), false) or coalesce(rfc3339_leap(completed_raw), false) as leap
     from batch
-),
-
-utc_times as (
-    select
-        *,
-        strptime(substr(c, 1, 17) || if(substr(c, 18, 2) = '60', '59', substr(c, 18, 2)), '%Y-%m-%dT%H:%M:%S')
-            + to_microseconds(
-                if(substr(c, 18, 2) = '60', 1000000, 0)
-                + coalesce(left(rpad(regexp_extract(substr(c, 20), '^\.(\d+)', 1), 6, '0'), 6)::bigint, 0)
-            )
-            - to_minutes(
-                if(right(c, 1) = 'Z', 0,
-                    if(substr(right(c, 6), 1, 1) = '-', -1, 1)
-                    * (substr(right(c, 5), 1, 2)::bigint * 60 + substr(right(c, 2), 1, 2)::bigint))
-            ) as created_utc,
-        strptime(substr(f, 1, 17) || if(substr(f, 18, 2) = '60', '59', substr(f, 18, 2)), '%Y-%m-%dT%H:%M:%S')
-            + to_microseconds(
-                if(substr(f, 18, 2) = '60', 1000000, 0)
-                + coalesce(left(rpad(regexp_extract(substr(f, 20), '^\.(\d+)', 1), 6, '0'), 6)::bigint, 0)
-            )
-            - to_minutes(
-                if(right(f, 1) = 'Z', 0,
-                    if(substr(right(f, 6), 1, 1) = '-', -1, 1)
-                    * (substr(right(f, 5), 1, 2)::bigint * 60 + substr(right(f, 2), 1, 2)::bigint))
-            ) as completed_utc,
-        substr(c, 18, 2) = '60' or substr(f, 18, 2) = '60' as leap
-    from parts
 )
 
 select

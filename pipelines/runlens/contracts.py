@@ -23,19 +23,27 @@ ANOMALIES = {
 
 STATUS_RANK = {"queued": 0, "running": 1, "completed": 2, "failed": 2}
 
-# One row per valid record of one export file version (lake/staged/<export_id>.parquet).
+# The state of a run as one record reported it; staged rows and runs rows share these columns.
+_RUN_STATE = [
+    ("run_id", pa.string()),
+    ("workflow_name", pa.string()),
+    ("status", pa.string()),
+    ("created_at", UTC_US),
+    ("completed_at", UTC_US),
+]
+_RUN_PAYLOAD = [
+    ("error", pa.string()),
+    ("input", pa.string()),
+    ("output", pa.string()),
+    ("extra", pa.string()),
+    ("anomalies", pa.list_(pa.string())),
+]
+
+# One row per valid record of one export file version (lake/ingest/<export_id>/staged.parquet).
 STAGED_SCHEMA = pa.schema(
     [
-        ("run_id", pa.string()),
-        ("workflow_name", pa.string()),
-        ("status", pa.string()),
-        ("created_at", UTC_US),
-        ("completed_at", UTC_US),
-        ("error", pa.string()),
-        ("input", pa.string()),
-        ("output", pa.string()),
-        ("extra", pa.string()),
-        ("anomalies", pa.list_(pa.string())),
+        *_RUN_STATE,
+        *_RUN_PAYLOAD,
         ("created_date", pa.date32()),
         ("created_date_source", pa.string()),
         ("source_file", pa.string()),
@@ -81,17 +89,9 @@ INGEST_LOG_SCHEMA = pa.schema(
 # lake/runs/created_date=YYYY-MM-DD/data.parquet; created_date itself comes from the folder name.
 RUNS_SCHEMA = pa.schema(
     [
-        ("run_id", pa.string()),
-        ("workflow_name", pa.string()),
-        ("status", pa.string()),
-        ("created_at", UTC_US),
-        ("completed_at", UTC_US),
+        *_RUN_STATE,
         ("duration_s", pa.float64()),
-        ("error", pa.string()),
-        ("input", pa.string()),
-        ("output", pa.string()),
-        ("extra", pa.string()),
-        ("anomalies", pa.list_(pa.string())),
+        *_RUN_PAYLOAD,
         ("created_date_source", pa.string()),
         ("source_file", pa.string()),
         ("ingested_at", UTC_US),

@@ -43,6 +43,7 @@ from runlens.validation import RecordValidator, Violation
 
 KNOWN_FIELDS = frozenset({"runId", "workflowName", "status", "input", "output", "error", "createdAt", "completedAt"})
 STAGE_SQL = (SQL_DIR / "stage_records.sql").read_text()
+RFC3339_SQL = (SQL_DIR / "rfc3339_utc_macro.sql").read_text()
 HASH_BLOCK = 4 * 2**20
 POOL_MIN_BYTES = 256 * 2**20
 # zstd level 1: most of zstd's size win at a fraction of its time; dictionaries only where values repeat.
@@ -116,6 +117,7 @@ class BatchProcessor:
         self.validator = validator
         self.con = con
         self.params = params
+        con.execute(RFC3339_SQL)
 
     def process(self, batch: RawBatch) -> tuple[pa.Table, list[dict[str, Any]]]:
         bad: dict[int, list[Violation]] = {i: [Violation("$", "read", msg)] for i, msg in batch.problems.items()}

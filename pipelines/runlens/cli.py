@@ -56,7 +56,15 @@ def _validate(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from runlens.generate import generate_exports
 
-    summary = generate_exports(Path(args.out), runs=args.runs, days=args.days, seed=args.seed, fmt=args.format)
+    summary = generate_exports(
+        Path(args.out),
+        runs=args.runs,
+        days=args.days,
+        seed=args.seed,
+        fmt=args.format,
+        snapshots_per_day=args.snapshots_per_day,
+        invalid_ratio=args.invalid_ratio,
+    )
     print(
         f"wrote {summary.files} export file(s) to {args.out}: {summary.records} records "
         f"({summary.invalid_records} deliberately invalid) for {summary.runs} runs"
@@ -100,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=7, help="random seed; same arguments, same bytes (default 7)")
     generate.add_argument(
         "--format", default="mixed", choices=["mixed", "jsonl", "json", "jsonl.gz", "json.gz"], help="file format"
+    )
+    generate.add_argument(
+        "--snapshots-per-day", type=int, default=4, help="export files per day; must divide 24 (default 4)"
+    )
+    generate.add_argument(
+        "--invalid-ratio", type=float, default=0.01, help="share of deliberately invalid records (default 0.01)"
     )
     generate.set_defaults(handler=_generate)
 

@@ -1,0 +1,46 @@
+"""The weekly reliability review: the notebook rendered to one HTML page from the warehouse, and its schedule."""
+
+import dagster as dg
+
+from runlens.defs.assets.metrics import METRIC_ASSETS
+from runlens.defs.resources import RunlensResource
+from runlens.report import default_report_path, render_report
+
+REVIEW_DAYS = 7
+
+
+@dg.asset(
+    deps=[*METRIC_ASSETS, "warehouse"],
+    group_name="report",
+    kinds={"jupyter", "html"},
+)
+def reliability_report(runlens: RunlensResource) -> dg.MaterializeResult:
+    """The reliability review of the last 7 days of runs (ending at the newest created_at) against the 7 days
+    before: fleet failure rate with its Wilson interval, exact p50/p95/p99 duration and throughput, failure rate
+    and latency over time for the workflows that matter most, error signatures (new and growing), stuck runs,
+    regressions and data quality. notebooks/reliability_review.ipynb executed on the warehouse (read-only) and
+    written as one self-contained HTML page, `<data dir>/reports/reliability-review.html`.
+    """
+    settings = runlens.settings()
+    result = render_report(settings.warehouse_path, default_report_path(settings), days=REVIEW_DAYS)
+    window = result.headline["window"]
+    headline = {name: _number(value) for name, value in result.current.items() if value is not None}
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(result.path)),
+            "window": f"{window['since']} .. {window['until']} (UTC)",
+            **headline,
+        }
+    )
+
+
+def _number(value: float) -> dg.MetadataValue:
+    return dg.MetadataValue.int(value) if isinstance(value, int) else dg.MetadataValue.float(value)
+
+
+weekly_reliability_report = dg.ScheduleDefinition(
+    name="weekly_reliability_report",
+    target=dg.AssetSelection.assets(reliability_report),
+    cron_schedule="0 6 * * 1",
+    execution_timezone="UTC",
+)

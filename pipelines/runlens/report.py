@@ -1,0 +1,177 @@
+"""The reliability review: ``notebooks/reliability_review.ipynb`` executed headless and rendered to one HTML page.
+
+The notebook reads only the warehouse (read-only). papermill injects the parameters and runs it on an ipykernel of
+this very interpreter, whatever kernelspecs the user has installed; nbconvert turns the result into a single HTML
+file with the plots embedded and no script or style loaded from the network. The headline numbers come back from the
+notebook's ``headline`` cell, whose output carries them as ``application/json``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+from jinja2 import DictLoader
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from nbconvert import HTMLExporter
+from traitlets import default
+
+from runlens import lake
+from runlens.config import PROJECT_DIR, Settings
+from runlens.errors import RunlensError
+
+NOTEBOOK = PROJECT_DIR / "notebooks" / "reliability_review.ipynb"
+HEADLINE_TAG = "headline"
+HEADLINE_MIME = "application/json"
+TEMPLATE_NAME = "runlens_report.html.j2"
+# The lab template without what it would fetch from the network (require.js, MathJax, Mermaid, widget managers),
+# with code cells folded under <details> and some styling for the report's own tables and SQL blocks.
+TEMPLATE = """
+{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block extra_css -%}
+<style type="text/css">
+main { max-width: 1400px; margin: 0 auto; padding: 0 16px; }
+details.code > summary, details.sql > summary { cursor: pointer; color: #57606a; font-size: 12px;
+  font-family: var(--jp-ui-font-family), sans-serif; }
+details.sql { margin: 0 0 12px; }
+details.sql pre { background: #f6f8fa; border: 1px solid #d0d7de; padding: 8px; font-size: 11.5px;
+  font-family: var(--jp-code-font-family), monospace; max-height: 260px; overflow: auto; white-space: pre; }
+.jp-RenderedHTMLCommon table.runlens { border-collapse: collapse; font-size: 13px; margin: 8px 0 6px; }
+.jp-RenderedHTMLCommon table.runlens caption { text-align: left; font-weight: bold; padding: 4px 0; }
+.jp-RenderedHTMLCommon table.runlens th, .jp-RenderedHTMLCommon table.runlens td {
+  border: 1px solid #d0d7de; padding: 3px 8px; font-variant-numeric: tabular-nums; }
+.jp-RenderedHTMLCommon table.runlens thead th { background: #f6f8fa; text-align: left; }
+.jp-RenderedHTMLCommon table.runlens td.t { text-align: left; max-width: 640px; }
+.jp-RenderedHTMLCommon table.headline tbody th { text-align: left; }
+table.headline .interval { color: #57606a; font-size: 12px; }
+p.note { color: #24292f; font-size: 13px; }
+</style>
+{%- endblock extra_css -%}
+{%- block input_group -%}
+<details class="code"><summary>code</summary>
+{{ super() }}
+</details>
+{%- endblock input_group -%}
+"""
+
+
+class ReportError(RunlensError):
+    """The report could not be rendered: no warehouse, no window, or a notebook cell failed."""
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """Where the report was written and its headline numbers.
+
+    ``headline`` is the notebook's machine-readable headline: ``window`` (since, until, previous_since as ISO
+    strings, workflows, min_runs) and, for the ``current`` and ``previous`` windows, runs, completed, failed,
+    in_flight, failure_rate (with failure_rate_low / _high, Wilson 95 %), p50_s, p95_s, p99_s, finished_in_window
+    and throughput_per_hour.
+    """
+
+    path: Path
+    headline: dict[str, Any]
+
+    @property
+    def current(self) -> dict[str, Any]:
+        return self.headline["current"]
+
+
+class CurrentInterpreterKernelManager(AsyncKernelManager):
+    """Starts ipykernel's own ``python3`` kernel, i.e. this interpreter, ignoring installed kernelspecs (a user-level
+    ``python3`` spec may point at another environment without runlens)."""
+
+    @default("transport")
+    def _transport_default(self) -> str:
+        # Unix sockets under Jupyter's runtime dir, for this user only (the kernel warns that tcp is unencrypted)
+        return "ipc" if os.name == "posix" else "tcp"
+
+    @default("kernel_spec_manager")
+    def _kernel_spec_manager_default(self) -> KernelSpecManager:
+        return KernelSpecManager(kernel_dirs=[])
+
+
+def default_report_path(settings: Settings) -> Path:
+    return settings.data_dir / "reports" / "reliability-review.html"
+
+
+def render_report(
+    warehouse: Path,
+    out: Path,
+    *,
+    days: int | None = 7,
+    since: date | None = None,
+    until: date | None = None,
+    workflows: Sequence[str] = (),
+) -> ReportResult:
+    """Execute the reliability review on ``warehouse`` and write it to ``out`` as one self-contained HTML file.
+
+    The window holds the runs with ``since <= created_at < until`` (UTC; ``until`` is exclusive). Unset bounds
+    default to: ``until`` just after the newest created_at, ``since`` = ``until`` - ``days`` days. ``workflows``
+    restricts the review to those workflow names (empty: all).
+    """
+    if not warehouse.is_file():
+        raise ReportError(f"{warehouse}: no warehouse there; run `runlens run` first or pass --data-dir")
+    if since is None and days is None:
+        raise ReportError("the review window needs a start: pass days or since")
+    parameters = {
+        "warehouse": str(warehouse.resolve()),
+        "days": days,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "workflows": list(workflows),
+    }
+    executed = _execute(parameters, warehouse)
+    with lake.atomic_target(out) as tmp:
+        tmp.write_text(_to_html(executed), encoding="utf-8")
+    return ReportResult(path=out, headline=_headline(executed))
+
+
+def _execute(parameters: dict[str, Any], warehouse: Path) -> nbformat.NotebookNode:
+    try:
+        return papermill.execute_notebook(
+            str(NOTEBOOK),
+            None,
+            parameters=parameters,
+            kernel_name="python3",
+            kernel_manager_class=CurrentInterpreterKernelManager,
+            # the kernel's own log only says "KeyboardInterrupt caught" when jupyter_client interrupts it before
+            # shutting it down; cell errors still come back through the notebook
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            progress_bar=False,
+            cwd=str(NOTEBOOK.parent),
+        )
+    except papermill.PapermillExecutionError as exc:
+        raise ReportError(f"{NOTEBOOK.name} on {warehouse}: cell {exc.exec_count}: {exc.ename}: {exc.evalue}") from exc
+
+
+def _to_html(notebook: nbformat.NotebookNode) -> str:
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file=TEMPLATE_NAME,
+        extra_loaders=[DictLoader({TEMPLATE_NAME: TEMPLATE})],
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _resources = exporter.from_notebook_node(notebook)
+    return body
+
+
+def _headline(notebook: nbformat.NotebookNode) -> dict[str, Any]:
+    for cell in notebook.cells:
+        if HEADLINE_TAG in cell.metadata.get("tags", []):
+            for output in cell.get("outputs", []):
+                if HEADLINE_MIME in output.get("data", {}):
+                    return dict(output["data"][HEADLINE_MIME])
+    raise ReportError(f"{NOTEBOOK.name}: the cell tagged {HEADLINE_TAG!r} produced no {HEADLINE_MIME} output")

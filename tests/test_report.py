@@ -1,0 +1,211 @@
+"""The reliability review: the notebook runs on generated data and renders one safe, self-contained HTML page."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from runlens.cli import main
+from runlens.config import Settings
+from runlens.defs.assets.report import reliability_report, weekly_reliability_report
+from runlens.defs.resources import RunlensResource
+from runlens.report import ReportError, ReportResult, render_report
+
+MARKUP_WORKFLOW = "<b>bold</b>"
+MARKUP_ERROR = "<script>alert(1)</script>"
+MARKUP_RUNS = 30
+Z = 1.959963984540054
+SECTIONS = (
+    "Review window",
+    "Headline",
+    "Workflows with the most failed runs",
+    "Failure rate over time",
+    "Latency percentiles over time",
+    "Throughput",
+    "Error signatures",
+    "Stuck runs and regressions",
+    "Data quality",
+)
+TABLES = (
+    "Fleet headline",
+    "workflows by failed runs in the window",
+    "error signatures by failed runs in the window",
+    "Signatures first seen in this window",
+    "Stuck runs",
+    "Regressed workflows",
+    "Quarantined records by reason",
+    "Quarantined records by file, with reconciliation",
+)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    settings: Settings
+    result: ReportResult
+    html: str
+
+
+def write_markup_export(exports: Path) -> None:
+    """Failed runs of a workflow whose name is markup, failing with a script tag, on the last generated day."""
+    start = datetime(2026, 11, 7, 6, tzinfo=UTC)
+    records = [
+        {
+            "runId": f"run_markup_{i}",
+            "workflowName": MARKUP_WORKFLOW,
+            "status": "failed",
+            "createdAt": f"{start + timedelta(minutes=7 * i):%Y-%m-%dT%H:%M:%S.000Z}",
+            "completedAt": f"{start + timedelta(minutes=7 * i, seconds=30):%Y-%m-%dT%H:%M:%S.000Z}",
+            "error": MARKUP_ERROR,
+        }
+        for i in range(MARKUP_RUNS)
+    ]
+    (exports / "zz-markup.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    data = tmp_path_factory.mktemp("report")
+    home = data / ".dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DAGSTER_HOME", str(home))
+        for name in [n for n in os.environ if n.startswith("RUNLENS_")]:
+            env.delenv(name)
+        assert main(["generate", "--out", str(data / "exports"), "--runs", "1500", "--days", "7"]) == 0
+        write_markup_export(data / "exports")
+        assert main(["run", "--data-dir", str(data)]) == 0
+        settings = Settings.from_env(data)
+        result = render_report(settings.warehouse_path, data / "reports" / "review.html")
+    return Rendered(settings, result, result.path.read_text(encoding="utf-8"))
+
+
+class HeadlineNumbers(HTMLParser):
+    """The exact values the page carries in data attributes of its headline numbers, for the current window."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.values: dict[str, object] = {}
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "span" and attributes.get("data-window") == "current" and attributes.get("data-metric"):
+            self.values[attributes["data-metric"]] = json.loads(attributes["data-value"] or "null")
+
+
+def wilson(failed: int, finished: int, z: float) -> float:
+    p = failed / finished
+    centre = p + z * z / (2 * finished)
+    spread = z * math.sqrt(p * (1 - p) / finished + z * z / (4 * finished * finished))
+    return (centre + spread) / (1 + z * z / finished)
+
+
+def warehouse_headline(warehouse: Path) -> dict[str, float]:
+    """The headline of the last 7 days up to and including the newest created_at, straight from `runs`."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        con.execute("set TimeZone = 'UTC'")
+        [row] = con.execute(
+            """
+            with bounds as (select max(created_at) as newest from runs),
+            created as (
+                select runs.* from runs, bounds
+                where runs.created_at > bounds.newest - interval 7 day and runs.created_at <= bounds.newest
+            )
+            select
+                count(*),
+                count(*) filter (where status = 'completed'),
+                count(*) filter (where status = 'failed'),
+                count(*) filter (where status in ('queued', 'running')),
+                quantile_cont(duration_s, 0.5) filter (where status in ('completed', 'failed')),
+                quantile_cont(duration_s, 0.95) filter (where status in ('completed', 'failed')),
+                quantile_cont(duration_s, 0.99) filter (where status in ('completed', 'failed')),
+                (select count(*) from runs, bounds
+                 where runs.status in ('completed', 'failed')
+                    and runs.completed_at > bounds.newest - interval 7 day and runs.completed_at <= bounds.newest)
+            from created
+            """
+        ).fetchall()
+    runs, completed, failed, in_flight, p50, p95, p99, finished = row
+    return {
+        "runs": runs,
+        "completed": completed,
+        "failed": failed,
+        "in_flight": in_flight,
+        "failure_rate": failed / (completed + failed),
+        "failure_rate_low": wilson(failed, completed + failed, -Z),
+        "failure_rate_high": wilson(failed, completed + failed, Z),
+        "p50_s": p50,
+        "p95_s": p95,
+        "p99_s": p99,
+        "finished_in_window": finished,
+        "throughput_per_hour": finished / (7 * 24),
+    }
+
+
+def test_notebook_runs_without_error_output(rendered: Rendered) -> None:
+    assert 'data-mime-type="application/vnd.jupyter.stderr"' not in rendered.html  # tracebacks and warnings
+
+
+def test_every_section_is_present(rendered: Rendered) -> None:
+    headings = set(re.findall(r"<h[1-3][^>]*>([^<]+)<a", rendered.html))
+    assert set(SECTIONS) <= headings
+    for caption in TABLES:
+        assert caption in rendered.html
+
+
+def test_headline_numbers_equal_the_warehouse(rendered: Rendered) -> None:
+    shown = HeadlineNumbers(rendered.html).values
+    expected = warehouse_headline(rendered.settings.warehouse_path)
+    assert shown == pytest.approx(expected, rel=1e-9)
+    assert rendered.result.current == pytest.approx(expected, rel=1e-9)
+
+
+def test_markup_in_data_renders_as_text(rendered: Rendered) -> None:
+    assert html.escape(MARKUP_WORKFLOW, quote=False) in rendered.html
+    assert html.escape(MARKUP_ERROR, quote=False) in rendered.html
+    assert MARKUP_WORKFLOW not in rendered.html
+    assert "<script" not in rendered.html
+
+
+def test_page_is_self_contained(rendered: Rendered) -> None:
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", rendered.html, re.IGNORECASE)
+    assert "<script src" not in rendered.html.lower()
+    assert not re.search(r"@import|url\(\s*[\"']?(?:https?:)?//", rendered.html, re.IGNORECASE)
+    images = re.findall(r'<img[^>]*src="([^"]{0,30})', rendered.html)
+    assert len(images) >= 5
+    assert all(src.startswith("data:image/png;base64,") for src in images)
+
+
+def test_report_needs_a_warehouse_and_a_window(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match="no warehouse"):
+        render_report(tmp_path / "warehouse.duckdb", tmp_path / "r.html")
+    (tmp_path / "warehouse.duckdb").touch()
+    with pytest.raises(ReportError, match="days or since"):
+        render_report(tmp_path / "warehouse.duckdb", tmp_path / "r.html", days=None)
+
+
+def test_asset_writes_the_report_with_its_headline(rendered: Rendered) -> None:
+    assert weekly_reliability_report.cron_schedule == "0 6 * * 1"
+    assert weekly_reliability_report.execution_timezone == "UTC"
+    result = dg.materialize(
+        [reliability_report],
+        resources={"runlens": RunlensResource(data_dir=str(rendered.settings.data_dir))},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    [materialization] = result.asset_materializations_for_node("reliability_report")
+    metadata = {key: getattr(value, "value", value) for key, value in materialization.metadata.items()}
+    assert Path(metadata["path"]) == rendered.settings.data_dir / "reports" / "reliability-review.html"
+    assert Path(metadata["path"]).is_file()
+    assert metadata["runs"] == rendered.result.current["runs"]
+    assert metadata["failure_rate"] == pytest.approx(rendered.result.current["failure_rate"])

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
-
 from runlens.config import DEFAULT_SCHEMA
 from runlens.validation import RecordValidator, json_path, load_schema
 

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 import traceback
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from runlens.config import Settings
@@ -72,6 +72,18 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from runlens.report import default_report_path, render_report
+
+    settings = Settings.from_env(args.data_dir)
+    out = Path(args.out) if args.out else default_report_path(settings)
+    result = render_report(
+        settings.warehouse_path, out, days=args.days, since=args.since, until=args.until, workflows=args.workflow
+    )
+    print(result.path)
+    return 0
+
+
 def _sql(args: argparse.Namespace) -> int:
     import duckdb
 
@@ -116,6 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--invalid-ratio", type=float, default=0.01, help="share of deliberately invalid records (default 0.01)"
     )
     generate.set_defaults(handler=_generate)
+
+    report = sub.add_parser("report", help="render the reliability review notebook to one self-contained HTML file")
+    report.add_argument("--data-dir", help="data root (default: $RUNLENS_DATA_DIR or ./data)")
+    report.add_argument("--out", help="HTML file to write (default: <data dir>/reports/reliability-review.html)")
+    report.add_argument("--days", type=int, default=7, help="review the last N days of data (default 7)")
+    report.add_argument("--since", type=date.fromisoformat, help="window start date (UTC, included)")
+    report.add_argument("--until", type=date.fromisoformat, help="window end date (UTC, excluded)")
+    report.add_argument("--workflow", action="append", default=[], help="only this workflow (repeatable)")
+    report.set_defaults(handler=_report)
 
     sql = sub.add_parser("sql", help="run a query against the warehouse (read-only)")
     sql.add_argument("query")

@@ -1,0 +1,447 @@
+"""Ingest of one export file: every record either staged (typed) or quarantined with its reasons, counts that add
+up, UTC timestamps; expected values from tests/reference.py."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+import reference as ref
+from runlens import readers
+from runlens.config import Settings
+from runlens.ingest import IngestResult, ingest_file
+from runlens.validation import RecordValidator
+
+VALID_BASE = {"runId": "run_ok", "workflowName": "checkout", "status": "queued", "createdAt": "2026-03-01T10:00:00Z"}
+
+
+@dataclass
+class Ingested:
+    result: IngestResult
+    staged: list[dict[str, Any]]
+    quarantine: list[dict[str, Any]]
+    log: dict[str, Any]
+    expected: ref.FileResult | None
+
+
+def ingest(data_dir: Path, name: str, content: str | bytes, reference: bool = True, as_is: bool = False) -> Ingested:
+    """Write ``exports/<name>`` (gzipped when the name ends in .gz, unless ``as_is``), ingest it, read back the
+    lake's three parts and compute the reference (only for well-formed documents: the reference splitter does not
+    recover)."""
+    data = content.encode() if isinstance(content, str) else content
+    path = data_dir / "exports" / name
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") and not as_is else data)
+    settings = Settings.from_env(data_dir)
+    result = ingest_file(path, settings, RecordValidator.from_file(settings.schema_path), name)
+    folder = settings.lake_dir / "ingest" / result.export_id
+    (log,) = pq.read_table(folder / "ingest_log.parquet").to_pylist()
+    return Ingested(
+        result,
+        pq.read_table(folder / "staged.parquet").to_pylist(),
+        pq.read_table(folder / "quarantine.parquet").to_pylist(),
+        log,
+        ref.ingest_file(path, name, log["ingest_seq"], log["ingested_at"]) if reference else None,
+    )
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def staged_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "run_id": row["run_id"],
+        "workflow_name": row["workflow_name"],
+        "status": row["status"],
+        "created_at": row["created_at"],
+        "completed_at": row["completed_at"],
+        "error": row["error"],
+        "input": loads(row["input"]),
+        "output": loads(row["output"]),
+        "extra": loads(row["extra"]),
+        "anomalies": tuple(sorted(row["anomalies"])),
+        "created_date": row["created_date"],
+        "created_date_source": row["created_date_source"],
+        "source_file": row["source_file"],
+        "index": row["record_index"],
+    }
+
+
+def reference_view(rec: ref.Record) -> dict[str, Any]:
+    return {
+        "run_id": rec.run_id,
+        "workflow_name": rec.workflow_name,
+        "status": rec.status,
+        "created_at": rec.created_at,
+        "completed_at": rec.completed_at,
+        "error": rec.error,
+        "input": rec.input,
+        "output": rec.output,
+        "extra": rec.extra,
+        "anomalies": rec.anomalies,
+        "created_date": rec.created_date,
+        "created_date_source": rec.created_date_source,
+        "source_file": rec.source_file,
+        "index": rec.index,
+    }
+
+
+def quarantine_view(row: dict[str, Any]) -> tuple[int, int, str, frozenset[tuple[str, str]]]:
+    """Schema violations as (path, keyword); a record that is not JSON as the reference's parse marker."""
+    return row["record_index"], row["line"], row["raw"].strip(), ref.error_key(row["errors"])
+
+
+def assert_matches_reference(got: Ingested) -> None:
+    exp = got.expected
+    assert exp is not None
+    assert sorted(map(staged_view, got.staged), key=lambda r: r["index"]) == [reference_view(r) for r in exp.valid]
+    assert sorted(map(quarantine_view, got.quarantine)) == sorted(
+        (q.index, q.line, q.raw.strip(), q.errors) for q in exp.quarantined
+    )
+    for row in got.quarantine:
+        assert row["errors"], row
+        assert all(e["path"].startswith("$") and e["keyword"] and e["message"] for e in row["errors"]), row
+        assert row["source_file"] == exp.name
+    log = got.log
+    assert (log["source_file"], log["sha256"], log["bytes"]) == (exp.name, exp.sha256, exp.size)
+    assert log["records_read"] == len(exp.items) == log["records_valid"] + log["records_quarantined"]
+    assert (log["records_valid"], log["records_quarantined"]) == (len(exp.valid), len(exp.quarantined))
+    assert log["outcome"] == "ingested"
+
+
+def line(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def variant(**changes: Any) -> dict[str, Any]:
+    out = dict(VALID_BASE)
+    for key, value in changes.items():
+        if value is ...:
+            out.pop(key)
+        else:
+            out[key] = value
+    return out
+
+
+# Each of these must land in quarantine with (path, keyword) as the reference computes them.
+INVALID: dict[str, Any] = {
+    "workflowName number": variant(workflowName=5),
+    "runId boolean": variant(runId=True),
+    "createdAt number": variant(createdAt=1_793_000_000_000),
+    "error number": variant(status="failed", error=42),
+    "missing runId": variant(runId=...),
+    "missing status and workflowName": variant(status=..., workflowName=...),
+    "status not in enum": variant(status="cancelled"),
+    "status upper case": variant(status="COMPLETED"),
+    "status empty": variant(status=""),
+    "runId dash": variant(runId="run-1"),
+    "runId upper": variant(runId="RUN_1"),
+    "runId bare prefix": variant(runId="run_"),
+    "runId trailing newline": variant(runId="run_x\n"),
+    "date-time space separator": variant(createdAt="2026-03-01 10:00:00Z"),
+    "date-time offset without colon": variant(createdAt="2026-03-01T10:00:00+0530"),
+    "date-time without offset": variant(createdAt="2026-03-01T10:00:00"),
+    "date only": variant(createdAt="2026-03-01"),
+    "date-time day 30 of February": variant(createdAt="2026-02-30T10:00:00Z"),
+    "date-time hour 24": variant(createdAt="2026-03-01T24:00:00Z"),
+    "leap second on the wrong minute": variant(completedAt="2026-03-01T23:58:60Z"),
+    "input null": variant(input=None),
+    "input array": variant(input=[{"a": 1}]),
+    "output string": variant(status="completed", output="done"),
+    "record null": None,
+    "record array": [VALID_BASE],
+    "record string": "run_1",
+    "record number": 42,
+}
+VALID: dict[str, Any] = {
+    "plain": VALID_BASE,
+    "leap second": variant(status="completed", completedAt="2026-12-31T23:59:60Z"),
+    "leap second with offset": variant(createdAt="2026-12-31T15:59:60.5-08:00"),
+    "lower case t and z": variant(createdAt="2026-03-01t10:00:00.5z"),
+    "unknown fields kept": variant(taskQueue="q-1", attempt=3, meta={"tags": ["a", "b"]}),
+    "input and output objects": variant(
+        status="completed",
+        completedAt="2026-03-01T10:00:01Z",
+        input={"a": [1, 2.5, None, True], "nested": {"ü": "数据"}},
+        output={},
+    ),
+}
+TRUNCATED = '{"runId": "run_cut", "workflowName": "checkout", "sta'
+NOT_JSON = "<html><body>502 Bad Gateway</body></html>"
+UNQUOTED = '{"runId": "run_x", "workflowName": "w", "status": completed}'
+NAN = '{"runId": "run_nan", "workflowName": "w", "status": "queued", "input": {"x": NaN}}'
+
+
+def test_reference_rejects_what_the_specification_rejects() -> None:
+    """The reference itself: formats are asserted (rfc3339-validator present), deviations corrected."""
+    for name, record in INVALID.items():
+        assert ref.violations(record), name
+    for name, record in VALID.items():
+        assert ref.violations(record) == [], name
+
+
+@pytest.mark.parametrize("chunk_bytes", [None, 9])
+def test_ndjson_invalid_records_are_quarantined_with_reasons(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int | None
+) -> None:
+    if chunk_bytes:
+        monkeypatch.setattr(readers, "CHUNK_BYTES", chunk_bytes)
+    lines = [line(VALID_BASE), ""]
+    for record in INVALID.values():
+        lines.append(line(record))
+    lines += [TRUNCATED, "   ", NOT_JSON, UNQUOTED, NAN]
+    lines += [line(record) for record in VALID.values()]
+    got = ingest(data_dir, "mixed.jsonl", "\n".join(lines) + "\n")
+    assert_matches_reference(got)
+    assert len(got.quarantine) == len(INVALID) + 4
+    by_line = {row["line"]: row for row in got.quarantine}
+    assert by_line[lines.index(TRUNCATED) + 1]["raw"] == TRUNCATED
+    assert by_line[lines.index(NOT_JSON) + 1]["raw"] == NOT_JSON
+
+
+@pytest.mark.parametrize("chunk_bytes", [None, 5])
+def test_pretty_json_array_quarantines_by_array_index_and_line(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int | None
+) -> None:
+    if chunk_bytes:
+        monkeypatch.setattr(readers, "CHUNK_BYTES", chunk_bytes)
+    records = [*VALID.values(), *INVALID.values()]
+    got = ingest(data_dir, "pretty.json", json.dumps(records, indent=2))
+    assert_matches_reference(got)
+    assert sorted(r["record_index"] for r in got.quarantine) == list(range(len(VALID), len(records)))
+
+
+def shapes() -> dict[str, str]:
+    records = [
+        VALID_BASE,
+        variant(runId="run_2", status="failed", error='boom ] } , " \\'),
+        variant(status="done"),
+        variant(runId="run_3", createdAt="2026-03-01T23:30:00-05:00"),
+    ]
+    ndjson = "\n".join(line(r) for r in records) + "\n"
+    return {
+        "compact.json": json.dumps(records, separators=(",", ":")),
+        "pretty.json": json.dumps(records, indent=2),
+        "single.json": json.dumps(records[1], indent=2),
+        "wrapped-runs.json": json.dumps({"exportedAt": "2026-03-02T00:00:00Z", "runs": records}, indent=1),
+        "wrapped-data.json": json.dumps({"data": records, "next": None}),
+        "wrapped-items.json": json.dumps({"page": {"n": [1]}, "items": records}),
+        "lines.jsonl": ndjson,
+        "lines.ndjson": ndjson.replace("\n", "\r\n"),
+    }
+
+
+SHAPES = shapes()
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gz"])
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_every_shape_reconciles_with_reference(data_dir: Path, name: str, gz: bool) -> None:
+    got = ingest(data_dir, name + (".gz" if gz else ""), SHAPES[name])
+    assert_matches_reference(got)
+    assert got.log["records_read"] == (1 if name == "single.json" else 4)
+    assert got.result.records_read == got.log["records_read"]
+
+
+UTC_CASES = [
+    ("2026-03-01T10:00:00Z", datetime(2026, 3, 1, 10, tzinfo=UTC)),
+    ("2026-03-01T10:00:00-05:00", datetime(2026, 3, 1, 15, tzinfo=UTC)),
+    ("2026-03-01T10:00:00+05:30", datetime(2026, 3, 1, 4, 30, tzinfo=UTC)),
+    ("2026-03-01t10:00:00z", datetime(2026, 3, 1, 10, tzinfo=UTC)),
+    ("2026-03-01T10:00:00.1Z", datetime(2026, 3, 1, 10, 0, 0, 100000, tzinfo=UTC)),
+    ("2026-03-01T10:00:00.123Z", datetime(2026, 3, 1, 10, 0, 0, 123000, tzinfo=UTC)),
+    ("2026-03-01T10:00:00.1234567Z", datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=UTC)),
+    ("2026-03-01T10:00:00.123456789Z", datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=UTC)),
+    ("2026-03-01T10:00:00.999999999-00:00", datetime(2026, 3, 1, 10, 0, 0, 999999, tzinfo=UTC)),
+    ("2026-03-01T23:30:00-05:00", datetime(2026, 3, 2, 4, 30, tzinfo=UTC)),
+    ("2026-03-02T00:15:00+05:30", datetime(2026, 3, 1, 18, 45, tzinfo=UTC)),
+    ("2026-03-01T10:00:00+23:59", datetime(2026, 2, 28, 10, 1, tzinfo=UTC)),
+    ("2026-03-01T10:00:00.5-23:59", datetime(2026, 3, 2, 9, 59, 0, 500000, tzinfo=UTC)),
+    ("2026-12-31T23:59:60Z", datetime(2027, 1, 1, tzinfo=UTC)),
+    ("2026-12-31T15:59:60.25-08:00", datetime(2027, 1, 1, 0, 0, 0, 250000, tzinfo=UTC)),
+    ("2027-01-01t05:29:60.000001+05:30", datetime(2027, 1, 1, 0, 0, 0, 1, tzinfo=UTC)),
+]
+
+
+def test_reference_utc_conversion_matches_hand_computed_instants() -> None:
+    for stamp, expected in UTC_CASES:
+        assert ref.to_utc(stamp) == (expected, ":60" in stamp), stamp
+
+
+def test_timestamps_are_normalised_to_utc(data_dir: Path) -> None:
+    lines = []
+    for i, (stamp, _) in enumerate(UTC_CASES):
+        lines.append(line({"runId": f"run_c{i}", "workflowName": "w", "status": "queued", "createdAt": stamp}))
+        lines.append(
+            line({"runId": f"run_f{i}", "workflowName": "w", "status": "completed", "completedAt": stamp, "error": ""})
+        )
+    got = ingest(data_dir, "times.jsonl", "\n".join(lines))
+    assert got.quarantine == []
+    rows = {row["run_id"]: row for row in got.staged}
+    for i, (stamp, expected) in enumerate(UTC_CASES):
+        created, finished = rows[f"run_c{i}"], rows[f"run_f{i}"]
+        assert created["created_at"] == expected, stamp
+        assert finished["completed_at"] == expected, stamp
+        assert created["created_date"] == finished["created_date"] == expected.date(), stamp
+        assert (created["created_date_source"], finished["created_date_source"]) == ("createdAt", "completedAt")
+        assert ("leap_second" in created["anomalies"]) is (":60" in stamp), stamp
+    assert_matches_reference(got)
+
+
+def test_created_before_midnight_in_an_offset_lands_on_the_utc_day(data_dir: Path) -> None:
+    got = ingest(
+        data_dir,
+        "midnight.json",
+        json.dumps(
+            [
+                {"runId": "run_ny", "workflowName": "w", "status": "queued", "createdAt": "2026-03-01T21:00:00-05:00"},
+                {"runId": "run_in", "workflowName": "w", "status": "queued", "createdAt": "2026-03-02T03:00:00+05:30"},
+            ]
+        ),
+    )
+    days = {row["run_id"]: row["created_date"] for row in got.staged}
+    assert days == {"run_ny": date(2026, 3, 2), "run_in": date(2026, 3, 1)}
+
+
+ANOMALY_RECORDS = [
+    {
+        "runId": "run_backwards",
+        "workflowName": "w",
+        "status": "completed",
+        "createdAt": "2026-03-01T10:00:00Z",
+        "completedAt": "2026-03-01T09:59:59.999Z",
+    },
+    {"runId": "run_noerr", "workflowName": "w", "status": "failed", "createdAt": "2026-03-01T10:00:00Z"},
+    {
+        "runId": "run_early",
+        "workflowName": "w",
+        "status": "running",
+        "createdAt": "2026-03-01T10:00:00Z",
+        "completedAt": "2026-03-01T10:00:05Z",
+    },
+    {"runId": "run_nocreated", "workflowName": "w", "status": "completed", "completedAt": "2026-03-03T01:00:00+02:00"},
+    {"runId": "run_notimes", "workflowName": "w", "status": "queued"},
+    {
+        "runId": "run_leap",
+        "workflowName": "w",
+        "status": "completed",
+        "createdAt": "2026-06-30T23:00:00Z",
+        "completedAt": "2026-06-30T23:59:60Z",
+    },
+]
+
+
+def test_anomalies_and_created_date_source(data_dir: Path) -> None:
+    got = ingest(data_dir, "odd.json", json.dumps({"items": ANOMALY_RECORDS}))
+    assert_matches_reference(got)
+    rows = {row["run_id"]: row for row in got.staged}
+    assert set(rows["run_backwards"]["anomalies"]) == {"completed_before_created"}
+    assert set(rows["run_noerr"]["anomalies"]) == {"failed_without_error"}
+    assert set(rows["run_early"]["anomalies"]) == {"completed_at_on_unfinished"}
+    assert set(rows["run_nocreated"]["anomalies"]) == {"missing_created_at"}
+    assert (rows["run_nocreated"]["created_date"], rows["run_nocreated"]["created_date_source"]) == (
+        date(2026, 3, 2),
+        "completedAt",
+    )
+    assert rows["run_notimes"]["created_date"] == got.log["ingested_at"].date()
+    assert rows["run_notimes"]["created_date_source"] == "ingested_at"
+    assert set(rows["run_leap"]["anomalies"]) == {"leap_second"}
+    assert rows["run_leap"]["completed_at"] == datetime(2026, 7, 1, tzinfo=UTC)
+
+
+def test_duplicate_top_level_keys_are_quarantined(data_dir: Path) -> None:
+    """Parsers disagree on which repeated key wins (Python the last, DuckDB the first): such a record must not be
+    staged with a guessed value; the issue asks for quarantine with keyword duplicateKey."""
+    raws = [
+        '{"runId": "run_d1", "workflowName": "w", "status": "queued", "status": "completed"}',
+        '{"runId": "run_d2", "runId": "run_d3", "workflowName": "w", "status": "queued"}',
+        line(VALID_BASE),
+    ]
+    got = ingest(data_dir, "dups.jsonl", "\n".join(raws))
+    assert [row["run_id"] for row in got.staged] == ["run_ok"]
+    assert {(row["line"], e["keyword"]) for row in got.quarantine for e in row["errors"]} == {
+        (1, "duplicateKey"),
+        (2, "duplicateKey"),
+    }
+    assert_matches_reference(got)
+
+
+def test_unknown_fields_and_json_values_are_kept_exactly(data_dir: Path) -> None:
+    """Unknown top-level fields are kept (never dropped or altered), and so are input/output values."""
+    raw = (
+        '{"runId": "run_big", "workflowName": "w", "status": "completed", "createdAt": "2026-03-01T10:00:00Z",'
+        ' "input": {"n": 123456789012345678901234567890, "f": 0.1}, "output": {"n": 18446744073709551616},'
+        ' "attempt": 123456789012345678901234567890, "ratio": 0.1, "tags": ["x", {"y": null}]}'
+    )
+    got = ingest(data_dir, "big.jsonl", raw)
+    (row,) = got.staged
+    assert loads(row["input"]) == {"n": 123456789012345678901234567890, "f": 0.1}
+    assert loads(row["output"]) == {"n": 18446744073709551616}
+    assert loads(row["extra"]) == {"attempt": 123456789012345678901234567890, "ratio": 0.1, "tags": ["x", {"y": None}]}
+
+
+def test_lone_surrogate_escape_does_not_abort_the_ingest(data_dir: Path) -> None:
+    """``"\\ud800"`` is valid JSON syntax; whatever runlens decides (stage or quarantine), the other records of the
+    file must still be ingested and the counts must add up."""
+    raws = [
+        line(VALID_BASE),
+        '{"runId": "run_s1", "workflowName": "w", "status": "queued", "note": "\\ud800"}',
+        '{"runId": "run_s2", "workflowName": "w\\udfff", "status": "queued"}',
+        line(variant(runId="run_after")),
+    ]
+    got = ingest(data_dir, "surrogates.jsonl", "\n".join(raws))
+    assert {"run_ok", "run_after"} <= {row["run_id"] for row in got.staged}
+    assert got.log["records_read"] == 4 == len(got.staged) + len(got.quarantine)
+
+
+def test_truncated_json_array_keeps_the_complete_records(data_dir: Path) -> None:
+    complete = [VALID_BASE, variant(runId="run_2")]
+    text = json.dumps(complete, indent=2)[:-2] + ',\n  {"runId": "run_3", "workflowName": "w", "sta'
+    got = ingest(data_dir, "cut.json", text, reference=False)
+    assert [row["run_id"] for row in got.staged] == ["run_ok", "run_2"]
+    (bad,) = got.quarantine
+    assert bad["record_index"] == 2
+    assert bad["line"] == text.count("\n", 0, text.index('{"runId": "run_3"')) + 1
+    assert bad["raw"].startswith('{"runId": "run_3"')
+    assert got.log["records_read"] == 3
+
+
+def test_truncated_gzip_keeps_the_records_of_its_readable_part(data_dir: Path) -> None:
+    """A .gz export cut off mid-stream (an interrupted copy): the records before the cut are still readable and
+    must be ingested; the outcome says the file is partial."""
+    records = [variant(runId=f"run_{i}") for i in range(2000)]
+    data = gzip.compress(("\n".join(line(r) for r in records) + "\n").encode())
+    cut = data[: len(data) // 2]
+    readable = zlib.decompressobj(wbits=31).decompress(cut).decode()
+    complete = [json.loads(x)["runId"] for x in readable.split("\n")[:-1]]
+    assert 500 < len(complete) < 2000
+    got = ingest(data_dir, "cut.jsonl.gz", cut, reference=False, as_is=True)
+    assert got.log["outcome"] == "partial"
+    assert [row["run_id"] for row in sorted(got.staged, key=lambda r: r["record_index"])] == complete
+    assert len(got.quarantine) <= 1, "at most the record cut in the middle"
+    assert got.log["records_read"] == got.log["records_valid"] + got.log["records_quarantined"]
+
+
+def test_file_that_is_not_json_at_all_is_recorded_whole(data_dir: Path) -> None:
+    got = ingest(data_dir, "garbage.json", "this is not JSON, it is a log line\nand another\n", reference=False)
+    assert got.staged == []
+    assert got.log["records_read"] == got.log["records_quarantined"] >= 1
+    assert "this is not JSON" in got.quarantine[0]["raw"]
+
+
+def test_same_content_is_ingested_once(data_dir: Path) -> None:
+    first = ingest(data_dir, "a.jsonl", line(VALID_BASE))
+    path = data_dir / "exports" / "copy.jsonl"
+    path.write_text(line(VALID_BASE))
+    settings = Settings.from_env(data_dir)
+    again = ingest_file(path, settings, RecordValidator.from_file(settings.schema_path), "copy.jsonl")
+    assert again.outcome == "skipped"
+    assert again.export_id == first.result.export_id
+    assert [p.name for p in (settings.lake_dir / "ingest").iterdir()] == [first.result.export_id]

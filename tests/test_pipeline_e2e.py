@@ -1,0 +1,433 @@
+"""`runlens run` end to end (Dagster in process) on exports it has never seen, compared exactly with the independent
+computation in tests/reference.py; idempotence, incremental partitions, generated and bundled data; the CLI."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pytest
+import reference as ref
+from conftest import CliRunner, Fetch
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+SAMPLE_DIR = PROJECT_DIR / "data" / "exports"
+OpenWarehouse = Callable[[Path], duckdb.DuckDBPyConnection]
+
+
+def r(run_id: str, status: str, created: str | None, wf: str = "checkout", **more: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"runId": run_id, "workflowName": wf, "status": status}
+    if created is not None:
+        out["createdAt"] = created
+    out.update(more)
+    return out
+
+
+def ndjson(*lines: Any) -> str:
+    return "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines) + "\n"
+
+
+TRICKY_ERROR = 'boom: "quoted" ] } , \\ C:\\tmp\\new'
+
+A_ARRAY = [
+    r("run_a1", "queued", "2026-03-01T10:00:00Z"),
+    r("run_a2", "completed", "2026-03-01T23:30:00-05:00", completedAt="2026-03-02T04:31:15.5+00:00", output={"n": 2}),
+    r(
+        "run_a3",
+        "failed",
+        "2026-03-02t08:00:00.123456789z",
+        "billing",
+        completedAt="2026-03-02T13:30:01.1+05:30",
+        error=TRICKY_ERROR,
+    ),
+    r("run_a4", "running", "2026-03-03T00:15:00+05:30", "billing"),
+    r("run_a5", "cancelled", "2026-03-03T00:15:00Z"),
+    r("run_a6", "failed", "2026-03-03T09:00:00Z", completedAt="2026-03-03T09:00:30Z"),
+    r("run_a7", "queued", "2026-03-03T10:00:00Z", completedAt="2026-03-03T10:00:01Z"),
+    r("run_a8", "completed", None, completedAt="2026-03-03T12:00:00.000000001Z"),
+    r("run_a9", "completed", None, completedAt="2026-03-06T08:00:00Z"),
+    r(
+        "run_a10",
+        "completed",
+        "2026-03-03T11:00:00.5Z",
+        "résumé/parse",
+        completedAt="2026-03-03T11:00:00.25Z",
+        input={"file": "s3://b/k.pdf", "pages": [1, 2], "meta": {"ü": "数据", "quote": '"'}},
+        taskQueue="docs",
+        attempt=3,
+    ),
+    r("run_a11", "queued", "2026-03-01 10:00:00Z"),
+    r("run_a12", "queued", "2026-03-01T10:00:00Z", input=None),
+    r("run_leap", "completed", "2026-03-03T23:00:00Z", completedAt="2026-03-03T23:59:60Z"),
+]
+B_LINES = ndjson(
+    r("run_a1", "running", "2026-03-01T10:00:00Z"),
+    "",
+    r("run_a4", "completed", "2026-03-02T18:45:00Z", "billing", completedAt="2026-03-02T19:00:00Z"),
+    r("run_a2", "queued", "2026-03-01T23:30:00-05:00"),
+    r("run_b1", "queued", "2026-03-04T06:00:00+02:00"),
+    r("run_b1", "running", "2026-03-04T06:00:00+02:00"),
+    '{"runId": "run_b9", "workflowName": "checkout", "sta',
+    r("run_b2", "running", "2026-03-04T07:00:00Z", input={"v": 1}),
+    r("run_b2", "running", "2026-03-04T07:00:00Z", input={"v": 2}),
+    "<html><body>502 Bad Gateway</body></html>",
+    r("run-b3", "queued", "2026-03-04T07:00:00Z"),
+    r("run_b4", "queued", "2026-03-04T07:00:00Z", wf=7),  # type: ignore[arg-type]
+    {"runId": "run_b5", "workflowName": "checkout"},
+    r("run_b6", "queued", "2026-03-04T10:00:00+0530"),
+    r("run_b7", "queued", "2026-03-04T10:00:00"),
+    [r("run_b8", "queued", "2026-03-04T10:00:00Z")],
+)
+C_WRAPPED = {
+    "exportedAt": "2026-03-05T00:00:00Z",
+    "data": [
+        r(
+            "run_a3",
+            "completed",
+            "2026-03-02T08:00:00.123456Z",
+            "billing",
+            completedAt="2026-03-02T08:00:02Z",
+            output={"ok": True},
+        ),
+        r("run_b1", "completed", "2026-03-04T04:00:00Z", completedAt="2026-03-04T04:10:00Z"),
+        r(
+            "run_c1",
+            "failed",
+            "2026-03-05T12:00:00-03:00",
+            "billing",
+            completedAt="2026-03-05T15:00:07.25Z",
+            error="timeout after 30s",
+        ),
+        r("run_c2", "completed", "2026-03-05T12:00:00Z", output="done"),
+    ],
+    "next": None,
+}
+D_SINGLE = r("run_d1", "completed", "2026-03-05T01:00:00Z", completedAt="2026-03-05T01:00:01Z")
+E_COMPACT = [
+    r("run_e1", "queued", "2026-03-05T02:00:00Z"),
+    r("run_e2", "completed", "2026-03-05T03:00:00Z", completedAt="2026-03-05T03:00:00.000001Z"),
+    r("run_a1", "queued", "2026-03-01T10:00:00Z"),
+]
+G_LINES = ndjson(
+    r("run_g1", "completed", "2026-03-06T00:00:00+00:00", completedAt="2026-03-06T00:01:00+00:00"),
+    r("run_a4", "running", "2026-03-02T18:45:00Z", "billing"),
+    r("run_g2", "", "2026-03-06T00:00:00Z"),
+)
+H_LATE = ndjson(
+    r("run_a9", "completed", "2026-03-04T10:00:00Z", completedAt="2026-03-06T08:00:00Z"),
+    r("run_a1", "queued", "2026-03-01T10:00:00Z"),
+    r(
+        "run_a3",
+        "failed",
+        "2026-03-02T08:00:00.123456Z",
+        "billing",
+        completedAt="2026-03-02T08:00:03Z",
+        error="failed again",
+    ),
+    "not json at all",
+)
+
+
+def write_first_exports(folder: Path) -> None:
+    (folder / "a-array.json").write_text(json.dumps(A_ARRAY, indent=2, ensure_ascii=False))
+    (folder / "b-lines.jsonl").write_text(B_LINES)
+    (folder / "c-wrapped.json.gz").write_bytes(gzip.compress(json.dumps(C_WRAPPED).encode()))
+    (folder / "d-single.json").write_text(json.dumps(D_SINGLE, indent=4))
+    (folder / "e-compact.json").write_text(json.dumps(E_COMPACT, separators=(",", ":")))
+    shutil.copyfile(folder / "e-compact.json", folder / "f-copy-of-e.json")
+    (folder / "g-lines.ndjson.gz").write_bytes(gzip.compress(G_LINES.encode()))
+    (folder / "notes.txt").write_text("not an export")
+    (folder / "README.md").write_text("# exports\n")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# comparing the warehouse with the reference
+
+
+def ingest_times(con: duckdb.DuckDBPyConnection) -> dict[str, datetime]:
+    return dict(con.execute("select source_file, ingested_at from ingest_log").fetchall())
+
+
+def reference_for(exports: Path, con: duckdb.DuckDBPyConnection, earlier: list[ref.FileResult]) -> list[ref.FileResult]:
+    """The reference ingest of what is new in ``exports`` after ``earlier``, then everything together."""
+    seen = {f.sha256 for f in earlier}
+    return [*earlier, *ref.ingest_batch(exports, seen, len(earlier) + 1, ingest_times(con))]
+
+
+def assert_warehouse_matches(con: duckdb.DuckDBPyConnection, fetch: Fetch, files: list[ref.FileResult]) -> None:
+    log = fetch(con, "select * from ingest_log")
+    assert sorted(
+        (x["source_file"], x["sha256"], x["bytes"], x["records_read"], x["records_valid"], x["records_quarantined"])
+        for x in log
+    ) == sorted((f.name, f.sha256, f.size, len(f.items), len(f.valid), len(f.quarantined)) for f in files)
+    assert {x["outcome"] for x in log} == {"ingested"}
+    # files of one batch are ingested in path order
+    seq_order = [x["source_file"] for x in sorted(log, key=lambda x: x["ingest_seq"])]
+    assert seq_order == [f.name for f in sorted(files, key=lambda f: f.seq)]
+
+    quarantine = fetch(con, "select source_file, record_index, line, raw, errors from quarantine")
+    assert sorted(
+        (q["source_file"], q["record_index"], q["line"], q["raw"].strip(), ref.error_key(q["errors"]))
+        for q in quarantine
+    ) == sorted((q.source_file, q.index, q.line, q.raw.strip(), q.errors) for f in files for q in f.quarantined)
+    assert all(e["message"] for q in quarantine for e in q["errors"])
+
+    rows = fetch(con, "select * from runs")
+    got = {row["run_id"]: ref.run_from_row(row) for row in rows}
+    assert len(got) == len(rows), "run ids must be unique in runs"
+    expected = ref.latest(ref.all_valid(files))
+    assert set(got) == set(expected)
+    for run_id, run in expected.items():
+        assert got[run_id] == run, run_id
+    times = ingest_times(con)
+    assert all(row["ingested_at"] == times[row["source_file"]] for row in rows)
+
+
+def partitions(data_dir: Path) -> dict[str, tuple[int, int, int]]:
+    """Each runs partition file: (inode, mtime_ns, size)."""
+    out = {}
+    for path in sorted((data_dir / "lake" / "runs").glob("created_date=*/*.parquet")):
+        stat = path.stat()
+        out[path.parent.name.removeprefix("created_date=")] = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    return out
+
+
+def table_rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[Any, ...]]:
+    return sorted(con.execute(f"select * from {table}").fetchall(), key=repr)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# end to end
+
+
+def test_run_on_new_exports_then_rerun_then_one_more_export(
+    data_dir: Path, run_cli: CliRunner, warehouse: OpenWarehouse, fetch: Fetch
+) -> None:
+    exports = data_dir / "exports"
+    write_first_exports(exports)
+
+    first = run_cli("run", "--data-dir", data_dir)
+    assert first.code == 0, first.err
+    assert "notes.txt" in first.out and "README.md" in first.out, "files of other kinds are reported"
+    con = warehouse(data_dir)
+    files = reference_for(exports, con, [])
+    assert "f-copy-of-e.json" not in {f.name for f in files}, "identical content is ingested once"
+    assert_warehouse_matches(con, fetch, files)
+    expected = ref.latest(ref.all_valid(files))
+    assert set(partitions(data_dir)) == {r.created_date.isoformat() for r in expected.values()}
+    snapshot = {t: table_rows(con, t) for t in ("runs", "quarantine", "ingest_log")}
+    before = partitions(data_dir)
+    ingest_dirs = sorted(p.name for p in (data_dir / "lake" / "ingest").iterdir())
+    con.close()
+
+    second = run_cli("run", "--data-dir", data_dir)
+    assert second.code == 0, second.err
+    assert re.search(r"\b0 new export file", second.out), second.out
+    assert partitions(data_dir) == before
+    assert sorted(p.name for p in (data_dir / "lake" / "ingest").iterdir()) == ingest_dirs
+    con = warehouse(data_dir)
+    assert {t: table_rows(con, t) for t in snapshot} == snapshot
+    con.close()
+
+    (exports / "h-late.jsonl").write_text(H_LATE)
+    third = run_cli("run", "--data-dir", data_dir)
+    assert third.code == 0, third.err
+    assert re.search(r"\b1 new export file", third.out), third.out
+    con = warehouse(data_dir)
+    all_files = reference_for(exports, con, files)
+    assert [f.name for f in all_files[len(files) :]] == ["h-late.jsonl"]
+    assert_warehouse_matches(con, fetch, all_files)
+    after = partitions(data_dir)
+    assert set(after) == {r.created_date.isoformat() for r in ref.latest(ref.all_valid(all_files)).values()}
+    late = all_files[-1]
+    touched = {rec.created_date.isoformat() for rec in late.valid} | {
+        expected[rec.run_id].created_date.isoformat() for rec in late.valid if rec.run_id in expected
+    }
+    untouched = set(before) - touched
+    assert untouched == {"2026-03-03", "2026-03-05"}
+    assert {d: after[d] for d in untouched} == {d: before[d] for d in untouched}
+    moved = ref.latest(ref.all_valid(all_files))["run_a9"]
+    assert (expected["run_a9"].created_date.isoformat(), expected["run_a9"].created_date_source) == (
+        "2026-03-06",
+        "completedAt",
+    )
+    assert (moved.created_date.isoformat(), moved.created_date_source) == ("2026-03-04", "createdAt")
+
+
+def test_reference_scenario_covers_the_rules() -> None:
+    """The hand-written exports exercise what the issue lists (checked on the reference, so a data edit that drops a
+    case is caught)."""
+    text = json.dumps(A_ARRAY, indent=2)
+    items = ref.split_json(text)
+    assert len(items) == len(A_ARRAY)
+    assert all(text.splitlines()[i.line - 1] == "  {" for i in items)
+    anomalies = {
+        a
+        for rec in A_ARRAY
+        if not ref.violations(rec)
+        for a in ref.type_record(rec, "a", 1, 0, datetime(2026, 1, 1, tzinfo=UTC)).anomalies
+    }
+    assert anomalies == {
+        "completed_before_created",
+        "completed_at_on_unfinished",
+        "failed_without_error",
+        "missing_created_at",
+        "leap_second",
+    }
+    keywords = {
+        k
+        for line in B_LINES.splitlines()
+        if line.strip().startswith(("{", "["))
+        for _, k in ref.check_item(ref.RawItem(0, 1, line))[1]
+    }
+    assert {"pattern", "type", "required", "format", ref.PARSE_ERROR} <= keywords
+
+
+def test_run_on_generated_exports_matches_reference(
+    data_dir: Path, run_cli: CliRunner, warehouse: OpenWarehouse, fetch: Fetch
+) -> None:
+    exports = data_dir / "exports"
+    generated = run_cli("generate", "--out", exports, "--runs", "3000", "--days", "5", "--seed", "11")
+    assert generated.code == 0, generated.err
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    con = warehouse(data_dir)
+    files = reference_for(exports, con, [])
+    assert len(files) == 20
+    assert_warehouse_matches(con, fetch, files)
+    (count,) = con.execute("select count(*) from runs").fetchone() or (0,)
+    assert count == len(ref.latest(ref.all_valid(files))) == 3000
+
+
+def test_dagster_sees_exactly_the_days_that_were_rebuilt(data_dir: Path, run_cli: CliRunner) -> None:
+    """Two runs created 19 days apart: `runs` has two partitions, and the instance must not record the 18 empty days
+    between them as materialized (nor spend a run step on each of them)."""
+    exports = data_dir / "exports"
+    (exports / "far-apart.jsonl").write_text(
+        ndjson(r("run_jan", "queued", "2026-01-01T10:00:00Z"), r("run_late", "queued", "2026-01-20T10:00:00Z"))
+    )
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    assert set(partitions(data_dir)) == {"2026-01-01", "2026-01-20"}
+    with dg.DagsterInstance.get() as instance:
+        materialized = instance.get_materialized_partitions(dg.AssetKey("runs"))
+    assert materialized == {"2026-01-01", "2026-01-20"}
+
+
+def test_runs_created_before_2020_are_ingested(
+    data_dir: Path, run_cli: CliRunner, warehouse: OpenWarehouse, fetch: Fetch
+) -> None:
+    """Old runs are valid records: they must not make `runlens run` fail (and keep failing on every later run)."""
+    exports = data_dir / "exports"
+    (exports / "old.json").write_text(json.dumps([r("run_old", "queued", "2019-12-31T23:30:00Z")]))
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    con = warehouse(data_dir)
+    assert_warehouse_matches(con, fetch, reference_for(exports, con, []))
+
+
+def sample_names() -> list[str]:
+    return ref.export_names(SAMPLE_DIR) if SAMPLE_DIR.is_dir() else []
+
+
+def sha_by_name(folder: Path) -> dict[str, str]:
+    return {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in ref.export_names(folder)}
+
+
+@pytest.mark.xfail(not sample_names(), reason="sample not generated yet", strict=True)
+def test_bundled_sample_is_the_default_generator_output_and_ingests_exactly(
+    tmp_path: Path, data_dir: Path, run_cli: CliRunner, warehouse: OpenWarehouse, fetch: Fetch
+) -> None:
+    assert sample_names(), "data/exports holds no export files"
+    fresh = tmp_path / "generated"
+    assert run_cli("generate", "--out", fresh).code == 0
+    assert sha_by_name(SAMPLE_DIR) == sha_by_name(fresh), "data/exports is not `runlens generate` with defaults"
+    for name in sample_names():
+        shutil.copyfile(SAMPLE_DIR / name, data_dir / "exports" / name)
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    con = warehouse(data_dir)
+    assert_warehouse_matches(con, fetch, reference_for(data_dir / "exports", con, []))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the CLI
+
+
+def test_validate_prints_each_violation_and_exits_1(tmp_path: Path, run_cli: CliRunner) -> None:
+    lines_file = tmp_path / "b-lines.jsonl"
+    lines_file.write_text(B_LINES)
+    array_file = tmp_path / "a-array.json"
+    array_file.write_text(json.dumps(A_ARRAY, indent=2, ensure_ascii=False))
+    result = run_cli("validate", lines_file, array_file)
+    assert result.code == 1
+    expected = {
+        (str(path), q.line, path_)
+        for path in (lines_file, array_file)
+        for q in ref.ingest_file(path, str(path), 1).quarantined
+        for path_, _ in q.errors
+    }
+    printed = [line for line in result.out.splitlines() if line.strip()]
+    found = set()
+    for line in printed:
+        match = re.match(r"^(?P<file>.+?):(?P<line>\d+):.*?(?P<path>\$[^\s:]*): (?P<message>.+)$", line)
+        assert match, f"not `file:line: ... path: message`: {line!r}"
+        found.add((match["file"], int(match["line"]), match["path"]))
+    assert found == expected
+    assert len(printed) >= len(expected)
+
+
+def test_validate_exits_0_when_every_record_is_valid(tmp_path: Path, run_cli: CliRunner) -> None:
+    path = tmp_path / "ok.json.gz"
+    path.write_bytes(gzip.compress(json.dumps({"runs": [D_SINGLE, *E_COMPACT]}).encode()))
+    assert not ref.ingest_file(path, path.name, 1).quarantined
+    result = run_cli("validate", path)
+    assert result.code == 0, result.out + result.err
+    assert result.out.strip() == ""
+
+
+@pytest.mark.parametrize("exports", ["missing", "empty"])
+def test_run_without_exports_exits_0_with_a_summary(
+    tmp_path: Path, data_dir: Path, run_cli: CliRunner, warehouse: OpenWarehouse, exports: str
+) -> None:
+    if exports == "missing":
+        shutil.rmtree(data_dir / "exports")
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    assert re.search(r"\b0 new export file", result.out), result.out
+    assert "Traceback" not in result.err
+    con = warehouse(data_dir)
+    assert con.execute("select count(*) from runs").fetchone() == (0,)
+    assert con.execute("select count(*) from ingest_log").fetchone() == (0,)
+
+
+def test_unexpected_problem_is_one_line_without_traceback(tmp_path: Path, run_cli: CliRunner) -> None:
+    not_a_folder = tmp_path / "data-is-a-file"
+    not_a_folder.write_text("x")
+    result = run_cli("run", "--data-dir", not_a_folder)
+    assert result.code != 0
+    assert "Traceback" not in result.err + result.out
+    assert len([line for line in result.err.splitlines() if line.strip()]) == 1, result.err
+    assert str(not_a_folder) in result.err
+
+
+def test_missing_schema_file_is_one_line_naming_it(
+    data_dir: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (data_dir / "exports" / "one.json").write_text(json.dumps([D_SINGLE]))
+    missing = data_dir / "no-such-schema.json"
+    monkeypatch.setenv("RUNLENS_SCHEMA", str(missing))
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code != 0
+    assert "Traceback" not in result.err + result.out
+    assert len([line for line in result.err.splitlines() if line.strip()]) == 1, result.err
+    assert "no-such-schema.json" in result.err

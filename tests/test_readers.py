@@ -1,0 +1,232 @@
+"""Streaming readers: every export shape cut into the same records whatever the chunk size (tests/reference.py)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import reference as ref
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from runlens import exports, readers
+from runlens.config import Limits, Settings
+from runlens.readers import ByteSource, JsonSplitter, RawBatch, export_format, iter_ndjson, iter_records
+
+TRICKY = [
+    "a]b",
+    "c}d",
+    "e,f",
+    'q"uote',
+    "back\\slash",
+    "ends with a backslash\\",
+    '\\"',
+    '"]},[{',
+    "Zürich 数据 😀",
+    '"runs": [1, 2]',
+    "line\nbreak\ttab",
+    "\\\\\\",
+]
+
+
+def tricky_records() -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    for i, text in enumerate(TRICKY):
+        records.append(
+            {
+                "runId": f"run_{i}",
+                "workflowName": text,
+                "status": "failed",
+                "error": text * 2,
+                "input": {"items": [text, {"runs": [text]}, [[], {}]], "k]": {"}": ","}},
+                "createdAt": "2026-03-01T10:00:00Z",
+            }
+        )
+    records.append({"runId": "run_empty", "workflowName": "", "status": "queued", "input": {}, "output": {"a": []}})
+    return records
+
+
+def documents() -> dict[str, str]:
+    recs = tricky_records()
+    meta = {"note": '"runs": [', "nested": {"data": [1, {"items": ["x"]}]}, "tricky": TRICKY}
+    return {
+        "compact_array": json.dumps(recs, separators=(",", ":")),
+        "pretty_array": json.dumps(recs, indent=2, ensure_ascii=False),
+        "pretty_array_escaped": json.dumps(recs, indent=4),
+        "wrapper_runs": json.dumps({"meta": meta, "runs": recs, "exportedAt": "2026-03-02T00:00:00Z"}, indent=2),
+        "wrapper_data_compact": json.dumps({"data": recs}, separators=(",", ":"), ensure_ascii=False),
+        "wrapper_items_after_other_list": json.dumps({"tags": ["a]", "b"], "items": recs, "tail": {"x": [1]}}),
+        "single_object": json.dumps(recs[3], indent=2),
+        "objects_one_after_another": "\n".join(json.dumps(r, indent=1) for r in recs),
+        "empty_array": "[\n]\n",
+    }
+
+
+def chunked(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def collect(batches: Iterable[RawBatch]) -> list[tuple[bytes, int, str | None]]:
+    out: list[tuple[bytes, int, str | None]] = []
+    for batch in batches:
+        assert batch.first_index == len(out), "record indexes must continue across batches"
+        out.extend((raw, batch.lines[i], batch.problems.get(i)) for i, raw in enumerate(batch.raws))
+    return out
+
+
+def expected_json(text: str) -> list[tuple[bytes, int, str | None]]:
+    return [(item.raw.encode(), item.line, None) for item in ref.split_json(text)]
+
+
+DOCS = documents()
+
+
+@pytest.mark.parametrize("name", sorted(DOCS))
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 61, 10**9])
+def test_json_splitter_matches_reference_for_any_chunk_size(name: str, size: int) -> None:
+    text = DOCS[name]
+    splitter = JsonSplitter(Limits())
+    got = collect(splitter.split(chunked(text.encode(), size)))
+    assert got == expected_json(text)
+    assert splitter.warnings == []
+
+
+def test_reference_splitter_sees_the_records() -> None:
+    """Sanity of the reference itself: wrappers and arrays give the records, a single object gives itself."""
+    recs = tricky_records()
+    for name in ("compact_array", "wrapper_runs", "wrapper_data_compact", "wrapper_items_after_other_list"):
+        assert [json.loads(i.raw) for i in ref.split_json(DOCS[name])] == recs, name
+    assert [json.loads(i.raw) for i in ref.split_json(DOCS["single_object"])] == [recs[3]]
+    assert ref.split_json(DOCS["empty_array"]) == []
+
+
+@given(
+    records=st.lists(
+        st.dictionaries(
+            st.text(alphabet='ab"\\[]{},:\n é', max_size=4),
+            st.one_of(
+                st.text(alphabet='xy"\\[]{},:\n\t/ü', max_size=12),
+                st.integers(),
+                st.lists(st.text(alphabet='"\\]}', max_size=3), max_size=3),
+            ),
+            max_size=4,
+        ),
+        max_size=6,
+    ),
+    indent=st.sampled_from([None, 0, 2]),
+    wrap=st.sampled_from([None, "runs", "data", "items"]),
+    size=st.integers(min_value=1, max_value=40),
+    noise=st.text(alphabet='runsdataitems"\\: [{', max_size=12).filter(lambda t: t not in ref.WRAPPER_KEYS),
+)
+@settings(max_examples=80, deadline=None, database=None)
+def test_json_splitter_property(
+    records: list[dict[str, Any]], indent: int | None, wrap: str | None, size: int, noise: str
+) -> None:
+    """Random records (strings full of quotes, backslashes and brackets), random layout, random chunk size; the
+    text before the wrapped list also holds look-alikes of a wrapper key."""
+    doc: Any = records
+    if wrap is not None:
+        doc = {"before": ["]", "}"], "note": noise, noise: [noise, {"runs": [1]}], wrap: records, "after": "x"}
+    text = json.dumps(doc, indent=indent, ensure_ascii=False)
+    assert collect(JsonSplitter(Limits()).split(chunked(text.encode(), size))) == expected_json(text)
+
+
+NDJSON_TEXT = (
+    '{"runId": "run_1", "workflowName": "a]b}c,d", "status": "queued"}\n'
+    "\n"
+    "   \n"
+    '{"runId": "run_2", "workflowName": "q\\"uote\\\\", "status": "running"}\r\n'
+    '{"runId": "run_3", "workflowN\n'
+    "<html>502 Bad Gateway</html>\n"
+    '{"runId": "run_4", "workflowName": "Zürich 数据", "status": "completed"}'
+)
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 17, 10**9])
+def test_ndjson_lines_match_reference_for_any_chunk_size(size: int) -> None:
+    got = collect(iter_ndjson(chunked(NDJSON_TEXT.encode(), size), Limits()))
+    expected = [(item.raw.encode(), item.line, None) for item in ref.split_ndjson(NDJSON_TEXT)]
+    assert got == expected
+    assert [line for _, line, _ in got] == [1, 4, 5, 6, 7]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".json.gz", ".jsonl", ".ndjson.gz"])
+def test_byte_source_streams_files_in_small_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    """Large files are read in chunks: tiny CHUNK_BYTES give the same records as one read of the whole file."""
+    records = tricky_records()
+    ndjson = ref.is_ndjson(suffix)
+    text = "\n".join(json.dumps(r, ensure_ascii=False) for r in records) if ndjson else DOCS["wrapper_runs"]
+    data = text.encode()
+    path = tmp_path / f"export{suffix}"
+    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    fmt = export_format(path)
+    assert fmt == ("ndjson" if ndjson else "json")
+
+    whole = collect(iter_records(ByteSource(path, Limits(), path.name), fmt, Limits()))
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 7)
+    source = ByteSource(path, Limits(), path.name)
+    small = collect(iter_records(source, fmt, Limits()))
+    assert source.error is None
+    assert source.bytes_read == len(data)
+    assert small == whole == [(i.raw.encode(), i.line, None) for i in ref.split_file(path)]
+
+
+def test_utf8_bom_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + DOCS["pretty_array"].encode())
+    got = collect(iter_records(ByteSource(path, Limits(), path.name), "json", Limits()))
+    assert got == [(i.raw.encode(), i.line, None) for i in ref.split_file(path)]
+    assert json.loads(got[0][0]) == tricky_records()[0]
+
+
+def test_truncated_gzip_is_reported_not_raised(tmp_path: Path) -> None:
+    data = gzip.compress(("\n".join(json.dumps(r) for r in tricky_records()) + "\n").encode())
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    source = ByteSource(path, Limits(), path.name)
+    list(iter_records(source, "ndjson", Limits()))
+    assert source.error is not None
+    assert "cut.jsonl.gz" in str(source.error)
+
+
+NAMES = [
+    "a.json",
+    "B.JSON",
+    "c.jsonl",
+    "d.ndjson",
+    "e.json.gz",
+    "f.jsonl.gz",
+    "g.ndjson.GZ",
+    "h.txt",
+    "i.csv",
+    "j.gz",
+    "k.json.bak",
+    "json",
+    "l.parquet",
+    "m.jsonl.gz.tmp",
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_export_format(name: str) -> None:
+    expected = None if not ref.is_export(name) else ("ndjson" if ref.is_ndjson(name) else "json")
+    assert export_format(Path(name)) == expected
+
+
+def test_discover_reads_exports_and_reports_other_files(data_dir: Path) -> None:
+    folder = data_dir / "exports"
+    for name in NAMES:
+        (folder / name).write_text("[]")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "z.jsonl").write_text("")
+    (folder / ".hidden.json.part").write_text("[")
+    found = exports.discover(Settings.from_env(data_dir))
+    assert [f.name for f in found.files] == ref.export_names(folder)
+    other = {n for n in NAMES if not ref.is_export(n)}
+    assert set(found.ignored) == other
+    assert not {f.name for f in found.files} & set(found.ignored)

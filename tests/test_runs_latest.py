@@ -1,0 +1,303 @@
+"""The runs table: latest state per run id across exports, one UTC created_date partition per run, duration_s and
+anomalies; expected rows from tests/reference.py."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+import reference as ref
+from runlens import runs
+from runlens.config import Settings
+from runlens.ingest import ingest_file
+from runlens.validation import RecordValidator
+
+Export = tuple[str, list[dict[str, Any]]]
+
+
+def rec(run_id: str, status: str, created: str | None = "2026-03-01T10:00:00Z", **more: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"runId": run_id, "workflowName": more.pop("workflowName", "wf"), "status": status}
+    if created is not None:
+        out["createdAt"] = created
+    out.update(more)
+    return out
+
+
+class Lake:
+    """Ingests exports one after the other into a temporary lake and keeps the reference in step."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.settings = Settings.from_env(data_dir)
+        self.validator = RecordValidator.from_file(self.settings.schema_path)
+        self.files: list[ref.FileResult] = []
+        self.seqs: list[int] = []
+
+    def ingest(self, name: str, records: list[dict[str, Any]]) -> str:
+        path = self.settings.exports_dir / name
+        path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+        result = ingest_file(path, self.settings, self.validator, name)
+        assert result.outcome == "ingested"
+        (log,) = pq.read_table(self.settings.lake_dir / "ingest" / result.export_id / "ingest_log.parquet").to_pylist()
+        expected = ref.ingest_file(path, name, len(self.files) + 1, log["ingested_at"])
+        assert log["ingest_seq"] > max(self.seqs, default=0), "a later ingest must get a higher sequence number"
+        self.seqs.append(log["ingest_seq"])
+        self.files.append(expected)
+        return result.export_id
+
+    def rebuild_all(self) -> None:
+        runs.rebuild_days(self.settings.lake_dir, runs.all_days(self.settings.lake_dir))
+
+    def partition_files(self) -> dict[date, Path]:
+        root = self.settings.lake_dir / "runs"
+        return {
+            date.fromisoformat(p.parent.name.removeprefix("created_date=")): p
+            for p in root.glob("created_date=*/*.parquet")
+        }
+
+    def rows(self) -> dict[str, ref.Run]:
+        """Every runs row; fails when a run id appears twice (across partitions too)."""
+        out: dict[str, ref.Run] = {}
+        for day, path in self.partition_files().items():
+            for row in pq.read_table(path).to_pylist():
+                row["created_date"] = day
+                assert row["run_id"] not in out, f"{row['run_id']} appears twice"
+                out[row["run_id"]] = ref.run_from_row(row)
+        return out
+
+    def expected(self) -> dict[str, ref.Run]:
+        return ref.latest(ref.all_valid(self.files))
+
+
+def build(data_dir: Path, exports: list[Export]) -> Lake:
+    lake = Lake(data_dir)
+    for name, records in exports:
+        lake.ingest(name, records)
+    lake.rebuild_all()
+    return lake
+
+
+def assert_runs_match(lake: Lake) -> dict[str, ref.Run]:
+    got, expected = lake.rows(), lake.expected()
+    assert got == expected
+    assert set(lake.partition_files()) == {r.created_date for r in expected.values()}
+    return got
+
+
+def test_status_rank_wins_over_ingest_order(data_dir: Path) -> None:
+    got = assert_runs_match(
+        build(
+            data_dir,
+            [
+                ("1.jsonl", [rec("run_a", "completed"), rec("run_b", "queued"), rec("run_c", "running")]),
+                ("2.jsonl", [rec("run_a", "running"), rec("run_b", "running"), rec("run_c", "queued")]),
+                ("3.jsonl", [rec("run_a", "queued"), rec("run_b", "queued")]),
+            ],
+        )
+    )
+    assert {k: v.status for k, v in got.items()} == {"run_a": "completed", "run_b": "running", "run_c": "running"}
+    assert {v.source_file for v in got.values()} == {"1.jsonl", "2.jsonl"}
+
+
+def test_completed_and_failed_conflict_keeps_the_later_and_is_flagged(data_dir: Path) -> None:
+    got = assert_runs_match(
+        build(
+            data_dir,
+            [
+                (
+                    "1.jsonl",
+                    [
+                        rec("run_x", "failed", error="first"),
+                        rec("run_y", "completed"),
+                        rec("run_z", "failed", error="z1"),
+                    ],
+                ),
+                (
+                    "2.jsonl",
+                    [
+                        rec("run_x", "completed", output={"ok": True}),
+                        rec("run_y", "failed", error="second"),
+                        rec("run_z", "failed", error="z2"),
+                    ],
+                ),
+            ],
+        )
+    )
+    assert (got["run_x"].status, got["run_y"].status, got["run_z"].error) == ("completed", "failed", "z2")
+    assert "status_conflict" in got["run_x"].anomalies and "status_conflict" in got["run_y"].anomalies
+    assert "status_conflict" not in got["run_z"].anomalies
+
+
+def test_later_record_within_a_file_and_later_ingest_win_on_equal_rank(data_dir: Path) -> None:
+    got = assert_runs_match(
+        build(
+            data_dir,
+            [
+                (
+                    "1.jsonl",
+                    [
+                        rec("run_d", "running", input={"v": 1}),
+                        rec("run_d", "running", input={"v": 2}),
+                        rec("run_e", "completed", output={"v": 1}),
+                        rec("run_e", "completed", output={"v": 1}),
+                        rec("run_f", "completed", output={"v": 1}),
+                        rec("run_f", "queued"),
+                        rec("run_g", "failed", error="late", completedAt="2026-03-01T10:01:00Z"),
+                        rec("run_g", "failed", error="later", completedAt="2026-03-01T10:02:00Z"),
+                    ],
+                ),
+                ("2.jsonl", [rec("run_e", "completed", output={"v": 2})]),
+            ],
+        )
+    )
+    assert got["run_d"].input == {"v": 2}
+    assert got["run_e"].output == {"v": 2} and got["run_e"].source_file == "2.jsonl"
+    assert got["run_f"].status == "completed"
+    assert (got["run_g"].error, got["run_g"].duration_s) == ("later", 120.0)
+
+
+def test_a_run_whose_created_date_changes_ends_in_exactly_one_partition(data_dir: Path) -> None:
+    lake = build(
+        data_dir,
+        [
+            (
+                "1.jsonl",
+                [
+                    rec("run_m", "queued", created=None),
+                    rec("run_n", "queued", created="2026-03-01T23:59:59Z"),
+                    rec("run_p", "completed", created="2026-03-01T08:00:00Z", completedAt="2026-03-01T09:00:00Z"),
+                    rec("run_q", "running", created="2026-03-02T10:00:00Z"),
+                ],
+            ),
+            (
+                "2.jsonl",
+                [
+                    rec("run_m", "running", created="2026-03-04T00:00:00+05:30"),
+                    rec("run_n", "running", created="2026-03-02T00:00:01Z"),
+                    rec("run_p", "queued", created="2026-03-05T08:00:00Z"),
+                    rec("run_q", "completed", created=None, completedAt="2026-03-03T10:00:00Z"),
+                ],
+            ),
+        ],
+    )
+    got = assert_runs_match(lake)
+    assert {k: v.created_date for k, v in got.items()} == {
+        "run_m": date(2026, 3, 3),
+        "run_n": date(2026, 3, 2),
+        "run_p": date(2026, 3, 1),
+        "run_q": date(2026, 3, 3),
+    }
+    assert got["run_q"].created_date_source == "completedAt"
+
+
+def test_duration_rules(data_dir: Path) -> None:
+    got = assert_runs_match(
+        build(
+            data_dir,
+            [
+                (
+                    "1.jsonl",
+                    [
+                        rec("run_ok", "completed", "2026-03-01T10:00:00.000001Z", completedAt="2026-03-01T10:00:01Z"),
+                        rec("run_fail", "failed", "2026-03-01T10:00:00Z", completedAt="2026-03-01T11:30:00.5+01:00"),
+                        rec("run_neg", "completed", "2026-03-01T10:00:00Z", completedAt="2026-03-01T09:00:00Z"),
+                        rec("run_zero", "completed", "2026-03-01T10:00:00Z", completedAt="2026-03-01t10:00:00z"),
+                        rec("run_nocreated", "completed", None, completedAt="2026-03-01T10:00:00Z"),
+                        rec("run_nocompleted", "completed", "2026-03-01T10:00:00Z"),
+                        rec("run_running", "running", "2026-03-01T10:00:00Z", completedAt="2026-03-01T10:00:09Z"),
+                        rec("run_leap", "completed", "2026-12-31T23:59:59Z", completedAt="2026-12-31T23:59:60Z"),
+                        rec("run_noerror", "failed", "2026-03-01T10:00:00Z", completedAt="2026-03-01T10:00:02Z"),
+                    ],
+                )
+            ],
+        )
+    )
+    durations = {k: v.duration_s for k, v in got.items()}
+    assert durations == {
+        "run_ok": 0.999999,
+        "run_fail": 1800.5,
+        "run_neg": None,
+        "run_zero": 0.0,
+        "run_nocreated": None,
+        "run_nocompleted": None,
+        "run_running": None,
+        "run_leap": 1.0,
+        "run_noerror": 2.0,
+    }
+    anomalies = {k: set(v.anomalies) for k, v in got.items()}
+    assert anomalies["run_neg"] == {"completed_before_created"}
+    assert anomalies["run_nocreated"] == {"missing_created_at"}
+    assert anomalies["run_running"] == {"completed_at_on_unfinished"}
+    assert anomalies["run_leap"] == {"leap_second"}
+    assert anomalies["run_noerror"] == {"failed_without_error"}
+    assert anomalies["run_ok"] == anomalies["run_zero"] == set()
+
+
+def test_run_without_any_timestamp_takes_the_ingestion_date(data_dir: Path) -> None:
+    got = assert_runs_match(build(data_dir, [("1.jsonl", [rec("run_t", "queued", None)])]))
+    assert got["run_t"].created_date_source == "ingested_at"
+    assert abs(got["run_t"].created_date - datetime.now(UTC).date()).days <= 1
+
+
+def snapshot(lake: Lake) -> dict[date, tuple[int, int, int]]:
+    return {day: (p.stat().st_ino, p.stat().st_mtime_ns, p.stat().st_size) for day, p in lake.partition_files().items()}
+
+
+def test_incremental_rebuild_touches_only_affected_days(data_dir: Path) -> None:
+    lake = build(
+        data_dir,
+        [
+            (
+                "1.jsonl",
+                [
+                    rec("run_1", "queued", "2026-03-01T10:00:00Z"),
+                    rec("run_2", "running", "2026-03-02T10:00:00Z"),
+                    rec("run_3", "completed", "2026-03-03T10:00:00Z", completedAt="2026-03-03T10:00:05Z"),
+                    rec("run_4", "queued", None),
+                    rec("run_5", "completed", "2026-03-05T10:00:00Z", completedAt="2026-03-05T10:00:05Z"),
+                ],
+            )
+        ],
+    )
+    assert_runs_match(lake)
+    before = snapshot(lake)
+    old_rows = lake.rows()
+    new_records = [
+        rec("run_1", "completed", "2026-03-01T10:00:00Z", completedAt="2026-03-01T10:00:03Z"),
+        rec("run_4", "running", "2026-03-04T12:00:00Z"),
+        rec("run_6", "queued", "2026-03-06T00:00:00-01:00"),
+    ]
+    export_id = lake.ingest("2.jsonl", new_records)
+    new_file = lake.files[-1]
+    days = runs.affected_days(lake.settings.lake_dir, [export_id])
+    # What the new export can change: its records' days and the current days of the runs it mentions.
+    mentioned = {r.run_id for r in new_file.valid}
+    must = {r.created_date for r in new_file.valid} | {old_rows[i].created_date for i in mentioned if i in old_rows}
+    assert must <= days
+    runs.rebuild_days(lake.settings.lake_dir, days)
+    assert_runs_match(lake)
+    after = snapshot(lake)
+    untouched = set(before) - must
+    assert untouched == {date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 5)}
+    assert {d: after[d] for d in untouched} == {d: before[d] for d in untouched}
+
+
+@pytest.mark.parametrize("order", ["forward", "reverse"])
+def test_stale_export_ingested_late_never_moves_a_run_backwards(data_dir: Path, order: str) -> None:
+    states = [
+        rec("run_s", "queued"),
+        rec("run_s", "running"),
+        rec("run_s", "completed", completedAt="2026-03-01T10:05:00Z", output={"n": 1}),
+    ]
+    if order == "reverse":
+        states.reverse()
+    lake = Lake(data_dir)
+    for i, state in enumerate(states):
+        lake.ingest(f"{i}.jsonl", [state])
+        lake.rebuild_all()
+        assert_runs_match(lake)
+    assert lake.rows()["run_s"].status == "completed"
+    assert lake.rows()["run_s"].duration_s == 300.0

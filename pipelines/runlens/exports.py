@@ -40,7 +40,7 @@ def partition_key(name: str) -> str:
 
 
 def discover(settings: Settings) -> Discovery:
-    """Every export file under the exports folder in path order (hidden files and folders are skipped)."""
+    """Every export file under the exports folder, ordered by relative name (hidden files and folders skipped)."""
     root = settings.exports_dir
     files: list[ExportFile] = []
     ignored: list[str] = []
@@ -55,6 +55,7 @@ def discover(settings: Settings) -> Discovery:
             ignored.append(name)
         else:
             files.append(ExportFile(path, name, partition_key(name)))
+    files.sort(key=lambda export: export.name)  # "path order" is the order of these names, everywhere
     return Discovery(files, ignored)
 
 

@@ -22,13 +22,13 @@ from runlens import exports
 from runlens.config import PROJECT_DIR, Settings
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import RunlensResource
-from runlens.defs.sensors import REFRESH_SELECTION
 from runlens.errors import RunlensError
 from runlens.locks import file_lock
 from runlens.refresh import plan_refresh
+from runlens.validation import RecordValidator
 
-# The CLI prints its own summary; Dagster's per-event console log stays in the instance (and the UI).
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The CLI prints its own summary and one line per failure; Dagster's event log stays in the instance (and the UI).
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass
@@ -93,11 +93,11 @@ def _record(report: PipelineReport, result: dg.ExecuteInProcessResult) -> None:
 
 
 def _first_failure(result: dg.ExecuteInProcessResult) -> str:
-    """The innermost cause of the first failed step, in one line."""
+    """The first failed step and the error raised by our code (not Dagster's wrapper), in one line."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error
-            while error.cause is not None:
+            while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
                 error = error.cause
             return f"{event.step_key}: {error.message.strip().splitlines()[-1]}"
     return "see the run's logs in the Dagster UI"
@@ -105,6 +105,7 @@ def _first_failure(result: dg.ExecuteInProcessResult) -> str:
 
 def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> PipelineReport:
     """Ingest new exports, refresh what they change, rebuild the warehouse; serialised per data directory."""
+    RecordValidator.from_file(settings.schema_path)  # a broken schema file is the user's to fix: say so up front
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with file_lock(settings.data_dir / ".runlens-run.lock", on_wait=echo):
         ensure_dagster_home(settings)
@@ -127,13 +128,13 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
                 _record(report, result)
                 report.ingest_metadata = _metadata_of(result, "ingested_exports")
             plan = plan_refresh(settings)
-            if plan is not None:
+            for step in plan:
                 result = _materialize(
-                    definitions, settings, instance, REFRESH_SELECTION, tags=plan.tags, run_config=plan.run_config
+                    definitions, settings, instance, step.selection, tags=step.tags, run_config=step.run_config
                 )
                 _record(report, result)
-                report.days_refreshed = len(plan.days)
-            elif not settings.warehouse_path.exists():
+            report.days_refreshed = len(plan[-1].all_days) if plan else 0
+            if not plan and not settings.warehouse_path.exists():
                 _record(report, _materialize(definitions, settings, instance, ["warehouse"]))
         return report
 

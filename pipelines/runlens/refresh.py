@@ -1,47 +1,86 @@
-"""What to recompute after new ingests: the days they change, as a Dagster partition range plus run config.
+"""What to recompute after new ingests: the days they change, as Dagster runs over daily partition ranges.
 
-Shared by ``runlens run`` and the sensor, so both refresh exactly the same partitions.
+Shared by ``runlens run`` and the sensor, so both refresh exactly the same partitions. The changed days are
+grouped into ranges with small gaps (Dagster records every partition of a range, so one stale export from months
+ago gets its own short range instead of stretching one range over the months between). Each run rebuilds exactly
+its days (run config); the range only says which partitions Dagster records. Days outside the partitions
+definition (before its start, after today) ride along with the nearest range. The last run also refreshes the
+whole-lake metric tables and the warehouse, and records the ingests it covered.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from runlens import runs
 from runlens.config import Settings
+from runlens.defs.partitions import days as day_partitions
 
-DAY_ASSETS = ("runs", "workflow_daily_metrics")
-REFRESH_ASSETS = (*DAY_ASSETS, "reliability_tables")
+DAY_ASSETS = ["runs", "workflow_daily_metrics"]
+FLEET_ASSETS = ["workflow_hourly_throughput", "error_signatures", "stuck_runs", "workflow_regressions"]
+FINAL_ASSETS = [*DAY_ASSETS, *FLEET_ASSETS, "warehouse"]
+MAX_GAP_DAYS = 7
 
 
 @dataclass(frozen=True)
-class RefreshPlan:
+class RefreshRun:
+    """One Dagster run of a refresh: the partition range it records and the exact days it rebuilds."""
+
+    first: date
+    last: date
     days: list[date]
+    final: bool
+    all_days: list[date]
     newest_seq: int
+
+    @property
+    def selection(self) -> list[str]:
+        return FINAL_ASSETS if self.final else DAY_ASSETS
 
     @property
     def tags(self) -> dict[str, str]:
         return {
-            ASSET_PARTITION_RANGE_START_TAG: self.days[0].isoformat(),
-            ASSET_PARTITION_RANGE_END_TAG: self.days[-1].isoformat(),
+            ASSET_PARTITION_RANGE_START_TAG: self.first.isoformat(),
+            ASSET_PARTITION_RANGE_END_TAG: self.last.isoformat(),
         }
 
     @property
     def run_config(self) -> dict[str, Any]:
         only = {"config": {"only_days": [d.isoformat() for d in self.days]}}
-        ops: dict[str, Any] = {name: only for name in REFRESH_ASSETS}
-        ops["warehouse"] = {"config": {"applied_ingest_seq": self.newest_seq}}
+        ops: dict[str, Any] = {name: only for name in DAY_ASSETS}
+        if self.final:
+            ops["reliability_tables"] = {"config": {"only_days": [d.isoformat() for d in self.all_days]}}
+            ops["warehouse"] = {"config": {"applied_ingest_seq": self.newest_seq}}
         return {"ops": ops}
 
 
-def plan_refresh(settings: Settings) -> RefreshPlan | None:
-    """The runs partitions that committed-but-unapplied ingests change; None when runs is up to date."""
+def plan_refresh(settings: Settings) -> list[RefreshRun]:
+    """The runs that bring ``runs`` and the metrics up to date with every committed ingest ([] when they are)."""
     pending, newest_seq = runs.pending_exports(settings.lake_dir)
-    if not pending:
-        return None
-    days = sorted(runs.affected_days(settings.lake_dir, pending))
-    return RefreshPlan(days, newest_seq) if days else None
+    changed = sorted(runs.affected_days(settings.lake_dir, pending)) if pending else []
+    if not changed:
+        return []
+    low = day_partitions.start.date()
+    high = datetime.now(UTC).date()
+    clusters: list[list[date]] = []
+    for day in changed:
+        position = min(max(day, low), high)
+        if clusters and (position - min(max(clusters[-1][-1], low), high)).days <= MAX_GAP_DAYS:
+            clusters[-1].append(day)
+        else:
+            clusters.append([day])
+    return [
+        RefreshRun(
+            first=min(max(cluster[0], low), high),
+            last=min(max(cluster[-1], low), high),
+            days=cluster,
+            final=i == len(clusters) - 1,
+            all_days=changed,
+            newest_seq=newest_seq,
+        )
+        for i, cluster in enumerate(clusters)
+    ]

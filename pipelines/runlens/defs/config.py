@@ -7,10 +7,11 @@ from pydantic import Field
 
 
 class DaysConfig(dg.Config):
-    """Which days of the selected partition range to recompute.
+    """Which days to recompute.
 
-    ``runlens run`` and the export sensor pass the days that new exports changed, so the rest of the range is not
-    rewritten; empty means every day in the range.
+    Empty: every day of the partition range being materialized. ``runlens run`` and the refresh sensor pass the
+    exact days that new exports changed (see runlens.refresh): those are recomputed, and nothing else, even days
+    outside the partitions definition (before its start or in the future), which the range cannot name.
     """
 
     only_days: list[str] = Field(default_factory=list)
@@ -18,8 +19,7 @@ class DaysConfig(dg.Config):
     def select(self, window_days: list[date]) -> list[date]:
         if not self.only_days:
             return window_days
-        wanted = {date.fromisoformat(d) for d in self.only_days}
-        return [d for d in window_days if d in wanted]
+        return sorted({date.fromisoformat(d) for d in self.only_days})
 
 
 def window_days(context: dg.AssetExecutionContext) -> list[date]:

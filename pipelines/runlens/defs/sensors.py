@@ -8,17 +8,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from runlens import exports
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import RunlensResource
-from runlens.refresh import plan_refresh
-
-REFRESH_SELECTION = [
-    "runs",
-    "workflow_daily_metrics",
-    "workflow_hourly_throughput",
-    "error_signatures",
-    "stuck_runs",
-    "workflow_regressions",
-    "warehouse",
-]
+from runlens.refresh import FINAL_ASSETS, plan_refresh
 
 
 @dg.sensor(asset_selection=["ingested_exports"], minimum_interval_seconds=60)
@@ -52,20 +42,21 @@ def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensRes
     )
 
 
-@dg.sensor(asset_selection=REFRESH_SELECTION, minimum_interval_seconds=60)
+@dg.sensor(asset_selection=FINAL_ASSETS, minimum_interval_seconds=60)
 def runs_refresh_sensor(runlens: RunlensResource) -> dg.SensorResult | dg.SkipReason:
-    """When committed ingests are not yet reflected in runs, requests one run that rebuilds exactly the days they
+    """When committed ingests are not yet reflected in runs, requests the runs that rebuild exactly the days they
     change, then the metrics and the warehouse (the same plan `runlens run` uses)."""
     plan = plan_refresh(runlens.settings())
-    if plan is None:
+    if not plan:
         return dg.SkipReason("runs is up to date with every committed ingest")
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
-                run_key=f"apply-ingest-seq-{plan.newest_seq}",
-                asset_selection=[dg.AssetKey(k) for k in REFRESH_SELECTION],
-                tags=plan.tags,
-                run_config=plan.run_config,
+                run_key=f"apply-ingest-seq-{step.newest_seq}-{i}",
+                asset_selection=[dg.AssetKey(k) for k in step.selection],
+                tags=step.tags,
+                run_config=step.run_config,
             )
+            for i, step in enumerate(plan)
         ]
     )

@@ -166,18 +166,9 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def parse(raw: str) -> tuple[Any, bool]:
-    """The parsed value (a repeated key keeps its last value) and whether the top-level object repeats a key."""
-    value = json.loads(raw, parse_constant=_reject_constant)
-    key_lists: list[list[str]] = []
-
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        key_lists.append([k for k, _ in pairs])
-        return dict(pairs)
-
-    json.loads(raw, object_pairs_hook=hook, parse_constant=_reject_constant)
-    duplicated = isinstance(value, dict) and len(key_lists[-1]) != len(set(key_lists[-1]))
-    return value, duplicated
+def parse(raw: str) -> Any:
+    """The parsed value; a repeated key keeps its last value (runlens' documented decision)."""
+    return json.loads(raw, parse_constant=_reject_constant)
 
 
 def json_path(parts: Iterable[str | int]) -> str:
@@ -326,10 +317,10 @@ class FileResult:
 
 
 def error_key(errors: Iterable[Mapping[str, Any]]) -> frozenset[tuple[str, str]]:
-    """A quarantine row's errors as (path, keyword); rows whose reasons are not schema keywords or duplicateKey
-    (the record could not be read as JSON) map to the reference's parse marker."""
+    """A quarantine row's errors as (path, keyword); rows whose reasons are not schema keywords (the record could
+    not be read as JSON) map to the reference's parse marker."""
     pairs = frozenset((e["path"], e["keyword"]) for e in errors)
-    if any(k in VALIDATOR.VALIDATORS or k == "duplicateKey" for _, k in pairs):
+    if any(k in VALIDATOR.VALIDATORS for _, k in pairs):
         return pairs
     return frozenset({("$", PARSE_ERROR)})
 
@@ -337,13 +328,10 @@ def error_key(errors: Iterable[Mapping[str, Any]]) -> frozenset[tuple[str, str]]
 def check_item(item: RawItem) -> tuple[Any, frozenset[tuple[str, str]]]:
     """The parsed value of one raw record and its violations (empty: valid)."""
     try:
-        value, duplicated = parse(item.raw)
+        value = parse(item.raw)
     except (ValueError, RecursionError):
         return None, frozenset({("$", PARSE_ERROR)})
-    errors = violations(value)
-    if not errors and duplicated:
-        errors = [("$", "duplicateKey")]
-    return value, frozenset(errors)
+    return value, frozenset(violations(value))
 
 
 def ingest_file(path: Path, name: str, seq: int, ingested_at: datetime | None = None) -> FileResult:

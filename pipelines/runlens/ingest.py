@@ -5,10 +5,11 @@ plus every reason). ``ingest_log.parquet`` holds the file's counts (records_read
 files are written into a hidden folder that is renamed to ``lake/ingest/<export_id>/`` in one atomic step: an
 ingest is either fully in the lake or not at all, and a re-run after a crash simply does it again.
 
-Hot path per batch (one chunk of the file, ~8 MiB): ``orjson`` parses each record (garbage collection paused, it
-only slows allocation here), ``jsonschema-rs`` validates the whole batch in one call, ``msgspec`` decodes the valid
-records' fields into columns (input and output as their raw JSON text), and DuckDB types them
-(``sql/stage_records.sql``: UTC timestamps, anomalies, created_date).
+Hot path per batch (one chunk of the file, ~8 MiB): one C-speed pass finds the records nested deeper than the cap
+(``readers.DepthCheck``), ``orjson`` parses each record (garbage collection paused, it only slows allocation here),
+``jsonschema-rs`` validates the whole batch in one call, ``msgspec`` decodes the valid records' fields into columns
+(input and output as their raw JSON text), and DuckDB types them (``sql/stage_records.sql``: UTC timestamps,
+anomalies, created_date).
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from runlens import lake
-from runlens.config import SQL_DIR, Settings
-from runlens.contracts import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, STAGED_SCHEMA
-from runlens.readers import ByteSource, JsonSplitter, RawBatch, export_format, iter_ndjson
+from runlens.config import SQL_DIR, Limits, Settings
+from runlens.contracts import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, STAGED_SCHEMA, UTC_US
+from runlens.readers import ByteSource, DepthCheck, JsonSplitter, RawBatch, export_format, iter_ndjson
 from runlens.validation import RecordValidator, Violation
 
 KNOWN_FIELDS = frozenset({"runId", "workflowName", "status", "input", "output", "error", "createdAt", "completedAt"})
@@ -113,14 +114,20 @@ def gc_paused() -> Iterator[None]:
 class BatchProcessor:
     """Parses, validates and types one batch of raw records."""
 
-    def __init__(self, validator: RecordValidator, con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> None:
+    def __init__(
+        self, validator: RecordValidator, con: duckdb.DuckDBPyConnection, params: dict[str, Any], limits: Limits
+    ) -> None:
         self.validator = validator
         self.con = con
         self.params = params
+        self.depth = DepthCheck(limits.max_nesting_depth)
         con.execute(RFC3339_SQL)
 
     def process(self, batch: RawBatch) -> tuple[pa.Table, list[dict[str, Any]]]:
         bad: dict[int, list[Violation]] = {i: [Violation("$", "read", msg)] for i, msg in batch.problems.items()}
+        too_deep = Violation("$", "depth", f"nested deeper than {self.depth.cap} levels (RUNLENS_MAX_NESTING_DEPTH)")
+        for pos in self.depth.too_deep(batch.raws):
+            bad.setdefault(pos, [too_deep])
         parsed, positions = self._parse(batch, bad)
         for i, violations in self.validator.check_batch(parsed).items():
             bad[positions[i]] = violations
@@ -151,22 +158,26 @@ class BatchProcessor:
         if not valid:
             return STAGED_SCHEMA.empty_table()
         fields: list[RunFields] = []
-        kept: list[tuple[int, Any]] = []
+        extras: list[str | None] = []
+        kept: list[int] = []
         for pos, rec in valid:
+            raw = batch.raws[pos]
             try:
-                fields.append(_decode_fields(batch.raws[pos]))
-                kept.append((pos, rec))
-            except msgspec.ValidationError as exc:
+                decoded, extra = _decode_run_fields(raw), _extra(rec, raw)
+            except (msgspec.DecodeError, RecursionError) as exc:
                 bad[pos] = [Violation("$", "storage", f"passes the schema but cannot be stored in runs: {exc}")]
+                continue
+            fields.append(decoded)
+            extras.append(extra)
+            kept.append(pos)
         if not kept:
             return STAGED_SCHEMA.empty_table()
-        typed = self._run_stage_sql(_stage_input(batch, kept, fields))
-        storable = typed.column("storable")
-        if not pc.all(storable).as_py():
-            for (pos, _), ok in zip(kept, storable.to_pylist(), strict=True):
-                if not ok:
-                    bad[pos] = [Violation("$", "storage", UNSTORABLE)]
-            typed = typed.filter(storable)
+        typed = self._run_stage_sql(_stage_input(batch, kept, fields, extras))
+        unstorable = _unstorable(typed)
+        if unstorable:
+            for row, violations in unstorable.items():
+                bad[kept[row]] = violations
+            typed = typed.filter(pa.array([row not in unstorable for row in range(typed.num_rows)]))
         return typed.drop_columns(["storable"]).cast(STAGED_SCHEMA)
 
     def _run_stage_sql(self, table: pa.Table) -> pa.Table:
@@ -206,18 +217,41 @@ class RunFields(msgspec.Struct):
 
 
 _decode_fields = msgspec.json.Decoder(RunFields).decode
+_decode_members = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 UNSET = msgspec.UNSET
 UNSTORABLE = (
     "valid JSON that DuckDB's JSON type cannot hold (for example a lone UTF-16 surrogate escape); kept here with "
     "its raw text"
 )
+OUT_OF_RANGE = "a valid date-time whose UTC time falls outside the years 0001-9999, which runs cannot hold"
+# The UTC instants runs can hold (Python's datetime range: the pipeline reads created_date back as a date).
+UTC_RANGE = (
+    pa.scalar(datetime(1, 1, 1, tzinfo=UTC), UTC_US),
+    pa.scalar(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), UTC_US),
+)
 
 
-def _stage_input(batch: RawBatch, kept: list[tuple[int, Any]], fields: list[RunFields]) -> pa.Table:
+def _unstorable(typed: pa.Table) -> dict[int, list[Violation]]:
+    """Rows of a typed batch that passed the schema but cannot be stored, by row number, with the reasons."""
+    checks = [(typed.column("storable"), Violation("$", "storage", UNSTORABLE))]
+    for column, name in (("created_at", "createdAt"), ("completed_at", "completedAt")):
+        values = typed.column(column)
+        in_range = pc.and_(pc.greater_equal(values, UTC_RANGE[0]), pc.less_equal(values, UTC_RANGE[1]))
+        checks.append((pc.fill_null(in_range, True), Violation(f"$.{name}", "storage", OUT_OF_RANGE)))
+    if all(pc.all(ok).as_py() for ok, _ in checks):
+        return {}
+    bad: dict[int, list[Violation]] = {}
+    for ok, violation in checks:
+        for row in pc.indices_nonzero(pc.invert(ok)).to_pylist():
+            bad.setdefault(row, []).append(violation)
+    return bad
+
+
+def _stage_input(batch: RawBatch, kept: list[int], fields: list[RunFields], extras: list[str | None]) -> pa.Table:
     text = pa.string()
     return pa.table(
         {
-            "record_index": pa.array([batch.first_index + pos for pos, _ in kept], pa.int64()),
+            "record_index": pa.array([batch.first_index + pos for pos in kept], pa.int64()),
             "run_id": pa.array([f.runId for f in fields], text),
             "workflow_name": pa.array([f.workflowName for f in fields], text),
             "status": pa.array([f.status for f in fields], text),
@@ -230,7 +264,7 @@ def _stage_input(batch: RawBatch, kept: list[tuple[int, Any]], fields: list[RunF
             "output": pa.array([None if f.output is UNSET else memoryview(f.output) for f in fields], pa.binary()).cast(
                 text
             ),
-            "extra": pa.array([_extra(rec) for _, rec in kept], text),
+            "extra": pa.array(extras, text),
         }
     )
 
@@ -244,11 +278,29 @@ def _strict_loads(raw: bytes) -> Any:
     return json.loads(raw, parse_constant=_reject_constant)
 
 
-def _extra(record: Any) -> str | None:
-    if not isinstance(record, dict) or (len(record) <= len(KNOWN_FIELDS) and record.keys() <= KNOWN_FIELDS):
+def _decode_run_fields(raw: bytes) -> RunFields:
+    try:
+        return _decode_fields(raw)
+    except msgspec.ValidationError:
+        # msgspec type-checks every occurrence of a repeated key, orjson keeps the last one (the object that was
+        # validated): decode the record again with each key once, holding its last value
+        members = _decode_members(raw)
+        return _decode_fields(
+            b"{" + b",".join(orjson.dumps(key) + b":" + bytes(v) for key, v in members.items()) + b"}"
+        )
+
+
+def _extra(record: dict[str, Any], raw: bytes) -> str | None:
+    """The top-level members the schema does not name, as a JSON object whose values keep their exported text
+    (integers beyond 64 bits, number spelling, nesting): the parsed record only says whether there are any."""
+    if len(record) <= len(KNOWN_FIELDS) and record.keys() <= KNOWN_FIELDS:
         return None
-    extra = {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
-    return orjson.dumps(extra).decode() if extra else None
+    members = _decode_members(raw)
+    return "{" + ",".join(_member(key, value) for key, value in members.items() if key not in KNOWN_FIELDS) + "}"
+
+
+def _member(key: str, value: msgspec.Raw) -> str:
+    return orjson.dumps(key).decode() + ":" + bytes(value).decode()
 
 
 class IngestWriter:
@@ -307,7 +359,7 @@ class ExportReader:
             return
         with gc_paused(), duckdb.connect() as con:
             con.execute("set TimeZone = 'UTC'")
-            processor = BatchProcessor(self.validator, con, self.params)
+            processor = BatchProcessor(self.validator, con, self.params, self.limits)
             for batch in batches:
                 staged, quarantined = processor.process(batch)
                 yield batch, staged, quarantined
@@ -317,7 +369,7 @@ class ExportReader:
     ) -> Iterator[tuple[RawBatch, pa.Table, list[dict[str, Any]]]]:
         context = multiprocessing.get_context("forkserver")
         with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker, initargs=(self.validator.schema,)
+            workers, mp_context=context, initializer=_init_worker, initargs=(self.validator.schema, self.limits)
         ) as pool:
             in_flight: deque[tuple[RawBatch, Future[tuple[pa.Table, list[dict[str, Any]]]]]] = deque()
             for batch in batches:
@@ -341,12 +393,12 @@ class ExportReader:
 _worker: BatchProcessor | None = None
 
 
-def _init_worker(schema: dict[str, Any]) -> None:
+def _init_worker(schema: dict[str, Any], limits: Limits) -> None:
     global _worker
     gc.disable()  # see gc_paused; the worker only ever parses
     con = duckdb.connect(config={"threads": 1})
     con.execute("set TimeZone = 'UTC'")
-    _worker = BatchProcessor(RecordValidator(schema), con, {})
+    _worker = BatchProcessor(RecordValidator(schema), con, {}, limits)
 
 
 def _process_in_worker(batch: RawBatch, params: dict[str, Any]) -> tuple[pa.Table, list[dict[str, Any]]]:

@@ -95,10 +95,17 @@ def remove_file(path: Path) -> None:
 
 
 def sweep_temporaries(lake_dir: Path) -> int:
-    """Delete what a killed writer left behind (hidden files, ``.tmp/`` folders); call it holding the write lock."""
-    if not lake_dir.exists():
+    """Delete what a killed writer left behind (hidden files, ``.tmp/`` folders); call it holding the write lock.
+
+    ``ingest/`` is not walked: nothing is ever written inside it, ingests arrive there by one rename from ``.tmp/``
+    (and it holds a folder per export file, so walking it would make every sweep slower as the lake grows).
+    """
+    if not lake_dir.is_dir():
         return 0
-    leftovers = [*lake_dir.rglob(".*.tmp"), *(lake_dir / TMP).glob("*")]
+    leftovers = [*lake_dir.glob(".*.tmp"), *(lake_dir / TMP).glob("*")]
+    for child in lake_dir.iterdir():
+        if child.is_dir() and child.name not in (INGEST, TMP):
+            leftovers.extend(child.rglob(".*.tmp"))
     for path in leftovers:
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)

@@ -1,7 +1,8 @@
 """Advisory file locks that serialise writers of one data directory.
 
 ``lake/.write.lock`` is held by every write to the lake (an ingest, a runs rebuild, a metric refresh, the
-warehouse swap), so Dagster runs launched from the UI and ``runlens run`` never write the same table at once.
+warehouse swap), so Dagster runs launched from the UI and ``runlens run`` never write the same table at once; taking
+it also sweeps the temporaries a killed writer left behind.
 ``.runlens-run.lock`` in the data directory is held for a whole ``runlens run``: a second one waits for the first
 (and says so) instead of interleaving with it. Locks die with their process, so a killed run never leaves one
 behind.
@@ -13,9 +14,10 @@ import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
+from runlens import lake
 from runlens.errors import LockedError
 
 
@@ -44,5 +46,10 @@ def file_lock(path: Path, *, wait_s: float = 3600.0, on_wait: Callable[[str], No
         os.close(fd)
 
 
-def lake_write_lock(lake_dir: Path) -> AbstractContextManager[None]:
-    return file_lock(lake_dir / ".write.lock")
+@contextmanager
+def lake_write_lock(lake_dir: Path) -> Iterator[None]:
+    """Hold the lake's write lock. Every writer of the lake holds it, so whatever temporary file or folder exists
+    when it is acquired was left by a killed writer: it is swept first, and a crash leaves no orphan for long."""
+    with file_lock(lake_dir / ".write.lock"):
+        lake.sweep_temporaries(lake_dir)
+        yield

@@ -9,7 +9,8 @@ The JSON splitter is vectorised with numpy: per chunk it finds the structural ch
 depth, so Python only touches one event per record. Records come out as raw bytes, byte for byte as in the file;
 parsing and validation happen later (``runlens.ingest``). Whatever cannot be a record (content after the end of the
 document, a file cut off inside a value, an over-long record) still comes out as a raw record with a reason, so
-nothing is dropped.
+nothing is dropped. ``DepthCheck`` finds the records nested deeper than ``RUNLENS_MAX_NESTING_DEPTH`` before they are
+parsed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -80,16 +83,8 @@ class ByteSource:
     def _decompressed(self) -> Iterator[bytes]:
         cap = self.limits.max_decompressed_bytes
         with open(self.path, "rb") as handle:
-            stream = gzip.GzipFile(fileobj=handle) if self.path.name.lower().endswith(".gz") else handle
-            while True:
-                try:
-                    block = stream.read(CHUNK_BYTES)
-                except EOFError as exc:
-                    raise self._fail("the gzip stream ends early (truncated file?)") from exc
-                except (gzip.BadGzipFile, zlib.error) as exc:
-                    raise self._fail(f"not a readable gzip stream ({exc})") from exc
-                if not block:
-                    return
+            gzipped = self.path.name.lower().endswith(".gz")
+            for block in self._gunzipped(handle) if gzipped else iter(partial(handle.read, CHUNK_BYTES), b""):
                 self.bytes_read += len(block)
                 if self.bytes_read > cap:
                     raise self._fail(
@@ -97,6 +92,32 @@ class ByteSource:
                         "the rest of the file was not read"
                     )
                 yield block
+
+    def _gunzipped(self, handle: BinaryIO) -> Iterator[bytes]:
+        """Decompressed blocks of up to ``CHUNK_BYTES``. A broken stream first yields everything decompressed before
+        the break (``GzipFile.read`` would drop it with the exception), then fails."""
+        stream = gzip.GzipFile(fileobj=handle)
+        pieces: list[bytes] = []
+        size = 0
+        problem = ""
+        while True:
+            try:
+                piece = stream.read1(CHUNK_BYTES - size)
+            except EOFError:
+                piece, problem = b"", "the gzip stream ends early (truncated file?)"
+            except (gzip.BadGzipFile, zlib.error) as exc:
+                piece, problem = b"", f"not a readable gzip stream ({exc})"
+            pieces.append(piece)
+            size += len(piece)
+            if piece and size < CHUNK_BYTES:
+                continue
+            if size:
+                yield b"".join(pieces)
+            if not piece:
+                break
+            pieces, size = [], 0
+        if problem:
+            raise self._fail(problem)
 
     def _fail(self, message: str) -> ExportReadError:
         return ExportReadError(self.display, message, self.bytes_read)
@@ -220,6 +241,7 @@ class JsonSplitter:
         self.in_wrapper_rest = False
         self.after_comma = False
         self.collecting = False
+        self.seen_value = False
         self.index = 0
         self.line = 1
         self.pieces: list[bytes] = []
@@ -233,6 +255,7 @@ class JsonSplitter:
     # -- collecting one value's bytes across chunks --
     def _begin(self, line: int) -> None:
         self.pieces, self.size, self.start_line, self.collecting = [], 0, line, True
+        self.seen_value = True
 
     def _collect(self, piece: bytes) -> None:
         if self.size <= self.cap:
@@ -301,11 +324,7 @@ class JsonSplitter:
 
     def _structure(self, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions and depth changes of the structural characters outside strings."""
-        quotes = np.flatnonzero(data == 34)
-        escaped = quotes[(quotes > 0) & (data[quotes - 1] == 92)]
-        if escaped.size:
-            drop = [q for q in escaped.tolist() if _backslashes_before(data, q) % 2 == 1]
-            quotes = np.setdiff1d(quotes, np.asarray(drop, dtype=quotes.dtype), assume_unique=True)
+        quotes = _unescaped_quotes(data)
         candidates = np.flatnonzero(_STRUCTURAL[data])
         outside = (np.searchsorted(quotes, candidates) + int(self.in_string)) % 2 == 0
         if quotes.size % 2:
@@ -399,6 +418,18 @@ class JsonSplitter:
             self._emit(batch)
         self._drop()
         self._flush_junk(batch)
+        if not self.seen_value and not self.index and not batch.raws:
+            self.warnings.append("the file holds no JSON value (it is empty or only white space)")
+
+
+def _unescaped_quotes(data: np.ndarray) -> np.ndarray:
+    """Positions of the double quotes that open or close a string (not those escaped by a backslash)."""
+    quotes = np.flatnonzero(data == 34)
+    escaped = quotes[(quotes > 0) & (data[quotes - 1] == 92)]
+    if escaped.size:
+        drop = [q for q in escaped.tolist() if _backslashes_before(data, q) % 2 == 1]
+        quotes = np.setdiff1d(quotes, np.asarray(drop, dtype=quotes.dtype), assume_unique=True)
+    return quotes
 
 
 def _backslashes_before(data: np.ndarray, pos: int) -> int:
@@ -406,3 +437,44 @@ def _backslashes_before(data: np.ndarray, pos: int) -> int:
     while pos - count - 1 >= 0 and data[pos - count - 1] == 92:
         count += 1
     return count
+
+
+# orjson refuses JSON nested deeper than this; RUNLENS_MAX_NESTING_DEPTH above it is treated as this.
+PARSER_MAX_DEPTH = 1024
+_ALL_BUT_OPENERS = bytes(b for b in range(256) if b not in b"{[\x00")
+
+
+class DepthCheck:
+    """Finds the raw records nested deeper than a cap (a top-level object is depth 1).
+
+    Depth never exceeds the number of ``{`` and ``[`` bytes in a record, so one pass over a whole batch (join,
+    delete every other byte, look for a run of more than ``cap`` openers) clears almost every batch at C speed. Only
+    the records it cannot clear get an exact, string-aware count.
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.cap = min(cap, PARSER_MAX_DEPTH)
+        self._openers_run = re.compile(rb"[{\[]{%d}" % (self.cap + 1))
+
+    def too_deep(self, raws: list[bytes]) -> list[int]:
+        """Positions in ``raws`` of the records nested deeper than the cap.
+
+        The records are joined on NUL, a byte valid JSON never holds raw: a record that contains one can only have
+        its run of openers split (counted lower), and it is quarantined as invalid JSON anyway.
+        """
+        if not self._openers_run.search(b"\0".join(raws).translate(None, _ALL_BUT_OPENERS)):
+            return []
+        return [
+            i
+            for i, raw in enumerate(raws)
+            if raw.count(b"{") + raw.count(b"[") > self.cap and nesting_depth(raw) > self.cap
+        ]
+
+
+def nesting_depth(raw: bytes) -> int:
+    """How deep containers nest in one JSON text; brackets inside strings do not count."""
+    data = np.frombuffer(raw, dtype=np.uint8)
+    quotes = _unescaped_quotes(data)
+    brackets = np.flatnonzero(_OPENERS[data])
+    outside = brackets[np.searchsorted(quotes, brackets) % 2 == 0]
+    return int(np.cumsum(_OPENERS[data[outside]], dtype=np.int64).max(initial=0))

@@ -1,0 +1,593 @@
+"""Adversarial exports, built here (nothing large is checked in), each with its outcome asserted.
+
+The corpus goes through ``runlens run`` as a whole: no crash, every record either in ``runs`` or in ``quarantine``
+with its file, line and reason, reconciliation holding, nothing written outside the data directory, names stored
+verbatim. ``runlens validate`` reports every problem in one line that names the file and the position. Caps
+(decompressed size, record size, nesting depth) stop hostile files with a clear message and bounded memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from conftest import CliRunner
+from runlens import invariants, runs, warehouse
+from runlens.config import Limits, Settings
+from runlens.ingest import IngestResult, ingest_file
+from runlens.validation import RecordValidator
+
+DAY = "2026-03-01"
+BIG_STRING_BYTES = 50 * 10**6
+CHECKS = ("ingest_reconciles", "run_ids_unique", "daily_metrics_valid", "daily_metrics_reconcile")
+
+
+def rec(run_id: str, **fields: Any) -> dict[str, Any]:
+    """A valid completed run on DAY; a field given as None is left out."""
+    out: dict[str, Any] = {
+        "runId": run_id,
+        "workflowName": "adversarial",
+        "status": "completed",
+        "createdAt": f"{DAY}T10:00:00Z",
+        "completedAt": f"{DAY}T10:01:00Z",
+    }
+    out.update(fields)
+    return {key: value for key, value in out.items() if value is not None}
+
+
+def line(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, ensure_ascii=False).encode()
+
+
+def ndjson(*records: dict[str, Any] | bytes) -> bytes:
+    return b"\n".join(r if isinstance(r, bytes) else line(r) for r in records) + b"\n"
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """A run record whose containers nest ``depth`` deep (the record itself is depth 1)."""
+    value: dict[str, Any] = {}
+    for _ in range(depth - 2):
+        value = {"a": value}
+    return rec(f"run_depth_{depth}", input=value)
+
+
+def deep_line(run_id: str, depth: int) -> bytes:
+    """A run record whose input nests ``depth`` objects (so the record nests ``depth + 1`` deep)."""
+    return (
+        f'{{"runId": "{run_id}", "workflowName": "w", "status": "queued", "input": '.encode()
+        + b'{"a":' * depth
+        + b"1"
+        + b"}" * depth
+        + b"}"
+    )
+
+
+@dataclass(frozen=True)
+class Case:
+    """One adversarial export file and what must become of it."""
+
+    name: str  # path under exports/
+    content: bytes
+    valid: tuple[str, ...]  # run ids staged, in file order
+    quarantined: dict[int, tuple[int, str]] = field(default_factory=dict)  # record index -> (line, a keyword)
+    note: str = ""  # part of the file-level message (ingest_log.message, `runlens validate`)
+    outcome: str = "ingested"
+
+
+NAMES = (
+    "a/b",
+    "a\\b",
+    "..",
+    "../../etc/passwd",
+    "x=1",
+    "100%",
+    "%2e%2e%2f",
+    'it\'s "quoted"',
+    "'; drop table runs; --",
+    '" or 1=1 --',
+    "nul\u0000byte",
+    "😀 emoji 👩‍💻",
+    "مرحبا עברית",
+    "__HIVE_DEFAULT_PARTITION__",
+    "created_date=2020-01-01",
+)
+
+# (createdAt, completedAt, expected UTC created_at, expected UTC completed_at)
+VALID_TIMES = (
+    ("2026-03-01T23:59:60Z", "2026-03-02T00:00:01Z", "2026-03-02T00:00:00", "2026-03-02T00:00:01"),
+    ("2026-03-01T15:59:60.5-08:00", None, "2026-03-02T00:00:00.500000", None),
+    ("2026-03-01T00:00:00+23:59", "2026-03-01T00:00:00-23:59", "2026-02-28T00:01:00", "2026-03-01T23:59:00"),
+    (
+        "2026-03-01T10:00:00.123456789Z",
+        "2026-03-01T10:00:00.999999999+00:00",
+        "2026-03-01T10:00:00.123456",
+        "2026-03-01T10:00:00.999999",
+    ),
+    ("2026-03-01t10:00:00z", "2026-03-01t10:00:01.5z", "2026-03-01T10:00:00", "2026-03-01T10:00:01.500000"),
+)
+INVALID_TIMES = ("2026-03-01 10:00:00Z", "2026-03-01T10:00:00+0530", "2026-03-01T10:00:00", "2026-03-01T10:30:60Z")
+
+
+def truncated_gzip() -> tuple[bytes, tuple[str, ...], int]:
+    """A gzip file cut short, the run ids whose lines survive whole (decompressed independently with zlib), and the
+    line of the record cut in half."""
+    records = [rec(f"run_gz_{i}", input={"i": i, "pad": "p" * (i % 50)}) for i in range(400)]
+    data = gzip.compress(ndjson(*records), mtime=0)[:-200]
+    survived = zlib.decompressobj(wbits=31).decompress(data)
+    whole = survived.count(b"\n")
+    return data, tuple(r["runId"] for r in records[:whole]), whole + 1
+
+
+def corpus() -> list[Case]:
+    gz, gz_valid, gz_cut_line = truncated_gzip()
+    bom_records = ndjson(rec("run_bom_1"), rec("run_bom_2"))
+    utf16 = json.dumps([rec("run_u16_1", workflowName="Zürich ☃"), rec("run_u16_2")], ensure_ascii=False)
+    dates = [rec(f"run_time_{i}", createdAt=c, completedAt=f) for i, (c, f, _, _) in enumerate(VALID_TIMES)]
+    bad_dates = [rec(f"run_badtime_{i}", createdAt=stamp) for i, stamp in enumerate(INVALID_TIMES)]
+    names = [rec(f"run_name_{i}", workflowName=n, status="failed", error=n) for i, n in enumerate(NAMES)]
+    return [
+        Case("empty.json", b"", (), note="no JSON value"),
+        Case("whitespace.jsonl", b" \n\t\r\n   \n", ()),
+        Case("whitespace.json", b"  \r\n\t \n", (), note="no JSON value"),
+        Case("bom.jsonl", codecs.BOM_UTF8 + bom_records, ("run_bom_1", "run_bom_2")),
+        Case("utf16.json", utf16.encode("utf-16"), ("run_u16_1", "run_u16_2")),
+        Case(
+            "utf16le_without_bom.jsonl",
+            ndjson(rec("run_u16le_1"), rec("run_u16le_2")).decode().encode("utf-16-le"),
+            ("run_u16le_1", "run_u16le_2"),
+        ),
+        Case(
+            "invalid_utf8.jsonl",
+            ndjson(
+                rec("run_iu_1"),
+                b'{"runId": "run_iu_2", "workflowName": "bad \xff\xfe", "status": "queued"}',
+                rec("run_iu_3"),
+            ),
+            ("run_iu_1", "run_iu_3"),
+            {1: (2, "json")},
+        ),
+        Case(
+            "crlf.jsonl",
+            line(rec("run_crlf_1")) + b"\r\n" + line(rec("run_crlf_2")) + b"\r\n" + b'{"runId": "run_crlf_3"}\r\n',
+            ("run_crlf_1", "run_crlf_2"),
+            {2: (3, "required")},
+        ),
+        Case(
+            "blank_lines.jsonl",
+            line(rec("run_bl_1"))
+            + b"\n\n   \n\t\r\n"
+            + line(rec("run_bl_2"))
+            + b"\n\n"
+            + b'{"runId": "run_bl_3", "workflowName": "w", "status": "done"}\n',
+            ("run_bl_1", "run_bl_2"),
+            {2: (7, "enum")},
+        ),
+        Case(
+            "truncated_last_line.jsonl",
+            ndjson(rec("run_tl_1")) + line(rec("run_tl_2"))[:-9],
+            ("run_tl_1",),
+            {1: (2, "json")},
+        ),
+        Case("truncated.jsonl.gz", gz, gz_valid, {len(gz_valid): (gz_cut_line, "json")}, "ends early", "partial"),
+        Case(
+            "nan_infinity.jsonl",
+            b'{"runId": "run_nan_1", "workflowName": "w", "status": "queued", "input": {"x": NaN}}\n'
+            b'{"runId": "run_nan_2", "workflowName": "w", "status": "queued", "input": {"x": Infinity}}\n'
+            b'{"runId": "run_nan_3", "workflowName": "w", "status": "queued", "input": {"x": -Infinity}}\n'
+            b'{"runId": "run_nan_4", "workflowName": "NaN", "status": "queued", "input": {"x": "Infinity"}}\n',
+            ("run_nan_4",),
+            {0: (1, "json"), 1: (2, "json"), 2: (3, "json")},
+        ),
+        Case(
+            "duplicate_keys.jsonl",
+            b'{"runId": "run_dup_1", "workflowName": "first", "status": 5, "workflowName": "last", '
+            b'"status": "queued"}\n'
+            b'{"runId": "run_dup_2", "workflowName": "w", "status": "queued", "status": 5}\n',
+            ("run_dup_1",),
+            {1: (2, "type")},
+        ),
+        Case(
+            "numbers_for_strings.jsonl",
+            ndjson(
+                {"runId": 12, "workflowName": "w", "status": "queued"},
+                {"runId": "run_num_2", "workflowName": 3.5, "status": "queued"},
+                {"runId": "run_num_3", "workflowName": "w", "status": 1},
+                rec("run_num_4", status="failed", error=0),
+                rec("run_num_5", createdAt=1772359200),
+                rec("run_num_6", workflowName="12", error="0"),
+            ),
+            ("run_num_6",),
+            {0: (1, "type"), 1: (2, "type"), 2: (3, "type"), 3: (4, "type"), 4: (5, "type")},
+        ),
+        Case(
+            "trailing_comma.json",
+            b"[\n" + line(rec("run_tc_1")) + b",\n" + line(rec("run_tc_2")) + b",\n]\n",
+            ("run_tc_1", "run_tc_2"),
+            note="stray comma",
+        ),
+        Case(
+            "deep.jsonl",
+            ndjson(rec("run_deep_1"), deep_line("run_deep_2", 5000), rec("run_deep_3")),
+            ("run_deep_1", "run_deep_3"),
+            {1: (2, "depth")},
+        ),
+        Case(
+            "deep.json",
+            b"["
+            + line(rec("run_deepj_1"))
+            + b",\n"
+            + deep_line("run_deepj_2", 5000)
+            + b",\n"
+            + line(rec("run_deepj_3"))
+            + b"]",
+            ("run_deepj_1", "run_deepj_3"),
+            {1: (2, "depth")},
+        ),
+        Case(
+            "depth_at_the_default_cap.jsonl",
+            ndjson(nested(Limits().max_nesting_depth), nested(Limits().max_nesting_depth + 1)),
+            (f"run_depth_{Limits().max_nesting_depth}",),
+            {1: (2, "depth")},
+        ),
+        Case(
+            "dates.jsonl",
+            ndjson(*dates, *bad_dates),
+            tuple(r["runId"] for r in dates),
+            {len(dates) + i: (len(dates) + i + 1, "format") for i in range(len(bad_dates))},
+        ),
+        # a path full of what must never reach SQL text or a lake path
+        Case(
+            'we\'ird "dir"/x=1/__HIVE_DEFAULT_PARTITION__/a\\b %2e%2e 😀 שלום; drop table runs;--.jsonl',
+            ndjson(*names),
+            tuple(r["runId"] for r in names),
+        ),
+    ]
+
+
+CASES = corpus()
+# 50 MB in one string, under the default 64 MiB record cap: stored whole (checked on the ingest-level corpus only, to
+# keep the end-to-end run short)
+BIG_STRING = Case(
+    "big_string.jsonl",
+    ndjson(rec("run_big_1", status="failed", error="x" * BIG_STRING_BYTES), rec("run_big_2")),
+    ("run_big_1", "run_big_2"),
+)
+
+
+def snapshot(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root`` outside ``skip``: size and modification time."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if not p.is_relative_to(skip) and p.is_file()
+    }
+
+
+def test_corpus_goes_through_runlens_run(tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "da'ta = 1 😀" / "root"
+    for case in CASES:
+        path = data / "exports" / case.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(case.content)
+    for folder in ("home", "cwd"):
+        (tmp_path / folder).mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path / "cwd")
+    before = snapshot(tmp_path, data)
+
+    result = run_cli("run", "--data-dir", data)
+
+    assert result.code == 0, result.err
+    assert snapshot(tmp_path, data) == before, "runlens wrote outside its data directory"
+    settings = Settings.from_env(data)
+    for check in CHECKS:
+        assert invariants.violations(settings, check) == [], check
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        con.execute("set TimeZone = 'UTC'")
+        logs = {
+            row[0]: row[1:]
+            for row in con.execute(
+                "select source_file, records_read, records_valid, records_quarantined, outcome, coalesce(message, '') "
+                "from ingest_log"
+            ).fetchall()
+        }
+        staged_ids = dict(con.execute("select run_id, source_file from runs").fetchall())
+        quarantine = con.execute(
+            "select source_file, record_index, line, list_transform(errors, lambda e: e.keyword) from quarantine"
+        ).fetchall()
+    assert sorted(logs) == sorted(case.name for case in CASES)
+    for case in CASES:
+        read, valid, quarantined, outcome, message = logs[case.name]
+        assert (valid, quarantined, outcome) == (len(case.valid), len(case.quarantined), case.outcome), case.name
+        assert read == valid + quarantined
+        assert case.note in message, (case.name, message)
+        got = {index: (at, keywords) for source, index, at, keywords in quarantine if source == case.name}
+        assert sorted(got) == sorted(case.quarantined), case.name
+        for index, (at, keyword) in case.quarantined.items():
+            assert got[index][0] == at and keyword in got[index][1], (case.name, index, got[index])
+    expected_runs = {run_id: case.name for case in CASES for run_id in case.valid}
+    assert staged_ids == expected_runs, "every valid record is a run of its own file, nothing else is"
+    assert len(quarantine) == sum(len(case.quarantined) for case in CASES)
+    lake_paths = [p.relative_to(data / "lake").as_posix() for p in (data / "lake").rglob("*.parquet")]
+    assert all(
+        re.fullmatch(
+            r"(ingest/[0-9a-f]{24}|runs/created_date=\d{4}-\d\d-\d\d|metrics/\w+(/day=\d{4}-\d\d-\d\d)?)"
+            r"/\w+\.parquet",
+            p,
+        )
+        for p in lake_paths
+    ), "a lake path derived from data"
+
+
+@pytest.fixture(scope="module")
+def corpus_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The corpus ingested with ingest_file and runs rebuilt for its days (no Dagster), shared by the checks below."""
+    root = tmp_path_factory.mktemp("corpus")
+    settings = Settings.from_env(root)
+    validator = RecordValidator.from_file(settings.schema_path)
+    for case in [*CASES, BIG_STRING]:
+        path = root / "exports" / case.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(case.content)
+        ingest_file(path, settings, validator, case.name)
+    runs.rebuild_days(settings.lake_dir, runs.all_days(settings.lake_dir))
+    return root
+
+
+def query(root: Path, sql: str) -> list[tuple[Any, ...]]:
+    """``sql`` over ``runs`` of the lake under ``root`` (the glob is bound, never spliced into the text)."""
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        runs_table = "(select * from read_parquet($glob, hive_partitioning = true))"
+        return con.execute(
+            sql.replace("from runs", f"from {runs_table}"), {"glob": f"{root}/lake/runs/*/*.parquet"}
+        ).fetchall()
+
+
+def test_names_are_stored_verbatim(corpus_lake: Path) -> None:
+    got = dict(query(corpus_lake, "select workflow_name, error from runs where run_id like 'run_name_%'"))
+    assert sorted(got) == sorted(NAMES)
+    assert all(got[name] == name for name in NAMES)
+    assert query(corpus_lake, "select workflow_name from runs where run_id = 'run_u16_1'") == [("Zürich ☃",)]
+    assert query(corpus_lake, "select workflow_name from runs where run_id = 'run_dup_1'") == [("last",)]
+
+
+def test_big_string_is_stored_whole(corpus_lake: Path) -> None:
+    [(length, head)] = query(corpus_lake, "select length(error), left(error, 3) from runs where run_id = 'run_big_1'")
+    assert (length, head) == (BIG_STRING_BYTES, "xxx")
+
+
+def test_date_times_become_utc(corpus_lake: Path) -> None:
+    got = {
+        run_id: (created, completed)
+        for run_id, created, completed in query(
+            corpus_lake, "select run_id, created_at, completed_at from runs where run_id like 'run_time_%'"
+        )
+    }
+
+    def utc(text: str | None) -> datetime | None:
+        return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    for i, (_, _, created, completed) in enumerate(VALID_TIMES):
+        assert got[f"run_time_{i}"] == (utc(created), utc(completed)), VALID_TIMES[i]
+
+
+def test_validate_reports_each_problem_in_one_line_naming_file_and_position(tmp_path: Path, run_cli: CliRunner) -> None:
+    paths = {}
+    for case in CASES:
+        if case.quarantined or case.note:
+            path = tmp_path / case.name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(case.content)
+            paths[case.name] = path
+    result = run_cli("validate", *paths.values())
+    assert result.code == 1
+    printed = result.out.splitlines()
+    for case in CASES:
+        if case.name not in paths:
+            continue
+        mine = [text for text in printed if text.startswith(f"{paths[case.name]}:")]
+        for index, (at, _) in case.quarantined.items():
+            assert any(text.startswith(f"{paths[case.name]}:{at}: record {index}: $") for text in mine), case.name
+        if case.note:
+            assert any(case.note in text for text in mine), case.name
+    assert all(any(text.startswith(f"{p}:") for p in paths.values()) for text in printed), "a line naming no file"
+
+
+def ingest_one(tmp_path: Path, name: str, content: bytes, limits: Limits | None = None) -> tuple[IngestResult, Path]:
+    settings = Settings.from_env(tmp_path / "data")
+    if limits is not None:
+        settings = settings.with_overrides(limits=limits)
+    path = tmp_path / name
+    path.write_bytes(content)
+    return ingest_file(path, settings, RecordValidator.from_file(settings.schema_path), name), settings.lake_dir
+
+
+def quarantine_of(lake_dir: Path) -> list[dict[str, Any]]:
+    with duckdb.connect() as con:
+        glob = f"{lake_dir}/ingest/*/quarantine.parquet"
+        cursor = con.execute("select * from read_parquet($glob) order by record_index", {"glob": glob})
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def test_nesting_depth_cap_is_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNLENS_MAX_NESTING_DEPTH", "10")
+    result, lake_dir = ingest_one(tmp_path, "depth.jsonl", ndjson(nested(10), nested(11), nested(3)))
+    assert (result.records_valid, result.records_quarantined) == (2, 1)
+    [row] = quarantine_of(lake_dir)
+    assert (row["record_index"], row["errors"][0]["keyword"]) == (1, "depth")
+    assert "deeper than 10 levels (RUNLENS_MAX_NESTING_DEPTH)" in row["errors"][0]["message"]
+
+
+def test_depth_cap_above_the_parser_limit_is_the_parser_limit(tmp_path: Path) -> None:
+    content = ndjson(deep_line("run_d1024", 1023), deep_line("run_d1025", 1024))
+    result, lake_dir = ingest_one(tmp_path, "deep.jsonl", content, Limits(max_nesting_depth=5000))
+    assert result.records_read == result.records_valid + result.records_quarantined == 2
+    errors = {row["record_index"]: row["errors"][0] for row in quarantine_of(lake_dir)}
+    assert errors[1]["keyword"] == "depth" and "deeper than 1024 levels" in errors[1]["message"]
+
+
+def test_brackets_inside_strings_do_not_count_as_depth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNLENS_MAX_NESTING_DEPTH", "4")
+    text = "[{" * 50 + '\\"' + "]}" * 3
+    result, _ = ingest_one(tmp_path, "strings.jsonl", ndjson(rec("run_s1", error=text, input={"k[{": {"[": [1]}})))
+    assert (result.records_valid, result.records_quarantined) == (1, 0)
+
+
+def test_utc_time_outside_years_1_to_9999_is_quarantined_not_fatal(tmp_path: Path) -> None:
+    content = ndjson(
+        rec("run_y1", createdAt="9999-12-31T23:59:59-23:59", completedAt=None),
+        rec("run_y2", createdAt="0001-01-01T00:00:00+23:59", completedAt=None),
+        rec("run_y3", createdAt="9999-12-31T00:00:00Z", completedAt="9999-12-31T23:59:60Z"),
+        rec("run_y4", createdAt="0001-01-01T00:00:00-23:59", completedAt=None),
+    )
+    result, lake_dir = ingest_one(tmp_path, "years.jsonl", content)
+    assert (result.records_valid, result.records_quarantined) == (1, 3)
+    assert result.days == {date(1, 1, 1)}
+    paths = {row["record_index"]: [(e["path"], e["keyword"]) for e in row["errors"]] for row in quarantine_of(lake_dir)}
+    assert paths == {
+        0: [("$.createdAt", "storage")],
+        1: [("$.createdAt", "storage")],
+        2: [("$.completedAt", "storage")],
+    }
+
+
+def test_extra_fields_keep_their_exported_text(tmp_path: Path) -> None:
+    raw = (
+        b'{"runId": "run_x1", "workflowName": "w", "status": "queued", "big": 123456789012345678901234567890, '
+        b'"n": 1.50, "e": 1E2, "deep": ' + b"[" * 300 + b"]" * 300 + b', "text": "\\u00e9\\u0000"}'
+    )
+    _, lake_dir = ingest_one(tmp_path, "extra.jsonl", raw + b"\n", Limits(max_nesting_depth=400))
+    with duckdb.connect() as con:
+        glob = f"{lake_dir}/ingest/*/staged.parquet"
+        [(extra,)] = con.execute("select extra from read_parquet($glob)", {"glob": glob}).fetchall()
+    assert extra == (
+        '{"big":123456789012345678901234567890,"n":1.50,"e":1E2,"deep":'
+        + "[" * 300
+        + "]" * 300
+        + ',"text":"\\u00e9\\u0000"}'
+    )
+    assert json.loads(extra)["big"] == 123456789012345678901234567890
+
+
+def test_lone_surrogate_in_an_unknown_field_is_quarantined_not_fatal(tmp_path: Path) -> None:
+    content = ndjson(
+        rec("run_ls_1"),
+        b'{"runId": "run_ls_2", "workflowName": "w", "status": "queued", "note": "\\ud800"}',
+        rec("run_ls_3"),
+    )
+    result, lake_dir = ingest_one(tmp_path, "surrogate.jsonl", content)
+    assert (result.records_valid, result.records_quarantined) == (2, 1)
+    assert [(row["record_index"], row["errors"][0]["keyword"]) for row in quarantine_of(lake_dir)] == [(1, "storage")]
+
+
+def long_line_content(size: int, fmt: str) -> bytes:
+    huge = rec("run_ll_2", error="y" * size)
+    if fmt == "jsonl":
+        return ndjson(rec("run_ll_1"), huge, rec("run_ll_3"))
+    return b"[" + b",\n".join(line(r) for r in (rec("run_ll_1"), huge, rec("run_ll_3"))) + b"]"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_a_line_beyond_the_record_cap_is_cut_and_quarantined(
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scaled-down version of a single line of gigabytes: a 24 MiB record against a 1 MiB cap."""
+    cap = 2**20
+    monkeypatch.setenv("RUNLENS_MAX_RECORD_BYTES", str(cap))
+    result, lake_dir = ingest_one(tmp_path, f"long.{fmt}", long_line_content(24 * 2**20, fmt))
+    assert (result.records_read, result.records_valid, result.records_quarantined) == (3, 2, 1)
+    [row] = quarantine_of(lake_dir)
+    assert (row["record_index"], row["line"], row["raw_truncated"]) == (1, 2, True)
+    assert row["raw"].startswith('{"runId": "run_ll_2"') and len(row["raw"]) <= cap
+    assert "RUNLENS_MAX_RECORD_BYTES" in row["errors"][0]["message"]
+
+
+MEMORY_PROBE = textwrap.dedent(
+    """
+    import resource, sys
+    from pathlib import Path
+    from runlens.config import Settings
+    from runlens.ingest import ingest_file
+    from runlens.validation import RecordValidator
+
+    path, root = Path(sys.argv[1]), Path(sys.argv[2])
+    settings = Settings.from_env(root)
+    validator = RecordValidator.from_file(settings.schema_path)
+    start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = ingest_file(path, settings, validator, path.name)
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - start) // 1024
+    print(result.outcome, result.records_read, result.records_valid, result.records_quarantined, grown)
+    print(result.message)
+    """
+)
+
+
+def ingest_in_subprocess(path: Path, root: Path, **env: str) -> tuple[list[int | str], str]:
+    """Ingest in a fresh process: its peak memory growth (MiB) is then the ingest's own."""
+    done = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, str(path), str(root)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    counts, message = done.stdout.splitlines()
+    return [int(v) if v.isdigit() else v for v in counts.split()], message
+
+
+def test_gzip_bomb_is_stopped_at_the_cap_in_bounded_memory(tmp_path: Path) -> None:
+    """1 GiB of decompressed output from a 1 MiB file; the cap (32 MiB here) stops it with a message naming the
+    setting and the byte offset; the records before the bomb are kept."""
+    member = gzip.compress(b" " * 2**23, mtime=0)
+    path = tmp_path / "bomb.jsonl.gz"
+    path.write_bytes(gzip.compress(ndjson(rec("run_bomb_1"), rec("run_bomb_2")), mtime=0) + member * 128)
+    assert path.stat().st_size < 2**20
+    (outcome, read, valid, quarantined, grown), message = ingest_in_subprocess(
+        path, tmp_path / "data", RUNLENS_MAX_DECOMPRESSED_BYTES=str(32 * 2**20)
+    )
+    assert (outcome, valid) == ("partial", 2)
+    assert read == valid + quarantined
+    assert f"more than {32 * 2**20} bytes after decompression (RUNLENS_MAX_DECOMPRESSED_BYTES)" in message
+    assert re.search(r"after \d+ bytes", message)
+    assert grown < 400, f"memory grew by {grown} MiB"
+
+
+@pytest.mark.slow
+def test_a_single_line_of_gigabytes_in_bounded_memory(tmp_path: Path) -> None:
+    """3 GiB on one line between two good records, default caps: the line is quarantined (its head kept), both
+    neighbours are valid, and memory stays near the 64 MiB record cap."""
+    path = tmp_path / "huge.jsonl"
+    block = b"z" * 2**24
+    with open(path, "wb") as out:
+        out.write(
+            line(rec("run_gl_1")) + b"\n" + b'{"runId": "run_gl_2", "workflowName": "w", "status": "queued", "error": "'
+        )
+        for _ in range(3 * 2**30 // len(block)):
+            out.write(block)
+        out.write(b'"}\n' + line(rec("run_gl_3")) + b"\n")
+    (outcome, read, valid, quarantined, grown), _ = ingest_in_subprocess(path, tmp_path / "data")
+    assert (outcome, read, valid, quarantined) == ("ingested", 3, 2, 1)
+    assert grown < 1024, f"memory grew by {grown} MiB"
+
+
+def test_readers_open_the_warehouse_read_only(tmp_path: Path) -> None:
+    target = tmp_path / "warehouse.duckdb"
+    warehouse.refresh_warehouse(tmp_path / "lake", target)
+    with warehouse.connect_readonly(target) as con, pytest.raises(duckdb.Error, match="read-only"):
+        con.execute("create table sneaky (a int)")

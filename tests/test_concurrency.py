@@ -1,0 +1,189 @@
+"""Concurrency: two ``runlens run`` on one data directory serialise (the second says it waits) and end consistent;
+a reader of the warehouse and the lake during a run never sees a half-written partition; the locks behave."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from runlens import lake
+from runlens.errors import LockedError
+from runlens.generate import generate_exports
+from runlens.locks import file_lock, lake_write_lock
+
+RUNLENS = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "runlens"
+WAITING = "another runlens process is writing to"
+
+
+@pytest.fixture
+def dagster_home(tmp_path: Path) -> Iterator[Path]:
+    """One Dagster instance folder shared by the runs of a test, in RAM when the machine has /dev/shm."""
+    shm = Path("/dev/shm")
+    home = Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() and os.access(shm, os.W_OK) else tmp_path / "dagster"
+    home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def start_run(data: Path, home: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(RUNLENS), "run", "--data-dir", str(data)],
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> str:
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    return err
+
+
+def table_rows(data: Path, sql: str) -> list[tuple[object, ...]]:
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_two_runs_at_once_serialise_and_end_consistent(tmp_path: Path, dagster_home: Path) -> None:
+    data = tmp_path / "data"
+    summary = generate_exports(data / "exports", runs=5_000, days=2, seed=5)
+    first = start_run(data, dagster_home)
+    while not (data / ".runlens-run.lock").exists():
+        time.sleep(0.01)
+    second = start_run(data, dagster_home)
+    errors = [finish(first), finish(second)]
+
+    assert sum(WAITING in err for err in errors) == 1, errors
+    assert table_rows(data, "select count(*), count(distinct run_id) from runs") == [(summary.runs, summary.runs)]
+    assert table_rows(data, "select count(*), count(distinct sha256), sum(records_read) from ingest_log") == [
+        (summary.files, summary.files, summary.records)
+    ]
+
+
+RUNS_SQL = "select created_date, count(*) from runs group by all"
+DAILY_SQL = "select day, sum(runs) from workflow_daily_metrics group by all"
+LAKE_SQL = "select created_date, count(*) from read_parquet($glob, hive_partitioning = true) group by all"
+READER = textwrap.dedent(
+    f"""
+    import os, sys, duckdb
+    warehouse, glob, stop = sys.argv[1:]
+    while not os.path.exists(stop):
+        for label, sql in (("runs", {RUNS_SQL!r}), ("daily", {DAILY_SQL!r})):
+            with duckdb.connect(warehouse, read_only=True) as con:
+                print(label, *(f"{{d}}={{n}}" for d, n in con.execute(sql).fetchall()), flush=True)
+        with duckdb.connect() as con:
+            rows = con.execute({LAKE_SQL!r}, {{"glob": glob}}).fetchall()
+        print("lake", *(f"{{d}}={{n}}" for d, n in rows), flush=True)
+    """
+)
+
+
+def counts(data: Path, sql: str) -> dict[str, int]:
+    return {str(day): int(n) for day, n in table_rows(data, sql)}
+
+
+def test_a_reader_never_sees_a_half_written_partition(tmp_path: Path, dagster_home: Path) -> None:
+    """A reader polls the warehouse (read-only) and the runs glob while a run rewrites partitions: every read
+    succeeds and every partition it sees holds either its rows from before the run or its rows from after it."""
+    data = tmp_path / "data"
+    generate_exports(tmp_path / "all", runs=30_000, days=2, seed=9)
+    files = sorted((tmp_path / "all").iterdir())
+    (data / "exports").mkdir(parents=True)
+    for path in files[: len(files) // 2]:
+        shutil.copy(path, data / "exports")
+    finish(start_run(data, dagster_home))
+    before = {"runs": counts(data, RUNS_SQL), "daily": counts(data, DAILY_SQL)}
+    for path in files[len(files) // 2 :]:
+        shutil.copy(path, data / "exports")
+
+    stop = tmp_path / "stop"
+    glob = str(data / "lake" / "runs" / "*" / "*.parquet")
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(data / "warehouse.duckdb"), glob, str(stop)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    finish(start_run(data, dagster_home))
+    stop.touch()
+    out, err = reader.communicate(timeout=120)
+    assert reader.returncode == 0, err
+
+    after = {"runs": counts(data, RUNS_SQL), "daily": counts(data, DAILY_SQL)}
+    before["lake"], after["lake"] = before["runs"], after["runs"]
+    assert after != before, "the run changed partitions while the reader read"
+    seen = [(line.split()[0], dict(item.split("=") for item in line.split()[1:])) for line in out.splitlines()]
+    assert len(seen) >= 6, "the reader kept reading during the run"
+    for kind, partitions in seen:
+        for day, n in partitions.items():
+            assert int(n) in (before[kind].get(day), after[kind][day]), (kind, day, n)
+
+
+def test_lock_waits_says_so_once_and_times_out_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / ".runlens-run.lock"
+    said: list[str] = []
+    with file_lock(path), pytest.raises(LockedError, match=str(path)), file_lock(path, wait_s=0.5, on_wait=said.append):
+        pass
+    assert len(said) == 1 and str(tmp_path) in said[0] and "waiting" in said[0]
+    with file_lock(path, wait_s=0):
+        pass
+
+
+def test_a_killed_holder_releases_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / ".write.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+            import time
+            from pathlib import Path
+            from runlens.locks import file_lock
+            with file_lock(Path({str(path)!r})):
+                print("held", flush=True)
+                time.sleep(600)
+            """
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with pytest.raises(LockedError), file_lock(path, wait_s=0.2):
+        pass
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    with file_lock(path, wait_s=5):
+        pass
+
+
+def test_taking_the_write_lock_sweeps_what_killed_writers_left(tmp_path: Path) -> None:
+    lake_dir = tmp_path / "lake"
+    partition = lake_dir / "runs" / "created_date=2026-03-01"
+    partition.mkdir(parents=True)
+    (partition / "data.parquet").write_bytes(b"kept")
+    leftovers = [
+        lake.temporary_path(partition / "data.parquet"),
+        lake.temporary_path(lake_dir / "metrics" / "stuck_runs" / "data.parquet"),
+        lake_dir / lake.TMP / "abc.123" / "staged.parquet",
+    ]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"partial")
+    with lake_write_lock(lake_dir):
+        assert not any(path.exists() for path in leftovers)
+        assert (partition / "data.parquet").read_bytes() == b"kept"

@@ -1,0 +1,225 @@
+"""Crash safety: ``runlens run`` SIGKILLed during ingest, the runs rebuild, the metric refresh and the warehouse swap.
+
+Each attempt runs the real CLI in a subprocess on the same data directory and is killed as soon as the phase it
+targets shows on disk (its temporary files, or its outputs newer than the attempt), plus one attempt killed after a
+random delay. After every kill the lake must be readable as it is; after a final uninterrupted run the data must
+equal that of one uninterrupted run from scratch, with no duplicate and no temporary left where readers look.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from runlens import lake, warehouse
+from runlens.generate import generate_exports
+
+RUNLENS = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "runlens"
+METRIC_GLOBS = {
+    "workflow_daily_metrics": "metrics/workflow_daily_metrics/*/*.parquet",
+    "workflow_hourly_throughput": "metrics/workflow_hourly_throughput/*/*.parquet",
+    "error_signatures": "metrics/error_signatures/*.parquet",
+    "stuck_runs": "metrics/stuck_runs/*.parquet",
+    "workflow_regressions": "metrics/workflow_regressions/*.parquet",
+}
+# table -> (glob under lake/, columns to compare: all but the ingestion time)
+TABLES = {
+    "runs": ("runs/*/*.parquet", "* exclude (ingested_at)"),
+    "staged": ("ingest/*/staged.parquet", "* exclude (ingested_at)"),
+    "quarantine": ("ingest/*/quarantine.parquet", "* exclude (ingested_at)"),
+    "ingest_log": ("ingest/*/ingest_log.parquet", "* exclude (ingested_at)"),
+    **{name: (glob, "*") for name, glob in METRIC_GLOBS.items()},
+}
+LATE_FILE = "zz-late.jsonl"  # sorts after every generated file: ingested last in both runs
+
+
+def late_export() -> bytes:
+    return (
+        b'{"runId": "run_late_1", "workflowName": "late", "status": "completed", '
+        b'"createdAt": "2026-11-01T12:00:00Z", "completedAt": "2026-11-01T12:05:00Z"}\n'
+    )
+
+
+def start_run(data: Path, home: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(RUNLENS), "run", "--data-dir", str(data)],
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: the kill reaches any worker it started
+    )
+
+
+def newer_than(paths: list[Path], since: float) -> bool:
+    return any(p.stat().st_mtime > since for p in paths if p.exists())
+
+
+def phases(data: Path, since: float) -> set[str]:
+    """The phases of the current attempt that have begun: their temporaries exist or their outputs are newer."""
+    lake_dir = data / "lake"
+    seen = set()
+    if any((lake_dir / lake.TMP).glob("*")) or newer_than(list((lake_dir / lake.INGEST).glob("*")), since):
+        seen.add("ingest")
+    if any((lake_dir / "runs").glob("*/.*.tmp")) or newer_than(list((lake_dir / "runs").glob("*/*.parquet")), since):
+        seen.add("runs")
+    metric_files = list((lake_dir / "metrics").rglob("*"))
+    if any(p.name.startswith(".") for p in metric_files) or newer_than(metric_files, since):
+        seen.add("metrics")
+    if any(data.glob(".warehouse.duckdb.*")) or newer_than([data / "warehouse.duckdb"], since):
+        seen.add("warehouse")
+    return seen
+
+
+def run_until(
+    data: Path, home: Path, should_kill: Callable[[set[str], float], bool], timeout_s: float = 300
+) -> tuple[int, bool]:
+    """Start ``runlens run``; SIGKILL its process group once ``should_kill(phases begun, seconds elapsed)``.
+    Returns the exit code and whether a writer's temporaries existed at the kill."""
+    since = time.time()
+    process = start_run(data, home)
+    deadline = time.monotonic() + timeout_s
+    mid_write = False
+    while process.poll() is None and time.monotonic() < deadline:
+        if should_kill(phases(data, since), time.time() - since):
+            os.killpg(process.pid, signal.SIGKILL)
+            mid_write = bool(temporaries(data))
+            break
+        time.sleep(0.002)
+    _, err = process.communicate(timeout=timeout_s)
+    assert process.returncode in (0, -signal.SIGKILL), err.decode()
+    return process.returncode, mid_write
+
+
+def assert_readable(data: Path) -> None:
+    """What readers open works right now: every lake glob and, if it exists, the warehouse with all its views."""
+    lake_dir = data / "lake"
+    with duckdb.connect() as con:
+        for glob, _ in TABLES.values():
+            if next(lake_dir.glob(glob), None) is not None:
+                con.execute("select count(*) from read_parquet($glob)", {"glob": str(lake_dir / glob)}).fetchall()
+    if (data / "warehouse.duckdb").exists():
+        with warehouse.connect_readonly(data / "warehouse.duckdb") as con:
+            views = [
+                row[0] for row in con.execute("select view_name from duckdb_views() where not internal").fetchall()
+            ]
+            for view in views:
+                con.execute(f'select count(*) from "{view}"').fetchall()  # names from the catalog, not from data
+
+
+def snapshot(data: Path) -> dict[str, list[tuple[Any, ...]]]:
+    lake_dir = data / "lake"
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        for name, (glob, columns) in TABLES.items():
+            sql = f"select {columns} from read_parquet($glob, hive_partitioning = true) order by all"
+            out[name] = con.execute(sql, {"glob": str(lake_dir / glob)}).fetchall()
+    return out
+
+
+def temporaries(data: Path) -> list[Path]:
+    """A writer's work in progress in the lake: folders under .tmp/ and hidden files being written."""
+    lake_dir = data / "lake"
+    return [*(lake_dir / lake.TMP).glob("*"), *lake_dir.rglob(".*.tmp")]
+
+
+@pytest.fixture
+def dagster_homes(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """Fresh Dagster instance folders, in RAM when the machine has /dev/shm (the event log syncs on every event)."""
+    shm = Path("/dev/shm")
+    parent = Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() and os.access(shm, os.W_OK) else tmp_path
+
+    def make(name: str) -> Path:
+        home = parent / f"dagster-{name}"
+        home.mkdir()
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        return home
+
+    yield make
+    if parent != tmp_path:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def crash_and_compare(tmp_path: Path, dagster_homes: Callable[[str], Path], runs: int, days: int) -> None:
+    exports = tmp_path / "exports"
+    generate_exports(exports, runs=runs, days=days, seed=23)
+    reference, crashed = tmp_path / "reference", tmp_path / "crashed"
+    shutil.copytree(exports, reference / "exports")
+    shutil.copytree(exports, crashed / "exports")
+    (reference / "exports" / LATE_FILE).write_bytes(late_export())
+    uninterrupted = start_run(reference, dagster_homes("reference"))
+    home = dagster_homes("crashed")
+
+    def committed() -> int:
+        return len(list((crashed / "lake" / lake.INGEST).glob("*")))
+
+    ingested_before = -1
+
+    def mid_batch(seen: set[str], _: float) -> bool:
+        return "ingest" in seen and committed() > ingested_before
+
+    delay = random.Random(23).uniform(0.5, 3.0)
+    attempts: list[tuple[str, Callable[[set[str], float], bool]]] = [
+        ("first ingest", lambda seen, _: "ingest" in seen),
+        ("later ingest", mid_batch),
+        ("runs rebuild", lambda seen, _: "runs" in seen),
+        ("metric refresh", lambda seen, _: "metrics" in seen),
+        ("warehouse swap", lambda seen, _: "warehouse" in seen),
+        (f"random delay {delay:.2f} s", lambda _, elapsed: elapsed > delay),
+    ]
+    killed, mid_write = [], []
+    for label, should_kill in attempts:
+        ingested_before = committed()
+        code, during_write = run_until(crashed, home, should_kill)
+        if code == -signal.SIGKILL:
+            killed.append(label)
+        if during_write:
+            mid_write.append(label)
+        assert_readable(crashed)
+    assert killed[:5] == [label for label, _ in attempts[:5]], "each targeted phase was reached and killed"
+    assert mid_write, "at least one kill landed while a writer had temporaries on disk"
+
+    (crashed / "exports" / LATE_FILE).write_bytes(late_export())
+    assert run_until(crashed, home, lambda _, __: False)[0] == 0
+    assert uninterrupted.wait(timeout=300) == 0, uninterrupted.stderr.read().decode() if uninterrupted.stderr else ""
+    assert_readable(crashed)
+
+    got, want = snapshot(crashed), snapshot(reference)
+    for name in TABLES:
+        assert got[name] == want[name], f"{name} differs from an uninterrupted run"
+    assert len(got["runs"]) == runs + 1 and len({row[0] for row in got["runs"]}) == runs + 1, "one row per run id"
+    assert temporaries(crashed) == [], "the next write sweeps what the killed ones left"
+
+
+def test_sigkill_at_every_phase_then_rerun_equals_one_uninterrupted_run(
+    tmp_path: Path, dagster_homes: Callable[[str], Path]
+) -> None:
+    crash_and_compare(tmp_path, dagster_homes, runs=20_000, days=2)
+
+
+@pytest.mark.slow
+def test_sigkill_at_every_phase_300k_runs(tmp_path: Path, dagster_homes: Callable[[str], Path]) -> None:
+    crash_and_compare(tmp_path, dagster_homes, runs=300_000, days=7)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="warehouse.refresh_warehouse never removes the temporary database a killed swap left next to "
+    "warehouse.duckdb (hidden, so readers never see it, but it is never swept); fix belongs in warehouse.py",
+)
+def test_a_killed_warehouse_swap_leaves_no_orphan_after_the_next_one(tmp_path: Path) -> None:
+    target = tmp_path / "warehouse.duckdb"
+    orphan = lake.temporary_path(target)
+    orphan.write_bytes(b"left by a SIGKILLed swap")
+    warehouse.refresh_warehouse(tmp_path / "lake", target)
+    assert not orphan.exists()

@@ -248,6 +248,17 @@ def corpus() -> list[Case]:
             tuple(r["runId"] for r in dates),
             {len(dates) + i: (len(dates) + i + 1, "format") for i in range(len(bad_dates))},
         ),
+        Case(
+            "far_apart_dates.jsonl",
+            ndjson(
+                rec("run_far_1", createdAt="0001-01-02T10:00:00Z", completedAt=None),
+                rec("run_far_2", createdAt="2019-12-31T23:00:00-05:00", completedAt=None),
+                rec("run_far_3", createdAt="2099-01-01T10:00:00Z", completedAt=None),
+                rec("run_far_4", createdAt="9999-12-31T23:59:59-23:59", completedAt=None),
+            ),
+            ("run_far_1", "run_far_2", "run_far_3"),
+            {3: (4, "storage")},
+        ),
         # a path full of what must never reach SQL text or a lake path
         Case(
             'we\'ird "dir"/x=1/__HIVE_DEFAULT_PARTITION__/a\\b %2e%2e 😀 שלום; drop table runs;--.jsonl',

@@ -1,0 +1,60 @@
+"""The benchmark suite of issue 5: ``python -m benchmarks.run [--scale smoke|full] [--out benchmarks/results]``.
+
+Prints a Markdown table of rates, ratios and peak memory, the targets met or missed and where the time goes, and
+writes the same as JSON (with a machine description) to ``<out>/<scale>-<UTC time>.json``. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks import machine, scenarios
+from benchmarks.report import Report
+from benchmarks.scales import DEFAULT_DATA_DIR, DEFAULT_OUT_DIR, SCALES
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default="smoke", help="smoke (about 30 s) or full")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help="folder for the results JSON")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="folder for generated data (reused)")
+    return parser.parse_args(argv)
+
+
+def run(scale_name: str, data_dir: Path) -> Report:
+    scale = SCALES[scale_name]
+    work = data_dir / "work" / scale.name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    bench = scenarios.Bench(scale, data_dir.resolve(), work.resolve(), Report(scale.name, machine.describe(), started))
+    start = time.perf_counter()
+    ndjson = scenarios.ingest_comparisons(bench)
+    scenarios.memory_growth(bench, ndjson.runlens)
+    scenarios.lake_refresh(bench)
+    scenarios.end_to_end(bench, ndjson.baseline_b)
+    bench.report.duration_s = time.perf_counter() - start
+    shutil.rmtree(work, ignore_errors=True)
+    return bench.report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    report = run(args.scale, args.data)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = report.started_at.replace("-", "").replace(":", "")
+    path = args.out / f"{report.scale}-{stamp}.json"
+    path.write_text(json.dumps(report.to_json(), indent=2, default=str) + "\n")
+    print(report.render())
+    print(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

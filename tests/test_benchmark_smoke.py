@@ -1,0 +1,85 @@
+"""The benchmark suite at its smoke scale: every scenario runs and reports sane numbers (no timing thresholds)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from benchmarks import run
+
+SCENARIOS = {"1", "2 json", "2 jsonl.gz", "3", "4", "5"}
+MACHINE_KEYS = {"cpu_model", "logical_cores", "physical_cores", "memory_gib", "python", "packages"}
+VERSIONED = {"duckdb", "pyarrow", "polars"}
+
+
+@dataclass(frozen=True)
+class SmokeRun:
+    results: dict[str, Any]
+    printed: str
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> SmokeRun:
+    """One smoke run (about 30 s on 2 cores): its results JSON and what it printed."""
+    root = tmp_path_factory.mktemp("benchmark")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = run.main(["--scale", "smoke", "--out", str(root / "results"), "--data", str(root / "data")])
+    assert code == 0
+    [path] = (root / "results").glob("smoke-*.json")
+    return SmokeRun(json.loads(path.read_text()), printed.getvalue())
+
+
+def test_every_scenario_is_measured(smoke: SmokeRun) -> None:
+    measured = {m["scenario"] for m in smoke.results["measurements"]}
+    targeted = {t["key"] for t in smoke.results["targets"]}
+    assert measured == SCENARIOS
+    assert targeted == SCENARIOS
+
+
+def test_machine_is_described(smoke: SmokeRun) -> None:
+    machine = smoke.results["machine"]
+    assert machine.keys() >= MACHINE_KEYS
+    assert machine["logical_cores"] >= 1 and machine["memory_gib"] > 0
+    assert machine["packages"].keys() >= VERSIONED and all(machine["packages"].values())
+
+
+def test_measurements_are_sane(smoke: SmokeRun) -> None:
+    for m in smoke.results["measurements"]:
+        assert m["records"] > 0, m
+        assert 0 < m["seconds"] < 600, m
+        assert math.isfinite(m["rate_per_s"]) and m["rate_per_s"] > 0, m
+        assert 10 < m["peak_rss_mib"] <= m["peak_tree_rss_mib"] < 64 * 1024, m
+        assert m["ratio"], m
+
+
+def test_ingest_baselines_see_the_same_file(smoke: SmokeRun) -> None:
+    by_scenario: dict[str, list[dict[str, Any]]] = {}
+    for m in smoke.results["measurements"]:
+        by_scenario.setdefault(m["scenario"], []).append(m)
+    for scenario in ("1", "2 json", "2 jsonl.gz"):
+        runlens, a, b = by_scenario[scenario]
+        assert runlens["records"] == b["records"] == b["details"]["rows_written"]
+        assert runlens["details"]["valid"] + runlens["details"]["quarantined"] == runlens["records"]
+        assert 0 < runlens["details"]["quarantined"] < runlens["records"] / 10
+        assert a["records"] <= runlens["records"] and a["details"]["invalid"] < a["records"]
+
+
+def test_targets_have_verdicts(smoke: SmokeRun) -> None:
+    for target in smoke.results["targets"]:
+        assert isinstance(target["passed"], bool), target
+        assert math.isfinite(target["measured"]) and target["measured"] > 0, target
+        assert target["required"] > 0 and target["margin"], target
+
+
+def test_report_is_printed(smoke: SmokeRun) -> None:
+    assert "| # | measurement | records | seconds | records/s | ratio |" in smoke.printed
+    assert "### Targets" in smoke.printed
+    assert "Scenario 5: where `runlens run` spends its time" in smoke.printed
+    assert smoke.printed.count("PASS") + smoke.printed.count("FAIL") == len(smoke.results["targets"])

@@ -79,8 +79,11 @@ def _any_file(glob: str) -> bool:
 
 
 def refresh_warehouse(lake_dir: Path, warehouse_path: Path) -> list[str]:
-    """Rebuild the warehouse catalog; returns the names of the relations it holds."""
+    """Rebuild the warehouse catalog; returns the names of the relations it holds (call it holding the lake's write
+    lock: it also removes what a killed swap left behind)."""
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in warehouse_path.parent.glob(f".{warehouse_path.name}.*.tmp*"):  # from a killed swap
+        leftover.unlink(missing_ok=True)
     tmp = lake.temporary_path(warehouse_path)
     try:
         with duckdb.connect(str(tmp)) as con:

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from runlens import exports, lake
+from runlens import exports
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import RunlensResource
 from runlens.ingest import IngestResult, ingest_file
@@ -29,7 +29,6 @@ def ingested_exports(context: dg.AssetExecutionContext, runlens: RunlensResource
     results: list[IngestResult] = []
     missing: list[str] = []
     with lake_write_lock(settings.lake_dir):
-        lake.sweep_temporaries(settings.lake_dir)
         for key in sorted(context.partition_keys, key=lambda k: by_key[k].name if k in by_key else k):
             export = by_key.get(key)
             if export is None:

@@ -8,18 +8,19 @@ lost all its rows loses its file.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import uuid
 from collections.abc import Collection, Iterable
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from runlens import lake
 from runlens.config import SQL_DIR
-from runlens.contracts import RUNS_SCHEMA
 
 RUNS_LATEST_SQL = (SQL_DIR / "runs_latest.sql").read_text()
 AFFECTED_DAYS_SQL = (SQL_DIR / "runs_affected_days.sql").read_text()
@@ -77,30 +78,51 @@ def all_days(lake_dir: Path) -> set[date]:
 
 
 def rebuild_days(lake_dir: Path, days: Collection[date]) -> dict[date, int]:
-    """Rebuild the runs partitions of ``days``; returns the row count written per day (0: partition removed)."""
+    """Rebuild the runs partitions of ``days``; returns the row count written per day (0: partition removed).
+
+    DuckDB streams the new partitions into a hidden folder (``PARTITION_BY``, spilling to disk rather than holding
+    them in memory); each one is then fsynced and renamed over the old file, one day at a time, so a reader always
+    sees a whole old partition or a whole new one.
+    """
     days = sorted(set(days))
-    files = staged_files(lake_dir)
     if not days:
         return {}
-    if files:
-        with duckdb.connect() as con:
-            con.execute("set TimeZone = 'UTC'")
-            table = con.sql(RUNS_LATEST_SQL, params={"staged": files, "days": days}).to_arrow_table()
-    else:
-        table = RUNS_SCHEMA.append(pa.field("created_date", pa.date32())).empty_table()
-    counts: dict[date, int] = {}
-    day_column = table.column("created_date")
-    rows = table.drop_columns(["created_date"]).cast(RUNS_SCHEMA)
-    for day in days:
-        part = rows.filter(pc.equal(day_column, pa.scalar(day, pa.date32())))
-        counts[day] = part.num_rows
-        target = partition_file(lake_dir, day)
-        if part.num_rows == 0:
-            lake.remove_file(target)
-            continue
-        with lake.atomic_target(target) as tmp:
-            pq.write_table(part, tmp, compression="zstd", row_group_size=256_000)
-    return counts
+    files = staged_files(lake_dir)
+    work = lake_dir / lake.TMP / f"runs.{uuid.uuid4().hex}"
+    work.mkdir(parents=True)
+    try:
+        if files:
+            _write_partitions(files, days, work)
+        return {day: _swap_in(lake_dir, work, day) for day in days}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _write_partitions(files: list[str], days: list[date], work: Path) -> None:
+    with duckdb.connect(config={"temp_directory": str(work / "spill")}) as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute("set variable staged = $files", {"files": files})
+        con.execute("set variable days = $days::date[]", {"days": days})
+        con.execute(
+            f"copy ({RUNS_LATEST_SQL}) to $out (format parquet, compression zstd, partition_by (created_date), "
+            "filename_pattern 'data_{i}', row_group_size 256000)",
+            {"out": str(work / "out")},
+        )
+
+
+def _swap_in(lake_dir: Path, work: Path, day: date) -> int:
+    """Move one rebuilt day into the lake (or remove the partition when the day has no rows); returns its rows."""
+    target = partition_file(lake_dir, day)
+    produced = sorted((work / "out" / f"created_date={day.isoformat()}").glob("*.parquet"))
+    if not produced:
+        lake.remove_file(target)
+        return 0
+    with lake.atomic_target(target) as tmp:
+        if len(produced) == 1:
+            os.replace(produced[0], tmp)
+        else:
+            pq.write_table(pa.concat_tables(pq.read_table(p) for p in produced), tmp, compression="zstd")
+    return pq.ParquetFile(target).metadata.num_rows
 
 
 def _state_file(lake_dir: Path) -> Path:

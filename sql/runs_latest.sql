@@ -33,21 +33,19 @@ states as (
 
 winners as (
     select
-        run_id,
-        max(state_order) as state_order,
+        max(state_order) % (1::bigint << 61) // (1::bigint << 33) as ingest_seq,
+        max(state_order) % (1::bigint << 33) as record_index,
         bool_or(status = 'completed') and bool_or(status = 'failed') as conflict
     from states
     group by run_id
     having list_contains(getvariable('days'), arg_max(created_date, state_order))
 ),
 
+-- (ingest_seq, record_index) names one staged record: joining on two integers is cheaper than on run ids.
 winning_rows as (
     select s.*, w.conflict
     from read_parquet(getvariable('staged')) as s
-    inner join winners as w
-        on s.run_id = w.run_id
-        and s.ingest_seq = w.state_order % (1::bigint << 61) // (1::bigint << 33)
-        and s.record_index = w.state_order % (1::bigint << 33)
+    inner join winners as w using (ingest_seq, record_index)
 )
 
 select
@@ -70,4 +68,3 @@ select
     ingested_at,
     created_date
 from winning_rows
-order by created_date, workflow_name, created_at, run_id

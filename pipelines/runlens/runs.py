@@ -105,7 +105,7 @@ def _write_partitions(files: list[str], days: list[date], work: Path) -> None:
         con.execute("set variable days = $days::date[]", {"days": days})
         con.execute(
             f"copy ({RUNS_LATEST_SQL}) to $out (format parquet, compression zstd, partition_by (created_date), "
-            "filename_pattern 'data_{i}', row_group_size 256000)",
+            "filename_pattern 'data_{i}', row_group_size 256000, compression_level 1)",
             {"out": str(work / "out")},
         )
 

@@ -258,9 +258,7 @@ def _stage_input(batch: RawBatch, kept: list[int], fields: list[RunFields], extr
             "created_raw": pa.array([f.createdAt for f in fields], text),
             "completed_raw": pa.array([f.completedAt for f in fields], text),
             "error": pa.array([f.error for f in fields], text),
-            "input": pa.array([None if f.input is UNSET else bytes(f.input) for f in fields], pa.binary()).cast(
-                text
-            ),
+            "input": pa.array([None if f.input is UNSET else bytes(f.input) for f in fields], pa.binary()).cast(text),
             "output": pa.array([None if f.output is UNSET else bytes(f.output) for f in fields], pa.binary()).cast(
                 text
             ),

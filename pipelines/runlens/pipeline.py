@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from runlens import exports
 from runlens.config import PROJECT_DIR, Settings
@@ -24,7 +23,7 @@ from runlens.defs.partitions import export_files
 from runlens.defs.resources import RunlensResource
 from runlens.errors import RunlensError
 from runlens.locks import file_lock
-from runlens.refresh import plan_refresh
+from runlens.refresh import ingest_range, plan_refresh
 from runlens.validation import RecordValidator
 
 # The CLI prints its own summary and one line per failure; Dagster's event log stays in the instance (and the UI).
@@ -38,8 +37,6 @@ class PipelineReport:
     new_files: list[str] = field(default_factory=list)
     already_ingested: int = 0
     ignored: list[str] = field(default_factory=list)
-    ingest_metadata: dict[str, Any] = field(default_factory=dict)
-    days_refreshed: int = 0
     dagster_runs: list[str] = field(default_factory=list)
     checks: dict[str, bool] = field(default_factory=dict)  # asset check name -> passed
 
@@ -119,27 +116,16 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
             if fresh:
                 keys = [export.key for export, _ in fresh]
                 report.new_files = [export.name for export, _ in fresh]
-                existing = instance.get_dynamic_partitions(export_files.name)
-                instance.add_dynamic_partitions(export_files.name, [k for k in keys if k not in set(existing)])
-                order = instance.get_dynamic_partitions(export_files.name)
-                span = sorted(order.index(key) for key in keys)
-                tags = {ASSET_PARTITION_RANGE_START_TAG: order[span[0]], ASSET_PARTITION_RANGE_END_TAG: order[span[-1]]}
+                added, tags = ingest_range(instance.get_dynamic_partitions(export_files.name), keys)
+                instance.add_dynamic_partitions(export_files.name, added)
                 result = _materialize(definitions, settings, instance, ["ingested_exports"], tags=tags)
                 _record(report, result)
-                report.ingest_metadata = _metadata_of(result, "ingested_exports")
             plan = plan_refresh(settings)
             for step in plan:
                 result = _materialize(
                     definitions, settings, instance, step.selection, tags=step.tags, run_config=step.run_config
                 )
                 _record(report, result)
-            report.days_refreshed = len(plan[-1].all_days) if plan else 0
             if not plan and not settings.warehouse_path.exists():
                 _record(report, _materialize(definitions, settings, instance, ["warehouse"]))
         return report
-
-
-def _metadata_of(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
-    for materialization in result.asset_materializations_for_node(asset):
-        return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
-    return {}

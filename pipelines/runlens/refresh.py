@@ -58,6 +58,17 @@ class RefreshRun:
         return {"ops": ops}
 
 
+def ingest_range(existing: list[str], keys: list[str]) -> tuple[list[str], dict[str, str]]:
+    """For one ingest run over ``keys`` (export partition keys in path order): the keys to add to the dynamic
+    partitions, and the range tags that cover every key (dynamic partitions keep insertion order, so new keys go
+    after the existing ones; keys in between whose content was already ingested are skipped by the asset)."""
+    known = set(existing)
+    added = [key for key in keys if key not in known]
+    order = [*existing, *added]
+    span = sorted(order.index(key) for key in keys)
+    return added, {ASSET_PARTITION_RANGE_START_TAG: order[span[0]], ASSET_PARTITION_RANGE_END_TAG: order[span[-1]]}
+
+
 def plan_refresh(settings: Settings) -> list[RefreshRun]:
     """The runs that bring ``runs`` and the metrics up to date with every committed ingest ([] when they are)."""
     pending, newest_seq = runs.pending_exports(settings.lake_dir)

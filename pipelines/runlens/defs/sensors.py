@@ -3,12 +3,11 @@
 import json
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from runlens import exports
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import RunlensResource
-from runlens.refresh import FINAL_ASSETS, plan_refresh
+from runlens.refresh import FINAL_ASSETS, ingest_range, plan_refresh
 
 
 @dg.sensor(asset_selection=["ingested_exports"], minimum_interval_seconds=60)
@@ -23,20 +22,11 @@ def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensRes
     current = {f.key: [f.path.stat().st_size, f.path.stat().st_mtime_ns] for f in discovery.files}
     changed = [f for f in discovery.files if seen.get(f.key) != current[f.key]]
     fresh = [export.key for export, _ in exports.new_exports(settings, exports.Discovery(changed, []))]
-    existing = context.instance.get_dynamic_partitions(export_files.name)
-    added = sorted(set(fresh) - set(existing))
-    order = [*existing, *added]  # dynamic partitions keep insertion order; a range covers every fresh file
-    requests = []
-    if fresh:
-        span = sorted(order.index(key) for key in fresh)
-        requests.append(
-            dg.RunRequest(
-                asset_selection=[dg.AssetKey("ingested_exports")],
-                tags={ASSET_PARTITION_RANGE_START_TAG: order[span[0]], ASSET_PARTITION_RANGE_END_TAG: order[span[-1]]},
-            )
-        )
+    if not fresh:
+        return dg.SensorResult(cursor=json.dumps(current))
+    added, tags = ingest_range(context.instance.get_dynamic_partitions(export_files.name), fresh)
     return dg.SensorResult(
-        run_requests=requests,
+        run_requests=[dg.RunRequest(asset_selection=[dg.AssetKey("ingested_exports")], tags=tags)],
         dynamic_partitions_requests=[export_files.build_add_request(added)] if added else [],
         cursor=json.dumps(current),
     )

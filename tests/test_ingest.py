@@ -363,13 +363,16 @@ def test_duplicate_top_level_keys_last_one_wins(data_dir: Path) -> None:
     raws = [
         '{"runId": "run_d1", "workflowName": "w", "status": "queued", "status": "completed"}',
         '{"runId": "run_d2", "runId": "run_d3", "workflowName": "w", "status": "queued"}',
+        # the first occurrence has another type: the batch decoder refuses it, the record-by-record path keeps it
+        '{"runId": "run_d5", "workflowName": "w", "status": 5, "status": "running", "input": [], "input": {}}',
         '{"runId": "run_d4", "workflowName": "w", "status": "completed", "status": "bogus"}',
         line(VALID_BASE),
     ]
     got = ingest(data_dir, "dups.jsonl", "\n".join(raws))
-    expected = {json.loads(raw)["runId"]: json.loads(raw)["status"] for raw in raws[:2]}
+    expected = {json.loads(raw)["runId"]: json.loads(raw)["status"] for raw in raws[:3]}
     assert {row["run_id"]: row["status"] for row in got.staged if row["run_id"] != "run_ok"} == expected
-    assert [(row["line"], [e["keyword"] for e in row["errors"]]) for row in got.quarantine] == [(3, ["enum"])]
+    assert [(row["line"], [e["keyword"] for e in row["errors"]]) for row in got.quarantine] == [(4, ["enum"])]
+    assert next(row["input"] for row in got.staged if row["run_id"] == "run_d5") == "{}"
     assert_matches_reference(got)
 
 

@@ -126,5 +126,20 @@ def test_batch_reports_each_invalid_record_with_path_keyword_message() -> None:
     assert "runId" in found[2][0].message
 
 
+GROUPS = sorted({(c[0], c[1]) for c in CASES})
+
+
+@pytest.mark.parametrize(("file", "group"), GROUPS, ids=[f"{g[0]}:{g[1]}" for g in GROUPS])
+def test_batch_violations_equal_record_by_record(file: str, group: str) -> None:
+    """One call over a batch (errors found under each record's index) reports exactly what validating each record
+    alone reports, in the same order, for every record of each suite group."""
+    cases = [c for c in CASES if (c[0], c[1]) == (file, group)]
+    validator = RecordValidator(cases[0][3])
+    records = [c[4] for c in cases]
+    expected = {i: validator.violations(r) for i, r in enumerate(records) if validator.violations(r)}
+    assert validator.check_batch(records) == expected
+    assert set(expected) == {i for i, c in enumerate(cases) if not c[5]}
+
+
 def test_json_path_quotes_odd_keys() -> None:
     assert json_path(["input", 0, "a b", "x"]) == "$.input[0][\"a b\"].x"

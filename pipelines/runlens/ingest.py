@@ -26,11 +26,13 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import msgspec
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -157,19 +159,14 @@ class BatchProcessor:
     def _stage(self, batch: RawBatch, valid: list[tuple[int, Any]], bad: dict[int, list[Violation]]) -> pa.Table:
         if not valid:
             return STAGED_SCHEMA.empty_table()
-        fields: list[RunFields] = []
-        extras: list[str | None] = []
-        kept: list[int] = []
-        for pos, rec in valid:
-            raw = batch.raws[pos]
-            try:
-                decoded, extra = _decode_run_fields(raw), _extra(rec, raw)
-            except (msgspec.DecodeError, RecursionError) as exc:
-                bad[pos] = [Violation("$", "storage", f"passes the schema but cannot be stored in runs: {exc}")]
-                continue
-            fields.append(decoded)
-            extras.append(extra)
-            kept.append(pos)
+        kept = [pos for pos, _ in valid]
+        raws = [batch.raws[pos] for pos in kept]
+        fields = _decode_batch(raws)
+        if fields is None:
+            fields, extras, kept = self._stage_one_by_one(batch, valid, bad)
+        else:
+            plain = list(map(KNOWN_FIELDS.issuperset, (rec for _, rec in valid)))
+            extras = [None if ok else _extra_text(raw) for ok, raw in zip(plain, raws, strict=True)]
         if not kept:
             return STAGED_SCHEMA.empty_table()
         typed = self._run_stage_sql(_stage_input(batch, kept, fields, extras))
@@ -179,6 +176,27 @@ class BatchProcessor:
                 bad[kept[row]] = violations
             typed = typed.filter(pa.array([row not in unstorable for row in range(typed.num_rows)]))
         return typed.drop_columns(["storable"]).cast(STAGED_SCHEMA)
+
+    @staticmethod
+    def _stage_one_by_one(
+        batch: RawBatch, valid: list[tuple[int, Any]], bad: dict[int, list[Violation]]
+    ) -> tuple[list[RunFields], list[str | None], list[int]]:
+        """Decode record by record, quarantining those that pass the schema but cannot be decoded for storage."""
+        fields: list[RunFields] = []
+        extras: list[str | None] = []
+        kept: list[int] = []
+        for pos, rec in valid:
+            raw = batch.raws[pos]
+            try:
+                decoded = _decode_run_fields(raw)
+                extra = None if KNOWN_FIELDS.issuperset(rec) else _extra_text(raw)
+            except (msgspec.DecodeError, RecursionError) as exc:
+                bad[pos] = [Violation("$", "storage", f"passes the schema but cannot be stored in runs: {exc}")]
+                continue
+            fields.append(decoded)
+            extras.append(extra)
+            kept.append(pos)
+        return fields, extras, kept
 
     def _run_stage_sql(self, table: pa.Table) -> pa.Table:
         self.con.register("batch", table)
@@ -201,6 +219,9 @@ class BatchProcessor:
         }
 
 
+ABSENT = msgspec.Raw(b"")  # a JSON value is never empty: empty raw text means the key was missing
+
+
 class RunFields(msgspec.Struct):
     """The schema's top-level properties as the runs table stores them; input and output stay raw JSON text,
     byte for byte as exported. Decoded only from records that already passed the schema (repeated keys: the last
@@ -212,13 +233,13 @@ class RunFields(msgspec.Struct):
     createdAt: str | None = None
     completedAt: str | None = None
     error: str | None = None
-    input: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
-    output: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    input: msgspec.Raw = ABSENT
+    output: msgspec.Raw = ABSENT
 
 
 _decode_fields = msgspec.json.Decoder(RunFields).decode
 _decode_members = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
-UNSET = msgspec.UNSET
+_decode_list = msgspec.json.Decoder(list[RunFields]).decode
 UNSTORABLE = (
     "valid JSON that DuckDB's JSON type cannot hold (for example a lone UTF-16 surrogate escape); kept here with "
     "its raw text"
@@ -249,19 +270,36 @@ def _unstorable(typed: pa.Table) -> dict[int, list[Violation]]:
 
 def _stage_input(batch: RawBatch, kept: list[int], fields: list[RunFields], extras: list[str | None]) -> pa.Table:
     text = pa.string()
+
+    def column(name: str) -> pa.Array:
+        return pa.array(list(map(attrgetter(name), fields)), text)
+
+    def raw_column(name: str) -> pa.Array:
+        """The raw texts laid end to end with their offsets (one copy, no Python object per value); missing is
+        NULL. The texts are valid UTF-8 (orjson parsed them), which ``validate`` checks again."""
+        values = list(map(attrgetter(name), fields))
+        lengths = np.fromiter(map(len, values), np.int64, len(values))
+        offsets = np.zeros(len(values) + 1, np.int32)
+        np.cumsum(lengths, out=offsets[1:])
+        present = pa.array(lengths > 0)
+        array = pa.StringArray.from_buffers(
+            len(values), pa.py_buffer(offsets), pa.py_buffer(b"".join(values)), present.buffers()[1]
+        )
+        array.validate(full=True)
+        return array
+
+    first = batch.first_index
     return pa.table(
         {
-            "record_index": pa.array([batch.first_index + pos for pos in kept], pa.int64()),
-            "run_id": pa.array([f.runId for f in fields], text),
-            "workflow_name": pa.array([f.workflowName for f in fields], text),
-            "status": pa.array([f.status for f in fields], text),
-            "created_raw": pa.array([f.createdAt for f in fields], text),
-            "completed_raw": pa.array([f.completedAt for f in fields], text),
-            "error": pa.array([f.error for f in fields], text),
-            "input": pa.array([None if f.input is UNSET else bytes(f.input) for f in fields], pa.binary()).cast(text),
-            "output": pa.array([None if f.output is UNSET else bytes(f.output) for f in fields], pa.binary()).cast(
-                text
-            ),
+            "record_index": pa.array([first + pos for pos in kept], pa.int64()),
+            "run_id": column("runId"),
+            "workflow_name": column("workflowName"),
+            "status": column("status"),
+            "created_raw": column("createdAt"),
+            "completed_raw": column("completedAt"),
+            "error": column("error"),
+            "input": raw_column("input"),
+            "output": raw_column("output"),
             "extra": pa.array(extras, text),
         }
     )
@@ -276,6 +314,15 @@ def _strict_loads(raw: bytes) -> Any:
     return json.loads(raw, parse_constant=_reject_constant)
 
 
+def _decode_batch(raws: list[bytes]) -> list[RunFields] | None:
+    """All records' fields in one decoder call; None when some record needs the one-by-one path (a repeated key
+    whose occurrences differ in type, or a record msgspec cannot decode)."""
+    try:
+        return _decode_list(b"[" + b",".join(raws) + b"]")
+    except (msgspec.DecodeError, RecursionError):
+        return None
+
+
 def _decode_run_fields(raw: bytes) -> RunFields:
     try:
         return _decode_fields(raw)
@@ -288,11 +335,9 @@ def _decode_run_fields(raw: bytes) -> RunFields:
         )
 
 
-def _extra(record: dict[str, Any], raw: bytes) -> str | None:
-    """The top-level members the schema does not name, as a JSON object whose values keep their exported text
-    (integers beyond 64 bits, number spelling, nesting): the parsed record only says whether there are any."""
-    if len(record) <= len(KNOWN_FIELDS) and record.keys() <= KNOWN_FIELDS:
-        return None
+def _extra_text(raw: bytes) -> str:
+    """The top-level members the schema does not name (the caller knows there are some), as a JSON object whose
+    values keep their exported text (integers beyond 64 bits, number spelling, nesting)."""
     members = _decode_members(raw)
     return "{" + ",".join(_member(key, value) for key, value in members.items() if key not in KNOWN_FIELDS) + "}"
 

@@ -1,0 +1,43 @@
+"""The SQL conversion of RFC 3339 date-times to UTC against an independent Python conversion (tests/reference.py).
+
+The stamps cover both branches of ``rfc3339_utc``: the cast (upper-case T, Z or an offset, up to 6 fraction digits)
+and the exact expression (lower-case t or z, leap seconds, 7 or more fraction digits)."""
+
+from __future__ import annotations
+
+import itertools
+
+import duckdb
+import pytest
+from runlens.config import SQL_DIR
+
+from tests import reference
+
+DAYS = ["0001-01-02", "1969-12-31", "2024-02-29", "2026-11-01", "9999-12-30"]
+TIMES = ["00:00:00", "12:34:56", "23:59:59", "23:59:60"]
+FRACTIONS = ["", ".0", ".1", ".123", ".123456", ".000001", ".999999", ".1234567", ".999999999"]
+ZONES = ["Z", "z", "+00:00", "-00:00", "+05:30", "-12:45", "+23:59", "-23:59"]
+STAMPS = [
+    f"{day}{t}{time}{fraction}{zone}"
+    for day, t, time, fraction, zone in itertools.product(DAYS, "Tt", TIMES, FRACTIONS, ZONES)
+]
+
+
+@pytest.fixture(scope="module")
+def con() -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect()
+    connection.execute("set TimeZone = 'UTC'")
+    connection.execute((SQL_DIR / "rfc3339_utc_macro.sql").read_text())
+    connection.execute("create table stamps (s varchar)")
+    connection.executemany("insert into stamps values (?)", [[s] for s in STAMPS])
+    return connection
+
+
+def test_sql_conversion_equals_python_reference(con: duckdb.DuckDBPyConnection) -> None:
+    rows = con.execute("select s, rfc3339_utc(s), rfc3339_utc_exact(s), rfc3339_leap(s) from stamps").fetchall()
+    assert len(rows) == len(STAMPS)
+    for stamp, fast, exact, leap in rows:
+        expected, expected_leap = reference.to_utc(stamp)
+        assert fast == expected.replace(tzinfo=None), stamp
+        assert exact == fast, stamp
+        assert leap == expected_leap, stamp

@@ -4,7 +4,10 @@ up, UTC timestamps; expected values from tests/reference.py."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
+import os
+import time
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -14,6 +17,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 import reference as ref
+from runlens import ingest as ingest_module
 from runlens import readers
 from runlens.config import Settings
 from runlens.ingest import IngestResult, ingest_file
@@ -448,3 +452,21 @@ def test_same_content_is_ingested_once(data_dir: Path) -> None:
     assert again.outcome == "skipped"
     assert again.export_id == first.result.export_id
     assert [p.name for p in (settings.lake_dir / "ingest").iterdir()] == [first.result.export_id]
+
+
+def test_a_settled_file_is_hashed_once_and_a_fresh_write_is_hashed_again(tmp_path: Path) -> None:
+    """Discovery and ingest both need the file's sha256: a file untouched for a while is read once per process,
+    while a file written just now is always read again (its next write could keep the same size and mtime)."""
+    path = tmp_path / "runs.jsonl"
+    path.write_bytes(b"a" * 1000)
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    first = ingest_module.file_sha256(path)
+    assert first == hashlib.sha256(b"a" * 1000).hexdigest()
+    path.write_bytes(b"b" * 1000)  # same size, and the old mtime put back: only a remembered digest explains "a"
+    os.utime(path, (old, old))
+    assert ingest_module.file_sha256(path) == first
+    path.write_bytes(b"c" * 1000)  # a fresh write: a new mtime, not settled, read every time
+    assert ingest_module.file_sha256(path) == hashlib.sha256(b"c" * 1000).hexdigest()
+    path.write_bytes(b"d" * 1000)
+    assert ingest_module.file_sha256(path) == hashlib.sha256(b"d" * 1000).hexdigest()

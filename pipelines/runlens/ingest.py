@@ -19,6 +19,7 @@ import hashlib
 import json
 import multiprocessing
 import shutil
+import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
@@ -48,6 +49,9 @@ KNOWN_FIELDS = frozenset({"runId", "workflowName", "status", "input", "output", 
 STAGE_SQL = (SQL_DIR / "stage_records.sql").read_text()
 RFC3339_SQL = (SQL_DIR / "rfc3339_utc_macro.sql").read_text()
 HASH_BLOCK = 4 * 2**20
+SETTLED_NS = 2 * 10**9
+MAX_REMEMBERED_DIGESTS = 4096
+_DIGESTS: dict[tuple[int, int, int, int], str] = {}
 POOL_MIN_BYTES = 256 * 2**20
 # zstd level 1: most of zstd's size win at a fraction of its time; dictionaries only where values repeat.
 PARQUET_OPTIONS: dict[str, Any] = {
@@ -72,10 +76,25 @@ class IngestResult:
 
 
 def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, hashed once per process: discovery and the ingest that follows ask for the same
+    file. The digest is remembered under the file's identity and stat (device, inode, size, mtime) only when the
+    file was last modified at least ``SETTLED_NS`` before it was read, so a write landing in the same instant as the
+    read is never mistaken for the remembered content (the rule git uses for "racily clean" files)."""
+    before = path.stat()
+    key = (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns)
+    if key in _DIGESTS:
+        return _DIGESTS[key]
+    started = time.time_ns()
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(HASH_BLOCK):
             digest.update(block)
+    after = path.stat()
+    settled = started - before.st_mtime_ns >= SETTLED_NS
+    if settled and (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns):
+        if len(_DIGESTS) >= MAX_REMEMBERED_DIGESTS:
+            _DIGESTS.clear()
+        _DIGESTS[key] = digest.hexdigest()
     return digest.hexdigest()
 
 

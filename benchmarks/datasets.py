@@ -78,14 +78,14 @@ def decoded_size(path: Path) -> int:
     return size
 
 
-def export_file(data_dir: Path, runs: int, fmt: str) -> Export:
-    """A one-file export of ``runs`` runs over one day in format ``fmt``, generated once and then reused."""
-    folder = data_dir / "exports" / f"{fmt.replace('.', '_')}-{runs}-seed{SEED}-gen{generator_version()}"
+def export_file(data_dir: Path, runs: int, fmt: str, seed: int = SEED) -> Export:
+    """A one-file export of ``runs`` runs over one day in format ``fmt``, generated once (per seed) and then reused."""
+    folder = data_dir / "exports" / f"{fmt.replace('.', '_')}-{runs}-seed{seed}-gen{generator_version()}"
     summary_path = folder / "summary.json"
     if not summary_path.exists():
         shutil.rmtree(folder, ignore_errors=True)
         files = folder / "files"
-        summary = generate.generate_exports(files, runs=runs, days=1, seed=SEED, fmt=fmt, snapshots_per_day=1)
+        summary = generate.generate_exports(files, runs=runs, days=1, seed=seed, fmt=fmt, snapshots_per_day=1)
         [path] = files.iterdir()
         info = {"file": path.name, "records": summary.records, "runs": runs, "decoded_bytes": decoded_size(path)}
         summary_path.write_text(json.dumps(info))
@@ -107,13 +107,13 @@ class Template:
     source_bytes: tuple[int, ...]
 
 
-def make_template(work: Path, runs: int) -> Template:
+def make_template(work: Path, runs: int, seed: int = SEED) -> Template:
     """Generate ``runs`` runs over two days (one export a day) and ingest both exports with runlens.
 
     A synthetic day holds the template's first day of one copy and its second day of the copy before, so it has
     about ``runs`` runs."""
     exports_dir = work / "exports"
-    generate.generate_exports(exports_dir, runs=runs, days=2, seed=SEED, fmt="jsonl", snapshots_per_day=1)
+    generate.generate_exports(exports_dir, runs=runs, days=2, seed=seed, fmt="jsonl", snapshots_per_day=1)
     settings = Settings.from_env(work).with_overrides(lake_dir=work / "lake")
     validator = RecordValidator.from_file(settings.schema_path)
     files = sorted(p for p in exports_dir.iterdir() if export_format(p))

@@ -30,6 +30,7 @@ class Bench:
     data_dir: Path
     work: Path
     report: Report
+    seed: int
 
     def child(self, task: str, **args: Any) -> ChildRun:
         print(f"benchmark: {task} {args}", file=sys.stderr, flush=True)
@@ -56,7 +57,7 @@ def ingest_comparisons(bench: Bench) -> NdjsonResults:
     """Scenarios 1 (NDJSON) and 2 (JSON array, gzipped NDJSON): runlens vs baselines A and B on the same file."""
     found: dict[str, tuple[Measurement, Measurement]] = {}
     for scenario, fmt in INGEST_FORMATS:
-        export = datasets.export_file(bench.data_dir, bench.scale.ingest_runs, fmt)
+        export = datasets.export_file(bench.data_dir, bench.scale.ingest_runs, fmt, bench.seed)
         found[fmt] = compare_ingest(bench, scenario, export)
     return NdjsonResults(*found["jsonl"])
 
@@ -97,7 +98,7 @@ def compare_ingest(bench: Bench, scenario: str, export: datasets.Export) -> tupl
 
 def memory_growth(bench: Bench, base: Measurement) -> None:
     """Scenario 3: peak RSS of the NDJSON ingest (fresh process) at the base size and at 5x the runs."""
-    export = datasets.export_file(bench.data_dir, bench.scale.growth_runs, "jsonl")
+    export = datasets.export_file(bench.data_dir, bench.scale.growth_runs, "jsonl", bench.seed)
     label = f"runlens ingest_file: jsonl, {export.path.stat().st_size / MIB:,.0f} MiB"
     try:
         big = Measurement.of("3", label, [bench.ingest(export)])
@@ -175,7 +176,7 @@ def lake_refresh(bench: Bench) -> None:
 def lake_round(bench: Bench, runs: int) -> LakeRound:
     days = bench.scale.lake_days
     print(f"benchmark: building a synthetic lake of {runs:,} runs over {days} days", file=sys.stderr, flush=True)
-    template = datasets.make_template(bench.work / f"template-{runs}", math.ceil(runs / days))
+    template = datasets.make_template(bench.work / f"template-{runs}", math.ceil(runs / days), bench.seed)
     lake_dir = bench.work / f"lake-{runs}"
     synthetic = datasets.SyntheticLake(lake_dir, template, days)
     start = time.perf_counter()
@@ -267,7 +268,7 @@ def extrapolate(sizes: list[float], values: list[float], target: float) -> float
 
 def end_to_end(bench: Bench, baseline_b: Measurement) -> None:
     """Scenario 5: ``runlens run`` through Dagster on the NDJSON export, and where its time goes."""
-    export = datasets.export_file(bench.data_dir, bench.scale.ingest_runs, "jsonl")
+    export = datasets.export_file(bench.data_dir, bench.scale.ingest_runs, "jsonl", bench.seed)
     data_dir = bench.work / "pipeline"
     datasets.hardlink_or_copy(export.path, data_dir / "exports" / export.path.name)
     run = bench.child("pipeline", data_dir=str(data_dir))

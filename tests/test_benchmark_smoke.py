@@ -7,6 +7,7 @@ import io
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,24 +17,28 @@ from benchmarks import run
 SCENARIOS = {"1", "2 json", "2 jsonl.gz", "3", "4", "5"}
 MACHINE_KEYS = {"cpu_model", "logical_cores", "physical_cores", "memory_gib", "python", "packages"}
 VERSIONED = {"duckdb", "pyarrow", "polars"}
+SEED = 7
 
 
 @dataclass(frozen=True)
 class SmokeRun:
     results: dict[str, Any]
     printed: str
+    data: Path
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> SmokeRun:
-    """One smoke run (about 30 s on 2 cores): its results JSON and what it printed."""
+    """One smoke run (about 30 s on 2 cores) on data of a seed other than the default: its results JSON and what it
+    printed."""
     root = tmp_path_factory.mktemp("benchmark")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        code = run.main(["--scale", "smoke", "--out", str(root / "results"), "--data", str(root / "data")])
+        args = ["--scale", "smoke", "--out", str(root / "results"), "--data", str(root / "data"), "--seed", str(SEED)]
+        code = run.main(args)
     assert code == 0
     [path] = (root / "results").glob("smoke-*.json")
-    return SmokeRun(json.loads(path.read_text()), printed.getvalue())
+    return SmokeRun(json.loads(path.read_text()), printed.getvalue(), root / "data")
 
 
 def test_every_scenario_is_measured(smoke: SmokeRun) -> None:
@@ -41,6 +46,13 @@ def test_every_scenario_is_measured(smoke: SmokeRun) -> None:
     targeted = {t["key"] for t in smoke.results["targets"]}
     assert measured == SCENARIOS
     assert targeted == SCENARIOS
+
+
+def test_seed_is_used_and_reported(smoke: SmokeRun) -> None:
+    assert smoke.results["seed"] == SEED
+    assert f"generator seed {SEED}" in smoke.printed
+    generated = [p.name for p in (smoke.data / "exports").iterdir()]
+    assert generated and all(f"-seed{SEED}-" in name for name in generated)
 
 
 def test_machine_is_described(smoke: SmokeRun) -> None:

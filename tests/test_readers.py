@@ -116,9 +116,9 @@ def test_reference_splitter_sees_the_records() -> None:
         ),
         max_size=6,
     ),
-    indent=st.sampled_from([None, 0, 2]),
+    indent=st.sampled_from([None, 0, 2, 70]),
     wrap=st.sampled_from([None, "runs", "data", "items"]),
-    size=st.integers(min_value=1, max_value=40),
+    size=st.one_of(st.integers(min_value=1, max_value=40), st.sampled_from([150, 400, 10**9])),
     noise=st.text(alphabet='runsdataitems"\\: [{', max_size=12).filter(lambda t: t not in ref.WRAPPER_KEYS),
 )
 @settings(max_examples=80, deadline=None, database=None)
@@ -132,6 +132,55 @@ def test_json_splitter_property(
         doc = {"before": ["]", "}"], "note": noise, noise: [noise, {"runs": [1]}], wrap: records, "after": "x"}
     text = json.dumps(doc, indent=indent, ensure_ascii=False)
     assert collect(JsonSplitter(Limits()).split(chunked(text.encode(), size))) == expected_json(text)
+
+
+@given(
+    items=st.lists(
+        st.one_of(
+            st.sampled_from(['{"a": 1}', '{"b": "x,]}"}', "[1, 2]", '"s"', "7", "", " ", "\n\n", '{"c": "\\\\"}']),
+            st.integers(min_value=0, max_value=90).map(lambda n: " " * n + '{"pad": true}' + "\n" * (n % 3)),
+        ),
+        max_size=12,
+    ),
+    wrap=st.sampled_from([None, "runs"]),
+    cap=st.sampled_from([10, 30, 64 * 2**20]),
+    tail=st.sampled_from(["]", "", "] trailing", "]]"]),
+)
+@settings(max_examples=150, deadline=None, database=None)
+def test_json_splitter_output_does_not_depend_on_chunk_size(
+    items: list[str], wrap: str | None, cap: int, tail: str
+) -> None:
+    """Malformed lists too (empty items, stray commas, long white space, items over a small cap, a missing or extra
+    bracket): one-byte chunks (every item cut one event at a time) and one whole chunk (items between two commas
+    cut with array operations) give the same records, lines, problems and warnings."""
+    body = "[" + ",".join(items) + tail
+    text = '{"runs": ' + body + "}" if wrap else body
+
+    def split(size: int) -> tuple[list[tuple[bytes, int, str | None]], list[str]]:
+        splitter = JsonSplitter(Limits(max_record_bytes=cap))
+        return collect(splitter.split(chunked(text.encode(), size))), splitter.warnings
+
+    assert split(10**9) == split(1)
+
+
+@given(
+    lines=st.lists(
+        st.sampled_from(['{"a": 1}', "", "   ", '{"b": "' + "x" * 40 + '"}', "[1]\r", "not json"]), max_size=10
+    ),
+    cap=st.sampled_from([8, 20, 64 * 2**20]),
+    newline_at_end=st.booleans(),
+)
+@settings(max_examples=100, deadline=None, database=None)
+def test_ndjson_output_does_not_depend_on_chunk_size(lines: list[str], cap: int, newline_at_end: bool) -> None:
+    """Over-long lines (a small cap) are flagged and keep the same start whatever the chunking, the last line too."""
+    text = "\n".join(lines) + ("\n" if newline_at_end else "")
+
+    def split(size: int) -> list[tuple[bytes, int, str | None]]:
+        return collect(iter_ndjson(chunked(text.encode(), size), Limits(max_record_bytes=cap)))
+
+    whole = split(10**9)
+    assert whole == split(1) == split(7)
+    assert all((problem is not None) == (len(raw) > cap) for raw, _, problem in whole)
 
 
 NDJSON_TEXT = (

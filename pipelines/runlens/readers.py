@@ -178,7 +178,7 @@ def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[RawBatch]:
         carry = lines.pop()
         _add_lines(batch, lines, line_no, cap)
         line_no += len(lines)
-        if len(carry) > cap:
+        if len(carry) > max(cap, KEEP_OVERSIZED_BYTES):  # over the cap, and its kept start is complete
             skipping, carry = (carry[:KEEP_OVERSIZED_BYTES], line_no), b""
         index += len(batch.raws)
         if batch.raws:
@@ -186,8 +186,8 @@ def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[RawBatch]:
     tail = RawBatch(index)
     if skipping is not None:
         tail.add(skipping[0], skipping[1], _too_long(cap))
-    elif carry.strip():
-        tail.add(carry, line_no)
+    else:
+        _add_lines(tail, [carry], line_no, cap)
     if tail.raws:
         yield tail
 
@@ -219,10 +219,11 @@ def _too_long(cap: int) -> str:
 _OPENERS = np.zeros(256, dtype=np.int8)
 _OPENERS[[ord("{"), ord("[")]] = 1
 _OPENERS[[ord("}"), ord("]")]] = -1
-_STRUCTURAL = np.zeros(256, dtype=bool)
-_STRUCTURAL[[ord(c) for c in "{}[],"]] = True
 _KEY_BEFORE = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$')
 _WHITESPACE = b" \t\r\n"
+_WHITE = np.zeros(256, dtype=bool)
+_WHITE[list(_WHITESPACE)] = True
+MAX_WHITE_STEPS = 64
 
 
 class JsonSplitter:
@@ -258,19 +259,22 @@ class JsonSplitter:
         self.seen_value = True
 
     def _collect(self, piece: bytes) -> None:
-        if self.size <= self.cap:
-            self.pieces.append(piece if self.size + len(piece) <= self.cap else piece[:KEEP_OVERSIZED_BYTES])
+        """Keep the value's bytes up to the cap (or up to ``KEEP_OVERSIZED_BYTES`` when the cap is smaller), so an
+        over-long value's first ``KEEP_OVERSIZED_BYTES`` are known wherever the chunks were cut."""
+        room = max(self.cap, KEEP_OVERSIZED_BYTES) - self.size
+        if room > 0:
+            self.pieces.append(piece[:room])
         self.size += len(piece)
 
     def _pending(self) -> bytes:
         return b"".join(self.pieces).strip(_WHITESPACE)
 
     def _emit(self, batch: RawBatch, problem: str | None = None) -> None:
-        if self.size > self.cap:
-            problem = _too_long(self.cap)
         text = b"".join(self.pieces)
         raw = text.lstrip(_WHITESPACE)
         line = self.start_line + text[: len(text) - len(raw)].count(b"\n")
+        if self.size > self.cap:
+            problem, raw = _too_long(self.cap), raw[:KEEP_OVERSIZED_BYTES]
         batch.add(raw.rstrip(_WHITESPACE), line, problem)
         self._drop()
 
@@ -307,6 +311,9 @@ class JsonSplitter:
             mode = self.record_depth
             shallow = np.flatnonzero(depth_before[i:] <= max(mode, 1)) + i
             i = positions.size
+            if mode:
+                events = (positions, deltas, depth_before, newlines)
+                start, shallow = self._whole_items(buf, data, batch, events, shallow, start)
             for j in shallow.tolist():
                 line = self.line + int(np.searchsorted(newlines, positions[j]))
                 start = self._event(buf, batch, int(positions[j]), int(deltas[j]), int(depth_before[j]), start, line)
@@ -322,10 +329,49 @@ class JsonSplitter:
         self.line += newlines.size
         self.tail = (self.tail + buf)[-512:]
 
+    def _whole_items(
+        self,
+        buf: bytes,
+        data: np.ndarray,
+        batch: RawBatch,
+        events: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        shallow: np.ndarray,
+        start: int,
+    ) -> tuple[int, np.ndarray]:
+        """Inside a records list, cut the items that lie whole between two commas of this chunk with array
+        operations, exactly as ``_event`` would one by one: each item is its text between the commas without the
+        white space around it, at the line of its first byte. The first comma (which ends the item being collected)
+        and everything from the list's closing bracket on still go through ``_event``; a chunk with an empty item
+        or one longer than the cap is left to ``_event`` whole. Returns the new start and the events left."""
+        positions, deltas, depth_before, newlines = events
+        ends = shallow[(depth_before[shallow] == self.record_depth) & (deltas[shallow] <= 0)]
+        closers = ends[deltas[ends] < 0]
+        commas = positions[ends[: np.searchsorted(ends, closers[0]) if closers.size else ends.size]]
+        if commas.size < 3:
+            return start, shallow
+        seg_start, seg_end = commas[:-1] + 1, commas[1:]
+        if int((seg_end - seg_start).max()) > self.cap:
+            return start, shallow
+        first, last = _skip_white(data, seg_start, seg_end, 1), _skip_white(data, seg_end - 1, seg_start - 1, -1)
+        if first is None or last is None or (first > last).any():
+            return start, shallow
+        line_of = self.line + np.searchsorted(newlines, np.append(first, commas[-1]))
+        for j in shallow[: int(np.searchsorted(shallow, ends[0])) + 1].tolist():
+            line = self.line + int(np.searchsorted(newlines, positions[j]))
+            start = self._event(buf, batch, int(positions[j]), int(deltas[j]), int(depth_before[j]), start, line)
+        lo, hi = first.tolist(), (last + 1).tolist()
+        batch.raws.extend([buf[a:b] for a, b in zip(lo, hi, strict=True)])
+        batch.lines.extend(line_of[:-1].tolist())
+        self.after_comma = True
+        self._begin(int(line_of[-1]))
+        last_comma = np.searchsorted(shallow, np.searchsorted(positions, commas[-1]))
+        return int(commas[-1]) + 1, shallow[last_comma + 1 :]
+
     def _structure(self, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions and depth changes of the structural characters outside strings."""
         quotes = _unescaped_quotes(data)
-        candidates = np.flatnonzero(_STRUCTURAL[data])
+        folded = data | 0x20  # { and [ fold to 0x7B, } and ] to 0x7D; no other byte does
+        candidates = np.flatnonzero((folded == 0x7B) | (folded == 0x7D) | (data == 44))
         outside = (np.searchsorted(quotes, candidates) + int(self.in_string)) % 2 == 0
         if quotes.size % 2:
             self.in_string = not self.in_string
@@ -422,21 +468,37 @@ class JsonSplitter:
             self.warnings.append("the file holds no JSON value (it is empty or only white space)")
 
 
+def _skip_white(data: np.ndarray, at: np.ndarray, limit: np.ndarray, step: int) -> np.ndarray | None:
+    """From each position in ``at``, step over JSON white space towards ``limit`` (exclusive); the first byte that
+    is not white space, or ``limit`` when there is none. None after ``MAX_WHITE_STEPS`` steps (left to the slow
+    path: pretty-printed files indent by a few bytes)."""
+    pos = at.copy()
+    for _ in range(MAX_WHITE_STEPS):
+        white = pos != limit
+        white[white] = _WHITE[data[pos[white]]]
+        if not white.any():
+            return pos
+        pos[white] += step
+    return None
+
+
 def _unescaped_quotes(data: np.ndarray) -> np.ndarray:
-    """Positions of the double quotes that open or close a string (not those escaped by a backslash)."""
+    """Positions of the double quotes that open or close a string (not those escaped by a backslash): a quote is
+    escaped when an odd number of backslashes precedes it, counted for all escaped-looking quotes at once."""
     quotes = np.flatnonzero(data == 34)
     escaped = quotes[(quotes > 0) & (data[quotes - 1] == 92)]
-    if escaped.size:
-        drop = [q for q in escaped.tolist() if _backslashes_before(data, q) % 2 == 1]
-        quotes = np.setdiff1d(quotes, np.asarray(drop, dtype=quotes.dtype), assume_unique=True)
-    return quotes
-
-
-def _backslashes_before(data: np.ndarray, pos: int) -> int:
-    count = 0
-    while pos - count - 1 >= 0 and data[pos - count - 1] == 92:
-        count += 1
-    return count
+    if not escaped.size:
+        return quotes
+    run = np.ones(escaped.size, dtype=np.int64)  # backslashes right before each quote, counted one step at a time
+    going = np.ones(escaped.size, dtype=bool)
+    while going.any():
+        before = escaped - run - 1
+        going &= before >= 0
+        going[going] = data[before[going]] == 92
+        run += going
+    keep = np.ones(quotes.size, dtype=bool)
+    keep[np.searchsorted(quotes, escaped[run % 2 == 1])] = False
+    return quotes[keep]
 
 
 # orjson refuses JSON nested deeper than this; RUNLENS_MAX_NESTING_DEPTH above it is treated as this.

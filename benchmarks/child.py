@@ -17,6 +17,7 @@ from typing import Any
 from runlens import metrics, runs
 from runlens.config import Settings
 from runlens.ingest import POOL_MIN_BYTES, ingest_file
+from runlens.readers import decoded_size_hint
 from runlens.validation import RecordValidator, load_schema
 
 from benchmarks import baselines, datasets, pipeline_probe
@@ -36,7 +37,7 @@ def ingest(file: str, lake: str) -> dict[str, Any]:
         "valid": result.records_valid,
         "quarantined": result.records_quarantined,
         "outcome": result.outcome,
-        "workers": settings.limits.ingest_workers if path.stat().st_size >= POOL_MIN_BYTES else 1,
+        "workers": settings.limits.ingest_workers if decoded_size_hint(path) >= POOL_MIN_BYTES else 1,
         "lake_bytes": datasets.tree_bytes(lake_dir),
     }
 

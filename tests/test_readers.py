@@ -279,3 +279,13 @@ def test_discover_reads_exports_and_reports_other_files(data_dir: Path) -> None:
     other = {n for n in NAMES if not ref.is_export(n)}
     assert set(found.ignored) == other
     assert not {f.name for f in found.files} & set(found.ignored)
+
+
+def test_decoded_size_hint_reads_the_gzip_trailer(tmp_path: Path) -> None:
+    payload = b'{"runId": "run_1"}\n' * 5000
+    packed = tmp_path / "runs.jsonl.gz"
+    packed.write_bytes(gzip.compress(payload))
+    plain = tmp_path / "runs.jsonl"
+    plain.write_bytes(payload)
+    assert packed.stat().st_size < len(payload)
+    assert readers.decoded_size_hint(packed) == len(payload) == readers.decoded_size_hint(plain)

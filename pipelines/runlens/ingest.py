@@ -42,7 +42,15 @@ import pyarrow.parquet as pq
 from runlens import lake
 from runlens.config import SQL_DIR, Limits, Settings
 from runlens.contracts import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, STAGED_SCHEMA, UTC_US
-from runlens.readers import ByteSource, DepthCheck, JsonSplitter, RawBatch, export_format, iter_ndjson
+from runlens.readers import (
+    ByteSource,
+    DepthCheck,
+    JsonSplitter,
+    RawBatch,
+    decoded_size_hint,
+    export_format,
+    iter_ndjson,
+)
 from runlens.validation import RecordValidator, Violation
 
 KNOWN_FIELDS = frozenset({"runId", "workflowName", "status", "input", "output", "error", "createdAt", "completedAt"})
@@ -401,8 +409,9 @@ class IngestWriter:
 class ExportReader:
     """Reads one export file as processed batches: (raw batch, staged rows, quarantine rows), in file order.
 
-    Files larger than ``POOL_MIN_BYTES`` are processed by a pool of worker processes (``Limits.ingest_workers``),
-    a few batches in flight at a time so memory stays bounded; the reading, splitting and writing stay here.
+    Files that decode to more than ``POOL_MIN_BYTES`` (for gzip: the size its trailer records) are processed by a
+    pool of worker processes (``Limits.ingest_workers``), a few batches in flight at a time so memory stays bounded;
+    the reading, splitting and writing stay here.
     """
 
     def __init__(self, path: Path, settings: Settings, validator: RecordValidator, params: dict[str, Any]) -> None:
@@ -416,7 +425,7 @@ class ExportReader:
     def __iter__(self) -> Iterator[tuple[RawBatch, pa.Table, list[dict[str, Any]]]]:
         batches = self.splitter.split(self.source) if self.splitter else iter_ndjson(self.source, self.limits)
         workers = self.limits.ingest_workers
-        if workers > 1 and self.path.stat().st_size >= POOL_MIN_BYTES:
+        if workers > 1 and decoded_size_hint(self.path) >= POOL_MIN_BYTES:
             yield from self._in_pool(batches, workers)
             return
         with gc_paused(), duckdb.connect() as con:

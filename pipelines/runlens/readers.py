@@ -48,6 +48,17 @@ def export_format(path: Path) -> str | None:
     return None
 
 
+def decoded_size_hint(path: Path) -> int:
+    """About how many bytes reading ``path`` yields: its size, or for gzip the size its trailer records (the
+    decompressed size modulo 4 GiB, exact for a single-member file under 4 GiB), whichever is larger."""
+    size = path.stat().st_size
+    if not path.name.lower().endswith(".gz") or size < 18:
+        return size
+    with open(path, "rb") as handle:
+        handle.seek(-4, 2)
+        return max(size, int.from_bytes(handle.read(4), "little"))
+
+
 @dataclass
 class RawBatch:
     """Consecutive raw records: their bytes, the 1-based line where each starts, and reader-found problems."""

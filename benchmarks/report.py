@@ -116,6 +116,7 @@ class Report:
     machine: dict[str, Any]
     started_at: str
     seed: int
+    part: str
     measurements: list[Measurement] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
     breakdowns: list[Breakdown] = field(default_factory=list)
@@ -126,6 +127,7 @@ class Report:
             "scale": self.scale,
             "started_at": self.started_at,
             "seed": self.seed,
+            "part": self.part,
             "duration_s": round(self.duration_s, 1),
             "machine": self.machine,
             "measurements": [{**asdict(m), "rate_per_s": m.rate} for m in self.measurements],
@@ -135,7 +137,7 @@ class Report:
 
     def render(self) -> str:
         parts = [
-            f"## runlens benchmark, scale {self.scale}, {self.started_at}, generator seed {self.seed}",
+            f"## runlens benchmark, scale {self.scale} ({self.part}), {self.started_at}, generator seed {self.seed}",
             machine_line(self.machine),
             markdown_table(MEASUREMENT_HEADER, [measurement_row(m) for m in self.measurements]),
             "### Targets",

@@ -160,7 +160,8 @@ def refresh_metrics(
         con.register("empty_runs", RUNS_SCHEMA.append(pa.field(RUNS_PARTITION_COLUMN, pa.date32())).empty_table())
         _point_runs(con, lake_dir, [])
         con.execute(macro_sql())  # the macros read whatever runs is when they are called
-        partials = {p: _refresh_partial(con, lake_dir, p, changed) for table in chosen for p in table.partials}
+        needed = dict.fromkeys(partial for table in chosen for partial in table.partials)
+        partials = {partial: _refresh_partial(con, lake_dir, partial, changed) for partial in needed}
         if as_of is None and NEWEST_EVENTS in partials:
             [(as_of,)] = con.execute(f"select max(newest_event) from {NEWEST_EVENTS.name}").fetchall()
         metrics_dir = lake.table_dir(lake_dir, lake.METRICS)

@@ -161,7 +161,7 @@ def refresh_metrics(
         _point_runs(con, lake_dir, [])
         con.execute(macro_sql())  # the macros read whatever runs is when they are called
         needed = dict.fromkeys(partial for table in chosen for partial in table.partials)
-        partials = {partial: _refresh_partial(con, lake_dir, partial, changed) for partial in needed}
+        partials = {partial: _update_partial(con, lake_dir, partial, changed) for partial in needed}
         if as_of is None and NEWEST_EVENTS in partials:
             [(as_of,)] = con.execute(f"select max(newest_event) from {NEWEST_EVENTS.name}").fetchall()
         metrics_dir = lake.table_dir(lake_dir, lake.METRICS)
@@ -175,10 +175,14 @@ def refresh_metrics(
                 result = con.sql(table.sql_file.read_text(), params=bound).to_arrow_table()
                 _write(metrics_dir / table.name / DATA_FILE, result)
             else:
-                selected = changed if table.partial is None else _partial_days(partials[table.partial])
+                selected = changed if table.partial is None else _partial_days(partials[table.partial][1])
                 result = con.sql(table.sql_file.read_text(), params={**bound, "days": selected}).to_arrow_table()
                 _write_partitions(metrics_dir / table.name, result, selected)
             counts[table.name] = result.num_rows
+        # last: a refresh that dies before this point leaves the old partials, so running it again recomputes the
+        # same rows and finds the same completion days to recompute
+        for partial, (rows, _) in partials.items():
+            _write(partial.path(lake_dir), rows)
     return counts
 
 
@@ -222,28 +226,28 @@ def _point_runs(con: duckdb.DuckDBPyConnection, lake_dir: Path, days: Collection
     )
 
 
-def _refresh_partial(
+def _update_partial(
     con: duckdb.DuckDBPyConnection, lake_dir: Path, partial: Partial, changed: list[date] | None
-) -> pa.Table | None:
-    """Bring a partial up to date for the changed partitions (None: all), write it and register it by its name.
+) -> tuple[pa.Table, pa.Table | None]:
+    """Bring a partial up to date for the changed partitions (None: all) and register it by its name.
 
-    Returns its rows of the changed partitions before and after the change, or None when it was computed whole.
+    Returns all its rows, and its rows of the changed partitions before and after the change (None when it was
+    computed whole).
     """
     path = partial.path(lake_dir)
     old = pq.read_table(path) if changed is not None and path.exists() else None
     _point_runs(con, lake_dir, None if old is None else changed)
     new = con.sql(partial.sql_file.read_text()).to_arrow_table()
     if old is not None and not old.schema.equals(new.schema):  # written by another version: compute it whole
-        return _refresh_partial(con, lake_dir, partial, None)
+        return _update_partial(con, lake_dir, partial, None)
     if old is None:
         merged, touched = new, None
     else:
         in_changed = pc.is_in(old.column(RUNS_PARTITION_COLUMN), pa.array(changed, pa.date32()))
         merged = pa.concat_tables([old.filter(pc.invert(in_changed)), new])
         touched = pa.concat_tables([old.filter(in_changed), new])
-    _write(path, merged)
     con.register(partial.name, merged)
-    return touched
+    return merged, touched
 
 
 def _partial_days(touched: pa.Table | None) -> list[date] | None:

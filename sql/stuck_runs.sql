@@ -15,7 +15,10 @@
 --   $p99_window_days  INTEGER, default 28
 --   $threshold_s      DOUBLE or NULL (default): one fixed threshold for every workflow, overriding the rule
 -- Columns: run_id, workflow_name, status, created_at, age_s, threshold_s, workflow_p99_s, as_of.
--- Partition column: none (recomputed whole).
+-- Reads: partial_in_flight_runs (the queued and running runs with created_at, of every partition) and runs for
+-- the p99 window; refresh_metrics points runs at the created_date partitions from the UTC date of
+-- $as_of - $p99_window_days days to that of $as_of, which hold every run created in the window.
+-- Partition column: none (rewritten whole).
 with recent_latency as (
     select
         workflow_name,
@@ -30,8 +33,7 @@ unfinished_runs as (
         status,
         created_at,
         (epoch_us($as_of::timestamptz) - epoch_us(created_at)) / 1e6 as age_s
-    from runs
-    where status in ('queued', 'running') and created_at is not null
+    from partial_in_flight_runs
 ),
 
 judged_runs as (

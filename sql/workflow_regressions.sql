@@ -19,7 +19,8 @@
 --   previous_/latest_failure_rate with their _low / _high bounds; failure_rate_change = latest - previous
 --   failure_rate; previous_p95_s, latest_p95_s; p95_ratio = latest / previous p95_s; failure_rate_regressed,
 --   p95_regressed.
--- Partition column: none (recomputed whole).
+-- Reads: runs; refresh_metrics points it at the created_date partitions from the UTC date of $as_of - 14 days to
+-- that of $as_of, which hold every run created in the two windows. Partition column: none (recomputed whole).
 with windows as (
     select
         timezone('UTC', timezone('UTC', $as_of::timestamptz) - interval 14 day) as previous_start,

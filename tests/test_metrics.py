@@ -26,6 +26,7 @@ QUOTED = 'it\'s "quoted"'
 SLASHED = "etl/daily/load"
 UNICODE = "Zürich-Übertragung 数据"
 SLOW = "slow-batch"
+LATE = "late: 42 retries"
 EXAMPLES = sorted((SQL_DIR / "examples").glob("*.sql"))
 
 COUNT, RATE, TIME = "BIGINT", "DOUBLE", "TIMESTAMP WITH TIME ZONE"
@@ -188,14 +189,17 @@ def edge_runs() -> list[ref.Run]:
     ]
 
 
-def random_runs(seed: int, count: int) -> list[ref.Run]:
+def random_runs(seed: int, count: int, days: float = 10) -> list[ref.Run]:
+    """``count`` runs created over ``days`` days from D0, in several zones; the failed ones carry one of the
+    SIGNATURES messages or none."""
     rng = random.Random(seed)
+    messages = [*SIGNATURES, None]
     names = [BILLING, QUOTED, SLASHED, UNICODE, "a", "b"]
     zones = [UTC, *(datetime.fromisoformat(f"2026-01-01T00:00:00{z}").tzinfo for z in ("-05:00", "+05:30", "+14:00"))]
     runs = []
     for i in range(count):
         status = rng.choices(["completed", "failed", "running", "queued"], [70, 20, 6, 4])[0]
-        created = at(rng.uniform(0, 10)).astimezone(rng.choice(zones)).replace(microsecond=rng.randrange(10**6))
+        created = at(rng.uniform(0, days)).astimezone(rng.choice(zones)).replace(microsecond=rng.randrange(10**6))
         completed = created + timedelta(seconds=rng.lognormvariate(3, 1.5) * rng.choice([1, 1, 1, 1, 1, 1, 1, -1]))
         runs.append(
             ref.Run(
@@ -204,7 +208,7 @@ def random_runs(seed: int, count: int) -> list[ref.Run]:
                 status,
                 None if rng.random() < 0.02 else created,
                 completed if status in ref.FINISHED or rng.random() < 0.05 else None,
-                "boom" if status == "failed" else None,
+                rng.choice(messages) if status == "failed" else None,
             )
         )
     return runs
@@ -410,11 +414,13 @@ def test_windows_are_exact_and_utc_in_any_session_zone(edge_lake: Path) -> None:
 
 
 def test_metric_sql_ignores_the_session_time_zone(edge_lake: Path) -> None:
-    """Every metric SQL run in a Newfoundland session (-03:30, summer time from 2026-03-08) gives the rows that
-    refresh_metrics (UTC) wrote."""
+    """Every metric SQL run in a Newfoundland session (-03:30, summer time from 2026-03-08), its partials computed
+    over all of runs in that session too, gives the rows that refresh_metrics (UTC) wrote."""
     with duckdb.connect() as con:
         create_warehouse_views(con, edge_lake)
         con.execute("set TimeZone = 'America/St_Johns'")
+        for partial in {partial for table in METRIC_TABLES for partial in table.partials}:
+            con.execute(f"create view {partial.name} as {partial.sql_file.read_text()}")
         for table in METRIC_TABLES:
             params = {**table.params, **({"as_of": AS_OF} if "as_of" in table.params else {})}
             if table.partitioned_by is not None:
@@ -458,11 +464,74 @@ def test_incremental_refresh_rewrites_only_changed_days(tmp_path: Path) -> None:
         "workflow_daily_metrics/day=2026-03-01/data.parquet",
         *(f"workflow_hourly_throughput/day={day}/data.parquet" for day in recomputed_days),
         *(f"{table.name}/data.parquet" for table in METRIC_TABLES if table.partitioned_by is None),
+        *(f"_partial/{partial.name}.parquet" for table in METRIC_TABLES for partial in table.partials),
     }
     assert counts["workflow_daily_metrics"] == len({run.workflow_name for run in changed if run.created_date == D0})
     write_runs(full, changed)
     refresh_metrics(full, as_of=AS_OF)
     assert all_metrics(incremental) == all_metrics(full)
+
+
+def changed_export(runs: list[ref.Run], seed: int) -> list[ref.Run]:
+    """``runs`` after a new day's export: some in-flight runs finished (days later), some completions moved to
+    another day (a status conflict), workflow ``a`` fails a lot in the newest days, and the first day lost its
+    runs."""
+    rng = random.Random(seed)
+    newest = max(run.created_at for run in runs if run.created_at is not None)
+    first_day = min(run.created_date for run in runs)
+    changed = []
+    for run in runs:
+        if run.created_date == first_day:
+            continue
+        if run.status in ref.UNFINISHED and run.created_at is not None and rng.random() < 0.3:
+            finished = run.created_at + timedelta(days=rng.uniform(0, 3))
+            run = ref.Run(run.run_id, run.workflow_name, "failed", run.created_at, finished, LATE)
+        elif run.status == "completed" and run.completed_at is not None and rng.random() < 0.02:
+            run = ref.Run(run.run_id, run.workflow_name, run.status, run.created_at, run.completed_at + timedelta(1))
+        changed.append(run)
+    burst = [
+        ref.Run(f"run_burst_{i}", "a", "failed", newest - timedelta(hours=i), newest - timedelta(hours=i, minutes=-5))
+        for i in range(60)
+    ]
+    return changed + burst
+
+
+@pytest.mark.parametrize("partials_lost", [False, True], ids=["partials_kept", "partials_lost"])
+def test_incremental_refresh_equals_full_refresh(tmp_path: Path, partials_lost: bool) -> None:
+    """Over 60 days of runs, an incremental refresh of the changed partitions gives exactly the tables of a full
+    refresh from scratch, and the reference's (default as_of: the newest event); also when the partial results
+    are missing (a lake refreshed by an older version), which the refresh then computes whole."""
+    incremental, full = tmp_path / "incremental", tmp_path / "full"
+    runs = random_runs(seed=20260302, count=3000, days=60)
+    write_runs(incremental, runs)
+    refresh_metrics(incremental)
+    changed = changed_export(runs, seed=5)
+    days = {run.created_date for run in set(runs) ^ set(changed)}
+    shutil.rmtree(incremental / lake.RUNS)
+    write_runs(incremental, changed)
+    if partials_lost:
+        shutil.rmtree(incremental / lake.METRICS / "_partial")
+    refresh_metrics(incremental, days)
+    write_runs(full, changed)
+    refresh_metrics(full)
+    assert all_metrics(incremental) == all_metrics(full)
+
+    newest = max(moment for run in changed for moment in (run.created_at, run.completed_at) if moment is not None)
+    stuck = read_metric(incremental, "stuck_runs")
+    assert stuck and {row["as_of"] for row in stuck} == {newest}
+    assert_matches(stuck, ("run_id",), ref.stuck_runs(changed, newest))
+    regressions = ref.regressions(changed, newest)
+    assert "a" in regressions
+    assert_matches(read_metric(incremental, "workflow_regressions"), ("workflow_name",), regressions)
+    signatures = ref.error_signatures(
+        changed, lambda error: "late: <n> retries" if error == LATE else signature_of(error)
+    )
+    assert_matches(read_metric(incremental, "error_signatures"), ("workflow_name", "signature"), signatures)
+    hourly = ref.hourly_throughput(changed)
+    assert_matches(read_metric(incremental, "workflow_hourly_throughput"), ("workflow_name", "hour"), hourly)
+    assert_matches(
+        read_metric(incremental, "workflow_daily_metrics"), ("workflow_name", "day"), ref.daily_metrics(changed)
+    )
 
 
 def test_partitions_without_rows_are_removed(tmp_path: Path) -> None:

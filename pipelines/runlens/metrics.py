@@ -2,15 +2,19 @@
 
 Day-partitioned tables live in ``metrics/<table>/day=YYYY-MM-DD/data.parquet`` (the ``day`` column comes from
 the folder name, as ``created_date`` does for runs); the others are one ``metrics/<table>/data.parquet``,
-recomputed whole on every refresh. Every file is replaced atomically (``lake.atomic_target``). The SQL files
-define the metrics; ``docs/metrics.md`` explains them.
+rewritten on every refresh. Every file is replaced atomically (``lake.atomic_target``). The SQL files define the
+metrics; ``docs/metrics.md`` explains them.
+
+A refresh after some runs partitions changed reads only what it needs: those partitions, the partitions of a
+table's time window, and partial results kept per created_date partition (``sql/partial_*.sql``, one file each
+under ``metrics/_partial/``), of which only the rows of the changed partitions are recomputed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 
@@ -24,8 +28,11 @@ from runlens.config import SQL_DIR
 from runlens.contracts import RUNS_SCHEMA
 
 PARTITION_COLUMN = "day"
+RUNS_PARTITION_COLUMN = "created_date"
 DATA_FILE = "data.parquet"
 MACRO_FILE = "workflow_metrics_macro.sql"
+PARTIAL_DIR = "_partial"
+REGRESSION_LOOKBACK_DAYS = 14  # the previous and latest windows of sql/workflow_regressions.sql together
 
 
 class DayOf(Enum):
@@ -36,31 +43,69 @@ class DayOf(Enum):
 
 
 @dataclass(frozen=True)
-class MetricTable:
-    """One metric table: ``sql/<name>.sql``, its partitioning and the parameters it binds (with defaults).
-
-    A partitioned table's SQL binds ``$days`` (the partition days to compute, NULL for all) and returns a
-    ``day`` column, which becomes the folder name.
-    """
+class Partial:
+    """A partial result per created_date partition of runs: ``sql/<name>.sql`` over the runs it is given, returning
+    a ``created_date`` column. It is kept whole in ``metrics/_partial/<name>.parquet``; a refresh replaces the rows
+    of the changed partitions (all rows when the file is missing or has other columns)."""
 
     name: str
-    partitioned_by: DayOf | None = None
-    params: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def sql_file(self) -> Path:
         return SQL_DIR / f"{self.name}.sql"
 
+    def path(self, lake_dir: Path) -> Path:
+        return lake.table_dir(lake_dir, lake.METRICS) / PARTIAL_DIR / f"{self.name}.parquet"
+
+
+NEWEST_EVENTS = Partial("partial_newest_events")  # gives the default as_of
+
+
+@dataclass(frozen=True)
+class MetricTable:
+    """One metric table: ``sql/<name>.sql``, its partitioning, the parameters it binds (with defaults) and what its
+    SQL reads.
+
+    A partitioned table's SQL binds ``$days`` (the partition days to compute, NULL for all) and returns a
+    ``day`` column, which becomes the folder name. A table partitioned by creation day computes the changed days;
+    one partitioned by completion day, the ``day`` values its partial's rows of the changed partitions had or have.
+
+    The SQL reads ``partial`` (a relation of that name) if set, and ``runs``: with ``lookback_days`` set, the
+    partitions from the UTC date ``lookback_days(params)`` days before ``$as_of`` to that of ``$as_of``; else none
+    when the table has a partial, else the changed partitions.
+    """
+
+    name: str
+    partitioned_by: DayOf | None = None
+    params: Mapping[str, object] = field(default_factory=dict)
+    partial: Partial | None = None
+    lookback_days: Callable[[Mapping[str, object]], int] | None = None
+
+    @property
+    def sql_file(self) -> Path:
+        return SQL_DIR / f"{self.name}.sql"
+
+    @property
+    def partials(self) -> list[Partial]:
+        """The partials to bring up to date first: its own, and the newest events when it binds ``as_of``."""
+        return [p for p in (self.partial, NEWEST_EVENTS if "as_of" in self.params else None) if p is not None]
+
 
 METRIC_TABLES: tuple[MetricTable, ...] = (
     MetricTable("workflow_daily_metrics", DayOf.CREATED),
-    MetricTable("workflow_hourly_throughput", DayOf.COMPLETED),
-    MetricTable("error_signatures"),
+    MetricTable("workflow_hourly_throughput", DayOf.COMPLETED, partial=Partial("partial_hourly_throughput")),
+    MetricTable("error_signatures", partial=Partial("partial_error_signatures")),
     MetricTable(
         "stuck_runs",
         params={"as_of": None, "min_age_s": 3600.0, "p99_multiplier": 3.0, "p99_window_days": 28, "threshold_s": None},
+        partial=Partial("partial_in_flight_runs"),
+        lookback_days=lambda bound: int(bound["p99_window_days"]),
     ),
-    MetricTable("workflow_regressions", params={"as_of": None, "p95_ratio": 1.5, "min_runs": 20}),
+    MetricTable(
+        "workflow_regressions",
+        params={"as_of": None, "p95_ratio": 1.5, "min_runs": 20},
+        lookback_days=lambda _: REGRESSION_LOOKBACK_DAYS,
+    ),
 )
 
 # Parameters users may override through refresh_metrics(params=...); as_of has its own argument.
@@ -92,10 +137,10 @@ def refresh_metrics(
     """Recompute the metric tables from ``lake/runs``; returns the number of rows written per table.
 
     ``days``: the created_date partitions of runs that changed (None: everything). Daily metrics are recomputed
-    for those days; hourly throughput for those days and every UTC day on which a finished run created on them
-    completed. A run whose completed_at moved to another day (a status conflict) leaves its old completion day
-    stale unless that day is in ``days`` too. The other tables are recomputed whole. Partitions that no longer
-    have rows are removed.
+    for those days; hourly throughput for every UTC day on which a finished run created on them completed, before
+    or after the change. Error signatures, stuck runs and regressions are rewritten whole, from partial results
+    kept per created_date partition (recomputed for ``days`` only) and the runs partitions of their time windows.
+    Partitions that no longer have rows are removed.
 
     ``as_of``: the time the lake describes, for stuck runs and regressions (timezone-aware); default: the newest
     created_at or completed_at in runs. ``params`` overrides the SQL parameters in ``TUNABLE_PARAMS``.
@@ -108,27 +153,36 @@ def refresh_metrics(
     if as_of is not None and as_of.utcoffset() is None:
         raise ValueError(f"as_of {as_of.isoformat()} has no time zone; pass an aware datetime such as one in UTC")
     chosen = _choose(tables)
+    changed = None if days is None else sorted(set(days))
 
     with duckdb.connect() as con:
         con.execute("set TimeZone = 'UTC'")
-        _create_runs_view(con, lake_dir)
-        con.execute(macro_sql())
-        if as_of is None and any("as_of" in table.params for table in chosen):
-            as_of = _newest_event(con)
+        con.register("empty_runs", RUNS_SCHEMA.append(pa.field(RUNS_PARTITION_COLUMN, pa.date32())).empty_table())
+        _point_runs(con, lake_dir, [])
+        con.execute(macro_sql())  # the macros read whatever runs is when they are called
+        needed = dict.fromkeys(partial for table in chosen for partial in table.partials)
+        partials = {partial: _update_partial(con, lake_dir, partial, changed) for partial in needed}
+        if as_of is None and NEWEST_EVENTS in partials:
+            [(as_of,)] = con.execute(f"select max(newest_event) from {NEWEST_EVENTS.name}").fetchall()
         metrics_dir = lake.table_dir(lake_dir, lake.METRICS)
         counts: dict[str, int] = {}
         for table in chosen:
             bound = {name: overrides.get(name, default) for name, default in table.params.items()}
             if "as_of" in bound:
                 bound["as_of"] = as_of
+            _point_runs(con, lake_dir, _runs_days(table, bound, changed))
             if table.partitioned_by is None:
                 result = con.sql(table.sql_file.read_text(), params=bound).to_arrow_table()
                 _write(metrics_dir / table.name / DATA_FILE, result)
             else:
-                selected = _partition_days(con, table.partitioned_by, days)
+                selected = changed if table.partial is None else _partial_days(partials[table.partial][1])
                 result = con.sql(table.sql_file.read_text(), params={**bound, "days": selected}).to_arrow_table()
                 _write_partitions(metrics_dir / table.name, result, selected)
             counts[table.name] = result.num_rows
+        # last: a refresh that dies before this point leaves the old partials, so running it again recomputes the
+        # same rows and finds the same completion days to recompute
+        for partial, (rows, _) in partials.items():
+            _write(partial.path(lake_dir), rows)
     return counts
 
 
@@ -141,39 +195,66 @@ def _choose(names: Collection[str] | None) -> list[MetricTable]:
     return [table for table in METRIC_TABLES if table.name in names]
 
 
-def _create_runs_view(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
-    """The ``runs`` relation the SQL reads: the lake table, or an empty one with its columns if there is none."""
-    if lake.has_files(lake_dir, lake.RUNS, partitioned=True):
-        con.execute("set variable runs_glob = $glob", {"glob": lake.table_glob(lake_dir, lake.RUNS, partitioned=True)})
-        con.execute(
-            "create temp view runs as select * from read_parquet("
-            "getvariable('runs_glob'), hive_partitioning = true, hive_types = {'created_date': 'DATE'})"
-        )
-    else:
-        con.register("runs", RUNS_SCHEMA.append(pa.field("created_date", pa.date32())).empty_table())
+def _runs_days(table: MetricTable, bound: Mapping[str, object], changed: list[date] | None) -> list[date] | None:
+    """The runs partitions a table's SQL reads (None: all)."""
+    if table.lookback_days is not None:
+        as_of = bound["as_of"]
+        if not isinstance(as_of, datetime):  # an empty lake has no newest event, so no window
+            return []
+        # a run created in [as_of - lookback days, as_of) has its created_date (the UTC date of created_at) in here
+        last = as_of.astimezone(UTC).date()
+        return [last - timedelta(days=back) for back in range(table.lookback_days(bound), -1, -1)]
+    return [] if table.partial is not None else changed
 
 
-def _newest_event(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    [(newest,)] = con.execute("select max(greatest(created_at, completed_at)) from runs").fetchall()
-    return newest
-
-
-def _partition_days(con: duckdb.DuckDBPyConnection, day_of: DayOf, days: Collection[date] | None) -> list[date] | None:
-    """The partitions to recompute when the runs of ``days`` changed (None: all)."""
+def _point_runs(con: duckdb.DuckDBPyConnection, lake_dir: Path, days: Collection[date] | None) -> None:
+    """Make the ``runs`` view the created_date partitions of ``days`` (None: all); empty, with its columns, when
+    they have no file."""
+    root = lake.table_dir(lake_dir, lake.RUNS)
     if days is None:
+        folders = sorted(root.glob(f"{RUNS_PARTITION_COLUMN}=*"))
+    else:
+        folders = [root / f"{RUNS_PARTITION_COLUMN}={day.isoformat()}" for day in days]
+    files = [str(path) for folder in folders for path in sorted(folder.glob("*.parquet"))]
+    if not files:
+        con.execute("create or replace temp view runs as select * from empty_runs")
+        return
+    con.execute("set variable runs_files = $files", {"files": files})
+    con.execute(
+        "create or replace temp view runs as select * from read_parquet(getvariable('runs_files'), "
+        f"hive_partitioning = true, hive_types = {{'{RUNS_PARTITION_COLUMN}': 'DATE'}})"
+    )
+
+
+def _update_partial(
+    con: duckdb.DuckDBPyConnection, lake_dir: Path, partial: Partial, changed: list[date] | None
+) -> tuple[pa.Table, pa.Table | None]:
+    """Bring a partial up to date for the changed partitions (None: all) and register it by its name.
+
+    Returns all its rows, and its rows of the changed partitions before and after the change (None when it was
+    computed whole).
+    """
+    path = partial.path(lake_dir)
+    old = pq.read_table(path) if changed is not None and path.exists() else None
+    _point_runs(con, lake_dir, None if old is None else changed)
+    new = con.sql(partial.sql_file.read_text()).to_arrow_table()
+    if old is not None and not old.schema.equals(new.schema):  # written by another version: compute it whole
+        return _update_partial(con, lake_dir, partial, None)
+    if old is None:
+        merged, touched = new, None
+    else:
+        in_changed = pc.is_in(old.column(RUNS_PARTITION_COLUMN), pa.array(changed, pa.date32()))
+        merged = pa.concat_tables([old.filter(pc.invert(in_changed)), new])
+        touched = pa.concat_tables([old.filter(in_changed), new])
+    con.register(partial.name, merged)
+    return merged, touched
+
+
+def _partial_days(touched: pa.Table | None) -> list[date] | None:
+    """The partition days to recompute of a table built from a partial whose changed rows are ``touched``."""
+    if touched is None:
         return None
-    if day_of is DayOf.CREATED:
-        return sorted(set(days))
-    # the changed days themselves, and the UTC days on which the finished runs created on them completed
-    rows = con.execute(
-        """
-        select distinct timezone('UTC', completed_at)::date
-        from runs
-        where list_contains($days, created_date) and status in ('completed', 'failed') and completed_at is not null
-        """,
-        {"days": sorted(set(days))},
-    ).fetchall()
-    return sorted(set(days) | {day for (day,) in rows})
+    return sorted(set(touched.column(PARTITION_COLUMN).to_pylist()))
 
 
 def _write(path: Path, table: pa.Table) -> None:

@@ -78,7 +78,8 @@ def worst_workflows_markdown(lake_dir: Path, selected: list[date]) -> str:
 )
 def reliability_tables(config: DaysConfig, runlens: RunlensResource) -> Iterator[dg.MaterializeResult]:
     """Metric tables that are not per created_date: hourly throughput (recomputed for the completion days of the
-    given days, or all), error signatures, stuck runs and regressions (recomputed whole)."""
+    given days' runs, or all), error signatures, stuck runs and regressions (rewritten whole from partial results
+    kept per created_date, recomputed for the given days, and the runs of their time windows)."""
     settings = runlens.settings()
     changed: list[date] | None = [date.fromisoformat(d) for d in config.only_days] or None
     with lake_write_lock(settings.lake_dir):

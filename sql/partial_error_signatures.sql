@@ -1,0 +1,88 @@
+-- partial_error_signatures: the failed runs of each created_date partition of runs, grouped per workflow_name by
+-- the shape of their error message. error_signatures.sql rolls these rows up over created_date; refresh_metrics
+-- keeps them in lake/metrics/_partial/partial_error_signatures.parquet and recomputes only the rows of the
+-- created_date partitions that changed.
+-- Cohort: the runs with status failed. Time zone: first_seen / last_seen are TIMESTAMPTZ (UTC).
+--
+-- signature = the error text with its variable parts replaced, in this order (RE2 regexes, ASCII \w and \b):
+--   1. whitespace runs (newlines included) -> one space, trimmed
+--   2. URLs (scheme://...)                                  -> <url>
+--   3. UUIDs (8-4-4-4-12 hex digits)                        -> <uuid>
+--   4. quoted values 'x' and "x" (opening quote not inside a word, so "can't" stays) -> '<str>' and "<str>"
+--   5. paths: /abs, ~/x, ./x, ../x, relative ones with two or more slashes (a/b/c), C:\x -> <path>
+--   6. ids: run ids (run_...) and words joined by _ or - that contain a digit (req-42, job_7f3a) -> <id>
+--   7. numbers, decimals included, standing at a word start (a unit suffix of up to two letters stays:
+--      30s -> <n>s, 500ms -> <n>ms; v2 and sha256 stay)  -> <n>
+--   8. hex: 0x... and words of 8 or more hex digits (trace ids, hashes) -> <hex>
+-- A failed run without an error message (NULL or blank; anomaly failed_without_error) gets signature
+-- '<no error>', so per workflow the runs of all signatures add up to its failed runs.
+--
+-- Columns: created_date (the runs partition); workflow_name; signature; runs (failed runs with it);
+-- first_seen / last_seen = min / max created_at; example = the error text of the earliest of those runs (by
+-- created_at, NULLs last, then run_id) and example_run_id = its run_id (first_seen is its created_at, or NULL
+-- when no run of the group has one), so the roll-up can pick the earliest run over all partitions.
+-- Parameters: none; it reads whatever `runs` holds (refresh_metrics points it at the changed partitions).
+with failed_runs as (
+    select
+        run_id,
+        workflow_name,
+        created_date,
+        created_at,
+        error
+    from runs
+    where status = 'failed'
+),
+
+normalised_errors as (
+    select
+        run_id,
+        workflow_name,
+        created_date,
+        created_at,
+        error,
+        trim(regexp_replace(coalesce(error, ''), '\s+', ' ', 'g')) as collapsed,
+        regexp_replace(collapsed, '[A-Za-z][A-Za-z0-9+.-]*://[^\s''"<>]+', '<url>', 'g') as without_urls,
+        regexp_replace(
+            without_urls, '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '<uuid>', 'g'
+        ) as without_uuids,
+        regexp_replace(
+            regexp_replace(without_uuids, '(^|\W)''[^'']*''', '\1''<str>''', 'g'),
+            '(^|\W)"[^"]*"', '\1"<str>"', 'g'
+        ) as without_quoted,
+        regexp_replace(
+            regexp_replace(
+                without_quoted,
+                '(^|[\s(\[{=:,])((~|\.{1,2})?/[\w.@%+~-]|[\w.@-]+/[\w.@-]+/)[\w.@%+~/-]*', '\1<path>', 'g'
+            ),
+            '\b[A-Za-z]:\\[^\s''"]*', '<path>', 'g'
+        ) as without_paths,
+        regexp_replace(
+            without_paths, '\b(run_[A-Za-z0-9_]+|[A-Za-z][A-Za-z0-9]*[_-][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)', '<id>', 'g'
+        ) as without_ids,
+        regexp_replace(without_ids, '\b[0-9]+(\.[0-9]+)?([A-Za-z]{1,2})?\b', '<n>\2', 'g') as without_numbers,
+        regexp_replace(without_numbers, '\b(0[xX][0-9a-fA-F]+|[0-9a-fA-F]{8,})\b', '<hex>', 'g') as without_hex
+    from failed_runs
+),
+
+signed_errors as (
+    select
+        run_id,
+        workflow_name,
+        created_date,
+        created_at,
+        error,
+        coalesce(nullif(without_hex, ''), '<no error>') as signature
+    from normalised_errors
+)
+
+select
+    created_date,
+    workflow_name,
+    signature,
+    count(*) as runs,
+    min(created_at) as first_seen,
+    max(created_at) as last_seen,
+    first(error order by created_at nulls last, run_id) as example,
+    first(run_id order by created_at nulls last, run_id) as example_run_id
+from signed_errors
+group by created_date, workflow_name, signature

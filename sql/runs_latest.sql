@@ -1,70 +1,95 @@
 -- runs_latest: the latest known state of every run whose row belongs to one of the days being rebuilt.
 --
 -- Input (session variables, set by runlens.runs): `staged`, every committed staged file (VARCHAR[]); `days`,
--- the created_date partitions being rebuilt (DATE[]). A run's state across exports is resolved by one ordering key:
+-- the created_date partitions being rebuilt (DATE[]); `every_day`, true when `days` holds every day of a staged
+-- record (a full rebuild: every run is a candidate, so the runs touching `days` need not be looked up).
+-- A run's state across exports is resolved by one ordering key:
 --   1. status rank: queued 0 < running 1 < completed = failed 2 (a stale export never moves a run backwards);
 --   2. then the record ingested last: higher ingest_seq (files are ingested in path order within a batch);
 --   3. then, within one file, the later record (higher record_index).
 -- A run seen both completed and failed keeps the later record and gets the anomaly `status_conflict`.
 -- Every record of a run is considered, so a run whose created_date changed between exports (for example queued
 -- without createdAt, later exported with it) lands in exactly one partition: its winner's created_date.
--- The winner is chosen on narrow columns (run id and the ordering key) and its full row fetched once, so memory
--- does not grow with the payload columns.
+-- Most runs have one record, which is their winner. So only runs with several records are resolved (on narrow
+-- columns: run id and the ordering key), and the result is every staged record of the days minus the records
+-- they supersede: the wide payload columns are read once and no join is as large as the table.
 --
 -- duration_s = completed_at - created_at in seconds, for completed and failed runs with both timestamps and a
 -- non-negative difference; otherwise NULL (negative ones are flagged `completed_before_created` at staging).
-with touched_ids as (
+with records as not materialized (
+    select
+        run_id,
+        status,
+        (case status when 'queued' then 0 when 'running' then 1 else 2 end)::bigint * (1::bigint << 61)
+        + ingest_seq * (1::bigint << 33)
+        + record_index as state_order
+    from read_parquet(getvariable('staged'))
+),
+
+touched_ids as (
     select distinct run_id
     from read_parquet(getvariable('staged'))
     where list_contains(getvariable('days'), created_date)
 ),
 
-states as (
-    select
-        s.run_id,
-        s.status,
-        s.created_date,
-        (case s.status when 'queued' then 0 when 'running' then 1 else 2 end)::bigint * (1::bigint << 61)
-        + s.ingest_seq * (1::bigint << 33)
-        + s.record_index as state_order
-    from read_parquet(getvariable('staged')) as s
-    semi join touched_ids using (run_id)
-),
-
-winners as (
-    select
-        max(state_order) % (1::bigint << 61) // (1::bigint << 33) as ingest_seq,
-        max(state_order) % (1::bigint << 33) as record_index,
-        bool_or(status = 'completed') and bool_or(status = 'failed') as conflict
-    from states
+repeated_ids as (
+    select run_id
+    from records
     group by run_id
-    having list_contains(getvariable('days'), arg_max(created_date, state_order))
+    having count(*) > 1
 ),
 
--- (ingest_seq, record_index) names one staged record: joining on two integers is cheaper than on run ids.
-winning_rows as (
-    select s.*, w.conflict
-    from read_parquet(getvariable('staged')) as s
-    inner join winners as w using (ingest_seq, record_index)
+-- The records that can compete: in a full rebuild those of the runs with several records, otherwise every record
+-- of the runs that have a record on one of the days (the branch not taken is planned away).
+candidates as (
+    select * from records semi join repeated_ids using (run_id) where getvariable('every_day')
+    union all
+    select * from records semi join touched_ids using (run_id) where not getvariable('every_day')
+),
+
+contests as (
+    select
+        max(state_order) as best,
+        list(state_order) as orders,
+        bool_or(status = 'completed') and bool_or(status = 'failed') as conflict
+    from candidates
+    group by run_id
+    having count(*) > 1
+),
+
+-- The records that lost to a later or more final record of the same run ((ingest_seq, record_index) names one).
+superseded as (
+    select o % (1::bigint << 61) // (1::bigint << 33) as ingest_seq, o % (1::bigint << 33) as record_index
+    from (select unnest(list_filter(orders, lambda o: o <> best)) as o from contests)
+),
+
+conflicted as (
+    select best % (1::bigint << 61) // (1::bigint << 33) as ingest_seq, best % (1::bigint << 33) as record_index
+    from contests
+    where conflict
 )
 
 select
-    run_id,
-    workflow_name,
-    status,
-    created_at,
-    completed_at,
+    s.run_id,
+    s.workflow_name,
+    s.status,
+    s.created_at,
+    s.completed_at,
     case
-        when status in ('completed', 'failed') and completed_at >= created_at
-            then (epoch_us(completed_at) - epoch_us(created_at)) / 1000000.0
+        when s.status in ('completed', 'failed') and s.completed_at >= s.created_at
+            then (epoch_us(s.completed_at) - epoch_us(s.created_at)) / 1000000.0
     end as duration_s,
-    error,
-    input,
-    output,
-    extra,
-    case when conflict then list_append(anomalies, 'status_conflict') else anomalies end as anomalies,
-    created_date_source,
-    source_file,
-    ingested_at,
-    created_date
-from winning_rows
+    s.error,
+    s.input,
+    s.output,
+    s.extra,
+    case when c.ingest_seq is not null then list_append(s.anomalies, 'status_conflict') else s.anomalies end
+        as anomalies,
+    s.created_date_source,
+    s.source_file,
+    s.ingested_at,
+    s.created_date
+from read_parquet(getvariable('staged')) as s
+anti join superseded as l using (ingest_seq, record_index)
+left join conflicted as c using (ingest_seq, record_index)
+where list_contains(getvariable('days'), s.created_date)

@@ -92,17 +92,19 @@ def rebuild_days(lake_dir: Path, days: Collection[date]) -> dict[date, int]:
     work.mkdir(parents=True)
     try:
         if files:
-            _write_partitions(files, days, work)
+            _write_partitions(files, days, staged_days(lake_dir) <= set(days), work)
         return {day: _swap_in(lake_dir, work, day) for day in days}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _write_partitions(files: list[str], days: list[date], work: Path) -> None:
+def _write_partitions(files: list[str], days: list[date], every_day: bool, work: Path) -> None:
+    """Write the partitions of ``days`` under ``work/out``; ``every_day``: ``days`` holds every staged day."""
     with duckdb.connect(config={"temp_directory": str(work / "spill")}) as con:
         con.execute("set TimeZone = 'UTC'")
         con.execute("set variable staged = $files", {"files": files})
         con.execute("set variable days = $days::date[]", {"days": days})
+        con.execute("set variable every_day = $every_day", {"every_day": every_day})
         con.execute(
             f"copy ({RUNS_LATEST_SQL}) to $out (format parquet, compression zstd, partition_by (created_date), "
             "filename_pattern 'data_{i}', row_group_size 256000, compression_level 1)",

@@ -8,11 +8,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import reference as ref
 from runlens import generate, runs
 from runlens.config import Settings
+from runlens.contracts import RUNS_SCHEMA
 from runlens.ingest import ingest_file
 from runlens.validation import RecordValidator
 
@@ -338,3 +340,22 @@ def test_full_rebuild_matches_day_by_day_rebuilds_on_generated_exports(data_dir:
     for day, table in full.items():
         assert by_day[day].sort_by("run_id").equals(table.sort_by("run_id")), day
     assert_runs_match(lake)
+
+
+def test_day_files_keep_each_days_rows_in_order_across_many_interleaved_batches(tmp_path: Path) -> None:
+    """Rows of one day arriving in many batches, interleaved with other days, land in that day's one file in the
+    order they came (the writer threads never reorder a day's pieces), without the created_date column."""
+    days = [date(2026, 3, 1 + i % 5) for i in range(400)]
+    rows = [
+        {name: None for name in RUNS_SCHEMA.names} | {"run_id": f"run_{i}", "anomalies": [], "created_date": day}
+        for i, day in enumerate(days)
+    ]
+    schema = RUNS_SCHEMA.append(pa.field("created_date", pa.date32()))
+    table = pa.Table.from_pylist(rows, schema=schema)
+    with runs.DayFiles(tmp_path) as out:
+        for batch in table.to_batches(max_chunksize=7):
+            out.add(batch)
+    for day in sorted(set(days)):
+        written = pq.read_table(tmp_path / f"created_date={day.isoformat()}" / "data.parquet")
+        assert written.schema.equals(RUNS_SCHEMA)
+        assert written.column("run_id").to_pylist() == [r["run_id"] for r in rows if r["created_date"] == day]

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from runlens import generate, lake
 from runlens.config import Settings
 from runlens.contracts import STAGED_SCHEMA
-from runlens.ingest import IngestWriter, ingest_file
+from runlens.ingest import RUN_KEY_SQL, IngestWriter, ingest_file
 from runlens.readers import export_format
 from runlens.validation import RecordValidator
 
@@ -43,7 +43,8 @@ select
     error, input, output, extra, anomalies,
     created_date + $shift::integer as created_date, created_date_source,
     $source_file as source_file, $export_id as export_id, record_index + $offset as record_index,
-    $ingest_seq::bigint as ingest_seq, $ingested_at::timestamptz as ingested_at
+    $ingest_seq::bigint as ingest_seq, $ingested_at::timestamptz as ingested_at,
+    run_key(run_id || '_' || $copy::varchar) as run_key
 from part
 """
 
@@ -133,6 +134,7 @@ class SyntheticLake:
         self.days = days
         self.con = duckdb.connect()
         self.con.execute("set TimeZone = 'UTC'")
+        self.con.execute(RUN_KEY_SQL)
 
     def close(self) -> None:
         self.con.close()

@@ -2,7 +2,9 @@
 --
 -- Input (session variables, set by runlens.runs): `staged`, every committed staged file (VARCHAR[]); `days`,
 -- the created_date partitions being rebuilt (DATE[]); `every_day`, true when `days` holds every day of a staged
--- record (a full rebuild: every run is a candidate, so the runs touching `days` need not be looked up).
+-- record (a full rebuild: every run is a candidate, so the runs touching `days` need not be looked up);
+-- `candidates`, the staged files that can hold a record of those runs (sql/runs_candidate_files.sql; all of
+-- `staged` in a full rebuild or when some file predates run_key).
 -- A run's state across exports is resolved by one ordering key:
 --   1. status rank: queued 0 < running 1 < completed = failed 2 (a stale export never moves a run backwards);
 --   2. then the record ingested last: higher ingest_seq (files are ingested in path order within a batch);
@@ -23,7 +25,7 @@ with records as not materialized (
         (case status when 'queued' then 0 when 'running' then 1 else 2 end)::bigint * (1::bigint << 61)
         + ingest_seq * (1::bigint << 33)
         + record_index as state_order
-    from read_parquet(getvariable('staged'))
+    from read_parquet(getvariable('candidates'))
 ),
 
 touched_ids as (

@@ -5,6 +5,7 @@
 -- the top-level keys the schema does not name, or NULL). Bound: $source_file, $export_id, $ingest_seq,
 -- $ingested_at (TIMESTAMPTZ).
 --
+-- run_key: sql/run_key_macro.sql.
 -- Time: date-times become UTC with microsecond precision through rfc3339_utc (sql/rfc3339_utc_macro.sql); a leap
 -- second is flagged `leap_second`.
 -- created_date is the UTC date of createdAt, else of completedAt, else of the ingestion; created_date_source says
@@ -49,6 +50,7 @@ select
     record_index,
     $ingest_seq::bigint as ingest_seq,
     $ingested_at::timestamptz as ingested_at,
+    run_key(run_id) as run_key,
     coalesce(json_valid(input), true) and coalesce(json_valid(output), true) and coalesce(json_valid(extra), true)
         as storable
 from utc_times

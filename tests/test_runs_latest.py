@@ -248,7 +248,9 @@ def snapshot(lake: Lake) -> dict[date, tuple[int, int, int]]:
     return {day: (p.stat().st_ino, p.stat().st_mtime_ns, p.stat().st_size) for day, p in lake.partition_files().items()}
 
 
-def test_incremental_rebuild_touches_only_affected_days(data_dir: Path) -> None:
+@pytest.mark.parametrize("legacy", [False, True])
+def test_incremental_rebuild_touches_only_affected_days(data_dir: Path, legacy: bool) -> None:
+    """By run_key (every staged file has it) or from the current runs partitions (some file predates run_key)."""
     lake = build(
         data_dir,
         [
@@ -274,6 +276,8 @@ def test_incremental_rebuild_touches_only_affected_days(data_dir: Path) -> None:
     ]
     export_id = lake.ingest("2.jsonl", new_records)
     new_file = lake.files[-1]
+    if legacy:
+        strip_run_keys(lake.settings.lake_dir, 2)
     days = runs.affected_days(lake.settings.lake_dir, [export_id])
     # What the new export can change: its records' days and the current days of the runs it mentions.
     mentioned = {r.run_id for r in new_file.valid}
@@ -305,9 +309,22 @@ def test_stale_export_ingested_late_never_moves_a_run_backwards(data_dir: Path, 
     assert lake.rows()["run_s"].duration_s == 300.0
 
 
-def test_full_rebuild_matches_day_by_day_rebuilds_on_generated_exports(data_dir: Path) -> None:
+def strip_run_keys(lake_dir: Path, every: int) -> int:
+    """Rewrite every ``every``-th staged file without run_key, as a lake written before that column existed."""
+    stripped = 0
+    for path in runs.staged_files(lake_dir)[::every]:
+        pq.write_table(pq.read_table(path).drop_columns(["run_key"]), path)
+        stripped += 1
+    return stripped
+
+
+@pytest.mark.parametrize("legacy_every", [None, 2])
+def test_full_rebuild_matches_day_by_day_rebuilds_on_generated_exports(
+    data_dir: Path, legacy_every: int | None
+) -> None:
     """A rebuild of every day takes the full-rebuild path (no look-up of the runs touching the days); rebuilding
-    the same lake one day at a time takes the general one. Both must write the same partitions, row for row."""
+    the same lake one day at a time takes the general one (reading only the staged files whose run_key matches, or
+    every file when some predate run_key). All must write the same partitions, row for row."""
     generate.generate_exports(data_dir / "generated", runs=300, days=3, seed=11, fmt="jsonl", snapshots_per_day=4)
     lake = Lake(data_dir)
     generated: list[dict[str, Any]] = []
@@ -326,6 +343,8 @@ def test_full_rebuild_matches_day_by_day_rebuilds_on_generated_exports(data_dir:
     lake.ingest("zz-1.jsonl", moved + flipped)
     lake.ingest("zz-2.jsonl", stale + [rec(r["runId"], "completed", r.get("createdAt")) for r in runs_seen[20:30]])
     lake_dir = lake.settings.lake_dir
+    if legacy_every is not None:
+        assert strip_run_keys(lake_dir, legacy_every) > 0
     days = sorted(runs.all_days(lake_dir))
     assert len(days) > 2, "the general path must rebuild a strict subset of the days"
     lake.rebuild_all()

@@ -51,6 +51,7 @@ STAGED_SCHEMA = pa.schema(
         ("record_index", pa.int64()),
         ("ingest_seq", pa.int64()),
         ("ingested_at", UTC_US),
+        ("run_key", pa.uint64()),  # sql/run_key_macro.sql; staged files written before it lack this column
     ]
 )
 

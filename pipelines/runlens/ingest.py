@@ -56,6 +56,7 @@ from runlens.validation import RecordValidator, Violation
 KNOWN_FIELDS = frozenset({"runId", "workflowName", "status", "input", "output", "error", "createdAt", "completedAt"})
 STAGE_SQL = (SQL_DIR / "stage_records.sql").read_text()
 RFC3339_SQL = (SQL_DIR / "rfc3339_utc_macro.sql").read_text()
+RUN_KEY_SQL = (SQL_DIR / "run_key_macro.sql").read_text()
 HASH_BLOCK = 4 * 2**20
 SETTLED_NS = 2 * 10**9
 MAX_REMEMBERED_DIGESTS = 4096
@@ -151,6 +152,7 @@ class BatchProcessor:
         self.params = params
         self.depth = DepthCheck(limits.max_nesting_depth)
         con.execute(RFC3339_SQL)
+        con.execute(RUN_KEY_SQL)
 
     def process(self, batch: RawBatch) -> tuple[pa.Table, list[dict[str, Any]]]:
         bad: dict[int, list[Violation]] = {i: [Violation("$", "read", msg)] for i, msg in batch.problems.items()}

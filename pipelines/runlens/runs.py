@@ -40,6 +40,9 @@ PARQUET_OPTIONS: dict[str, Any] = {
     "write_statistics": ["run_id", "workflow_name", "status", "created_at", "completed_at", "duration_s"],
 }
 AFFECTED_DAYS_SQL = (SQL_DIR / "runs_affected_days.sql").read_text()
+AFFECTED_DAYS_BY_KEY_SQL = (SQL_DIR / "runs_affected_days_by_key.sql").read_text()
+CANDIDATE_FILES_SQL = (SQL_DIR / "runs_candidate_files.sql").read_text()
+RUN_KEY = "run_key"
 
 
 def partition_file(lake_dir: Path, day: date) -> Path:
@@ -74,14 +77,25 @@ def staged_days(lake_dir: Path) -> set[date]:
     return {row[0] for row in rows}
 
 
+def all_keyed(con: duckdb.DuckDBPyConnection, files: list[str]) -> bool:
+    """Whether every one of the staged ``files`` has the run_key column (files written before it lack it)."""
+    query = "select count(distinct file_name) from parquet_schema($files) where name = $key"
+    [(keyed,)] = con.execute(query, {"files": files, "key": RUN_KEY}).fetchall()
+    return keyed == len(files)
+
+
 def affected_days(lake_dir: Path, export_ids: Collection[str]) -> set[date]:
-    """The runs partitions that the staged records of ``export_ids`` can change."""
+    """The runs partitions that the staged records of ``export_ids`` can change (by run_key when every staged file
+    has it: the days of every record of the runs they mention; otherwise from the current runs partitions)."""
     new = staged_files(lake_dir, export_ids)
     if not new:
         return set()
     current = [str(partition_file(lake_dir, d)) for d in sorted(partition_days(lake_dir))]
+    every = staged_files(lake_dir)
     with duckdb.connect() as con:
-        if current:
+        if current and all_keyed(con, every):
+            rows = con.execute(AFFECTED_DAYS_BY_KEY_SQL, {"new_staged": new, "staged": every}).fetchall()
+        elif current:
             rows = con.execute(AFFECTED_DAYS_SQL, {"new_staged": new, "runs": current}).fetchall()
         else:
             rows = con.execute("select distinct created_date from read_parquet($f)", {"f": new}).fetchall()
@@ -133,6 +147,10 @@ def _write_partitions(files: list[str], days: list[date], every_day: bool, work:
         con.execute("set variable staged = $files", {"files": files})
         con.execute("set variable days = $days::date[]", {"days": days})
         con.execute("set variable every_day = $every_day", {"every_day": every_day})
+        candidates = files
+        if not every_day and all_keyed(con, files):
+            candidates = [row[0] for row in con.execute(CANDIDATE_FILES_SQL).fetchall()] or files
+        con.execute("set variable candidates = $files", {"files": candidates})
         with DayFiles(work / "out") as out:
             for batch in con.sql(RUNS_LATEST_SQL).to_arrow_reader(BATCH_ROWS):
                 out.add(batch)

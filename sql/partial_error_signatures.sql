@@ -35,11 +35,7 @@ with failed_runs as (
 
 normalised_errors as (
     select
-        run_id,
-        workflow_name,
-        created_date,
-        created_at,
-        error,
+        *,
         trim(regexp_replace(coalesce(error, ''), '\s+', ' ', 'g')) as collapsed,
         regexp_replace(collapsed, '[A-Za-z][A-Za-z0-9+.-]*://[^\s''"<>]+', '<url>', 'g') as without_urls,
         regexp_replace(

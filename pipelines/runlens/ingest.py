@@ -14,6 +14,7 @@ anomalies, created_date).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -23,7 +24,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -62,6 +63,7 @@ SETTLED_NS = 2 * 10**9
 MAX_REMEMBERED_DIGESTS = 4096
 _DIGESTS: dict[tuple[int, int, int, int], str] = {}
 POOL_MIN_BYTES = 256 * 2**20
+WRITES_AHEAD = 2
 # zstd level 1: most of zstd's size win at a fraction of its time; dictionaries only where values repeat.
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -376,7 +378,11 @@ def _member(key: str, value: msgspec.Raw) -> str:
 
 
 class IngestWriter:
-    """Writes one ingest into a hidden folder and commits it with a single rename."""
+    """Writes one ingest into a hidden folder and commits it with a single rename.
+
+    Parquet encoding runs on a writer thread (pyarrow releases the GIL while it compresses), so the reading process
+    goes on cutting and handing out batches meanwhile; at most ``WRITES_AHEAD`` batches wait to be written, and
+    they are written in the order they came."""
 
     def __init__(self, lake_dir: Path, export_id: str) -> None:
         self.final = lake.table_dir(lake_dir, lake.INGEST) / export_id
@@ -384,16 +390,31 @@ class IngestWriter:
         self.work.mkdir(parents=True)
         self.staged = pq.ParquetWriter(self.work / "staged.parquet", STAGED_SCHEMA, **PARQUET_OPTIONS)
         self.quarantine = pq.ParquetWriter(self.work / "quarantine.parquet", QUARANTINE_SCHEMA, **PARQUET_OPTIONS)
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-writer")
+        self.pending: deque[Future[None]] = deque()
 
     def write(self, staged: pa.Table, quarantined: list[dict[str, Any]]) -> None:
+        while len(self.pending) >= WRITES_AHEAD:
+            self.pending.popleft().result()
+        self.pending.append(self.thread.submit(self._write, staged, quarantined))
+
+    def _write(self, staged: pa.Table, quarantined: list[dict[str, Any]]) -> None:
         if staged.num_rows:
             self.staged.write_table(staged)
         if quarantined:
             self.quarantine.write_table(pa.Table.from_pylist(quarantined, schema=QUARANTINE_SCHEMA))
 
+    def _finish_writes(self) -> None:
+        try:
+            while self.pending:
+                self.pending.popleft().result()
+        finally:
+            self.thread.shutdown(cancel_futures=True)
+            self.staged.close()
+            self.quarantine.close()
+
     def commit(self, log_row: dict[str, Any]) -> None:
-        self.staged.close()
-        self.quarantine.close()
+        self._finish_writes()
         pq.write_table(pa.Table.from_pylist([log_row], schema=INGEST_LOG_SCHEMA), self.work / "ingest_log.parquet")
         for path in self.work.iterdir():
             with open(path, "rb+") as handle:
@@ -403,8 +424,8 @@ class IngestWriter:
         lake.fsync_dir(self.final.parent)
 
     def abort(self) -> None:
-        self.staged.close()
-        self.quarantine.close()
+        with contextlib.suppress(Exception):  # the ingest is abandoned: its folder goes, whatever the writes did
+            self._finish_writes()
         shutil.rmtree(self.work, ignore_errors=True)
 
 

@@ -185,9 +185,10 @@ def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[RawBatch]:
                 continue
             batch.add(skipping[0], skipping[1], _too_long(cap))
             skipping, chunk, line_no = None, chunk[end + 1 :], line_no + 1
-        lines = (carry + chunk if carry else chunk).split(b"\n")
+        data = carry + chunk if carry else chunk
+        lines = data.split(b"\n")
         carry = lines.pop()
-        _add_lines(batch, lines, line_no, cap)
+        _add_lines(batch, lines, line_no, cap, _padded_lines(data, len(data) - len(carry) - 1))
         line_no += len(lines)
         if len(carry) > max(cap, KEEP_OVERSIZED_BYTES):  # over the cap, and its kept start is complete
             skipping, carry = (carry[:KEEP_OVERSIZED_BYTES], line_no), b""
@@ -198,14 +199,15 @@ def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[RawBatch]:
     if skipping is not None:
         tail.add(skipping[0], skipping[1], _too_long(cap))
     else:
-        _add_lines(tail, [carry], line_no, cap)
+        _add_lines(tail, [carry], line_no, cap, _padded_lines(carry, len(carry)))
     if tail.raws:
         yield tail
 
 
-def _add_lines(batch: RawBatch, lines: list[bytes], first_line: int, cap: int) -> None:
-    """Append the non-blank lines; the common case (no blank, no over-long line) takes no per-line Python."""
-    if lines and min(map(len, lines)) > 0 and max(map(len, lines)) <= cap and not _blank_lines(lines):
+def _add_lines(batch: RawBatch, lines: list[bytes], first_line: int, cap: int, padded: bool) -> None:
+    """Append the non-blank lines; the common case (no empty, padded or over-long line) takes no per-line Python.
+    ``padded``: whether some line starts or ends with white space (it may be blank)."""
+    if lines and not padded and min(map(len, lines)) > 0 and max(map(len, lines)) <= cap:
         batch.raws.extend(lines)
         batch.lines.extend(range(first_line, first_line + len(lines)))
         return
@@ -217,16 +219,25 @@ def _add_lines(batch: RawBatch, lines: list[bytes], first_line: int, cap: int) -
                 batch.add(line, first_line + offset)
 
 
-def _blank_lines(lines: list[bytes]) -> bool:
-    """Whether any line is white space only (checked on the first and last byte: a JSON line starts and ends with
-    non-blank bytes unless it is padded, which the slow path handles too)."""
-    return any(line[:1].isspace() or line[-1:].isspace() for line in lines)
+def _padded_lines(data: bytes, end: int) -> bool:
+    """Whether a line of ``data[:end]`` (lines split at ``\n``) starts or ends with white space, found on the bytes
+    around the newlines at once. A blank line is such a line; a JSON line is not, unless it is padded (the slow path
+    handles both)."""
+    if end <= 0:
+        return False
+    region = np.frombuffer(data, dtype=np.uint8, count=end)
+    newlines = np.flatnonzero(region == 10)
+    starts, ends = np.append(0, newlines + 1), np.append(newlines - 1, end - 1)
+    inside = (starts < end) & (ends >= 0)
+    return bool(_SPACE[region[starts[inside]]].any() or _SPACE[region[ends[inside]]].any())
 
 
 def _too_long(cap: int) -> str:
     return f"record longer than {cap} bytes (RUNLENS_MAX_RECORD_BYTES); only its start is kept"
 
 
+_SPACE = np.zeros(256, dtype=bool)  # what bytes.isspace() and bytes.strip() treat as white space
+_SPACE[list(b" \t\n\r\x0b\x0c")] = True
 _OPENERS = np.zeros(256, dtype=np.int8)
 _OPENERS[[ord("{"), ord("[")]] = 1
 _OPENERS[[ord("}"), ord("]")]] = -1

@@ -132,7 +132,7 @@ GROUPS = sorted({(c[0], c[1]) for c in CASES})
 @pytest.mark.parametrize(("file", "group"), GROUPS, ids=[f"{g[0]}:{g[1]}" for g in GROUPS])
 def test_batch_violations_equal_record_by_record(file: str, group: str) -> None:
     """One call over a batch (errors found under each record's index) reports exactly what validating each record
-    alone reports, in the same order, for every record of each suite group."""
+    in a batch of its own reports, in the same order, for every record of each suite group."""
     cases = [c for c in CASES if (c[0], c[1]) == (file, group)]
     validator = RecordValidator(cases[0][3])
     records = [c[4] for c in cases]

@@ -61,7 +61,6 @@ class RecordValidator:
     def __init__(self, schema: dict[str, Any]) -> None:
         self.schema = schema
         try:
-            self._one = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
             items = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
             self._batch = jsonschema_rs.Draft202012Validator({"type": "array", "items": items}, validate_formats=True)
         except (ValueError, jsonschema_rs.ValidationError) as exc:
@@ -72,10 +71,8 @@ class RecordValidator:
         return cls(load_schema(path))
 
     def violations(self, record: Any) -> list[Violation]:
-        return [
-            Violation(json_path(list(err.instance_path)), _keyword(err), err.message)
-            for err in self._one.iter_errors(record)
-        ]
+        """The violations of one record (empty when it is valid)."""
+        return self.check_batch([record]).get(0, [])
 
     def check_batch(self, records: list[Any]) -> dict[int, list[Violation]]:
         """Violations of the invalid records in ``records``, by position; empty when all are valid."""

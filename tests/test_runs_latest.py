@@ -361,18 +361,10 @@ def test_full_rebuild_matches_day_by_day_rebuilds_on_generated_exports(
     assert_runs_match(lake)
 
 
-@pytest.mark.parametrize("limits", [None, (30, 50)])
-def test_day_files_keep_each_days_rows_in_order_across_many_interleaved_batches(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limits: tuple[int, int] | None
-) -> None:
+def test_day_files_keep_each_days_rows_in_order_across_many_interleaved_batches(tmp_path: Path) -> None:
     """Rows of one day arriving in many batches, interleaved with other days, land in that day's one file in the
-    order they came (the writer threads never reorder a day's pieces), without the created_date column. Held rows
-    are written as one row group per day; with small limits (rows per row group, rows held in all) they are written
-    earlier, still in order."""
-    if limits is not None:
-        monkeypatch.setattr(runs, "ROW_GROUP_ROWS", limits[0])
-        monkeypatch.setattr(runs, "MAX_HELD_ROWS", limits[1])
-    days = [date(2026, 3, 1 + (i * 7) % 5) for i in range(400)]
+    order they came (the writer threads never reorder a day's pieces), without the created_date column."""
+    days = [date(2026, 3, 1 + i % 5) for i in range(400)]
     rows = [
         {name: None for name in RUNS_SCHEMA.names} | {"run_id": f"run_{i}", "anomalies": [], "created_date": day}
         for i, day in enumerate(days)
@@ -383,9 +375,6 @@ def test_day_files_keep_each_days_rows_in_order_across_many_interleaved_batches(
         for batch in table.to_batches(max_chunksize=7):
             out.add(batch)
     for day in sorted(set(days)):
-        path = tmp_path / f"created_date={day.isoformat()}" / "data.parquet"
-        written = pq.read_table(path)
+        written = pq.read_table(tmp_path / f"created_date={day.isoformat()}" / "data.parquet")
         assert written.schema.equals(RUNS_SCHEMA)
-        groups = pq.ParquetFile(path).num_row_groups
-        assert groups == 1 if limits is None else groups > 1
         assert written.column("run_id").to_pylist() == [r["run_id"] for r in rows if r["created_date"] == day]

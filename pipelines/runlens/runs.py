@@ -12,15 +12,15 @@ import os
 import shutil
 import uuid
 from collections import deque
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from runlens import lake
@@ -32,9 +32,6 @@ DAY_COLUMN = "created_date"
 BATCH_ROWS = 65_536
 WRITER_THREADS = 2
 WRITE_AHEAD = 4
-ROW_GROUP_ROWS = 131_072
-MAX_HELD_ROWS = 524_288
-EPOCH = date(1970, 1, 1)
 # zstd level 1 as for staged files; dictionaries where values repeat; statistics on the columns queries filter on.
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -161,52 +158,35 @@ def _write_partitions(files: list[str], days: list[date], every_day: bool, work:
 
 class DayFiles:
     """Appends rows to one Parquet file per created_date (``<root>/created_date=D/data.parquet``, without the
-    created_date column, as hive partitioning reads it), encoding in writer threads.
-
-    Rows are held per day and written as one row group when a day holds ``ROW_GROUP_ROWS``, when all days together
-    hold ``MAX_HELD_ROWS`` (the day holding most goes first) and at the end: rows arriving in any order of days
-    still make few, large row groups, in bounded memory. At most ``WRITE_AHEAD`` writes wait, and the writes of
-    one day keep the order its rows came in."""
+    created_date column, as hive partitioning reads it), encoding in writer threads. At most ``WRITE_AHEAD`` pieces
+    wait to be written (memory stays bounded), and the pieces of one day are written in the order they came."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.writers: dict[date, pq.ParquetWriter] = {}
         self.pool = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="runs-writer")
         self.pending: deque[tuple[date, Future[None]]] = deque()
-        self.held: dict[date, list[pa.Table]] = {}
-        self.held_rows: dict[date, int] = {}
 
     def __enter__(self) -> DayFiles:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+    def __exit__(self, *exc: object) -> None:
         try:
-            if exc_type is None:
-                for day in sorted(self.held):
-                    self._flush(day)
             for _, future in self.pending:
                 future.result()
         finally:
-            self.pool.shutdown(cancel_futures=True)
+            self.pool.shutdown()
             for writer in self.writers.values():
                 writer.close()
 
     def add(self, batch: pa.RecordBatch) -> None:
-        rows = pa.Table.from_batches([batch])
-        for day, piece in _split_by_day(rows.drop_columns([DAY_COLUMN]).cast(RUNS_SCHEMA), rows.column(DAY_COLUMN)):
-            self.held.setdefault(day, []).append(piece)
-            self.held_rows[day] = self.held_rows.get(day, 0) + piece.num_rows
-            if self.held_rows[day] >= ROW_GROUP_ROWS:
-                self._flush(day)
-        while sum(self.held_rows.values()) > MAX_HELD_ROWS:
-            self._flush(max(self.held_rows, key=self.held_rows.__getitem__))
-
-    def _flush(self, day: date) -> None:
-        piece = pa.concat_tables(self.held.pop(day))
-        del self.held_rows[day]
-        while len(self.pending) >= WRITE_AHEAD or any(d == day for d, _ in self.pending):
-            self.pending.popleft()[1].result()
-        self.pending.append((day, self.pool.submit(self._write, day, piece)))
+        days = batch.column(DAY_COLUMN)
+        rows = pa.Table.from_batches([batch]).drop_columns([DAY_COLUMN]).cast(RUNS_SCHEMA)
+        for day in pc.unique(days).to_pylist():
+            piece = rows.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+            while len(self.pending) >= WRITE_AHEAD or any(d == day for d, _ in self.pending):
+                self.pending.popleft()[1].result()
+            self.pending.append((day, self.pool.submit(self._write, day, piece)))
 
     def _write(self, day: date, piece: pa.Table) -> None:
         writer = self.writers.get(day)
@@ -214,20 +194,7 @@ class DayFiles:
             folder = self.root / f"{DAY_COLUMN}={day.isoformat()}"
             folder.mkdir(parents=True, exist_ok=True)
             writer = self.writers[day] = pq.ParquetWriter(folder / "data.parquet", RUNS_SCHEMA, **PARQUET_OPTIONS)
-        writer.write_table(piece, row_group_size=ROW_GROUP_ROWS)
-
-
-def _split_by_day(rows: pa.Table, days: pa.ChunkedArray) -> Iterator[tuple[date, pa.Table]]:
-    """The rows of each day, in their order within the day (a stable sort by day, then one slice per day)."""
-    values = days.combine_chunks().cast(pa.int32()).to_numpy()
-    if not values.size:
-        return
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    starts = np.flatnonzero(np.diff(ordered, prepend=ordered[0] - 1))
-    taken = rows if bool((np.diff(order) == 1).all()) else rows.take(pa.array(order))
-    for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), ordered.size], strict=True):
-        yield EPOCH + timedelta(days=int(ordered[start])), taken.slice(start, stop - start)
+        writer.write_table(piece)
 
 
 def _swap_in(lake_dir: Path, work: Path, day: date) -> int:

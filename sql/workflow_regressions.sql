@@ -28,27 +28,18 @@ with windows as (
         $as_of::timestamptz as latest_end
 ),
 
-latest as (
-    select
-        workflow_name,
-        completed + failed as finished,
-        failure_rate,
-        failure_rate_low,
-        failure_rate_high,
-        p95_s
+-- Both windows' metrics from the same macro; `finished` = completed + failed.
+window_metrics as (
+    select 'latest' as period, completed + failed as finished, *
     from workflow_metrics((select latest_start from windows), (select latest_end from windows))
-),
-
-previous as (
-    select
-        workflow_name,
-        completed + failed as finished,
-        failure_rate,
-        failure_rate_low,
-        failure_rate_high,
-        p95_s
+    union all
+    select 'previous' as period, completed + failed as finished, *
     from workflow_metrics((select previous_start from windows), (select latest_start from windows))
 ),
+
+latest as (select * from window_metrics where period = 'latest'),
+
+previous as (select * from window_metrics where period = 'previous'),
 
 compared as (
     select

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from processes import start_runlens_run
 from runlens import lake
 from runlens.errors import LockedError
 from runlens.generate import generate_exports
 from runlens.locks import file_lock, lake_write_lock
 
-RUNLENS = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "runlens"
 WAITING = "another runlens process is writing to"
 
 
@@ -37,13 +37,7 @@ def dagster_home(tmp_path: Path) -> Iterator[Path]:
 
 
 def start_run(data: Path, home: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [str(RUNLENS), "run", "--data-dir", str(data)],
-        env={**os.environ, "DAGSTER_HOME": str(home)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_runlens_run(data, home, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def finish(process: subprocess.Popen[str]) -> str:

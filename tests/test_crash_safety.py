@@ -21,10 +21,10 @@ from typing import Any
 
 import duckdb
 import pytest
+from processes import start_runlens_run
 from runlens import lake, warehouse
 from runlens.generate import generate_exports
 
-RUNLENS = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "runlens"
 METRIC_GLOBS = {
     "workflow_daily_metrics": "metrics/workflow_daily_metrics/*/*.parquet",
     "workflow_hourly_throughput": "metrics/workflow_hourly_throughput/*/*.parquet",
@@ -51,13 +51,8 @@ def late_export() -> bytes:
 
 
 def start_run(data: Path, home: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [str(RUNLENS), "run", "--data-dir", str(data)],
-        env={**os.environ, "DAGSTER_HOME": str(home)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group: the kill reaches any worker it started
-    )
+    # its own process group: the kill reaches any worker it started
+    return start_runlens_run(data, home, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
 
 
 def newer_than(paths: list[Path], since: float) -> bool:

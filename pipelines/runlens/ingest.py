@@ -322,7 +322,7 @@ def _stage_input(batch: RawBatch, kept: list[int], fields: list[RunFields], extr
     first = batch.first_index
     return pa.table(
         {
-            "record_index": pa.array([first + pos for pos in kept], pa.int64()),
+            "record_index": pa.array(np.asarray(kept, dtype=np.int64) + first),
             "run_id": column("runId"),
             "workflow_name": column("workflowName"),
             "status": column("status"),

@@ -12,15 +12,15 @@ import os
 import shutil
 import uuid
 from collections import deque
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from runlens import lake
@@ -32,6 +32,7 @@ DAY_COLUMN = "created_date"
 BATCH_ROWS = 65_536
 WRITER_THREADS = 2
 WRITE_AHEAD = 4
+EPOCH = date(1970, 1, 1)
 # zstd level 1 as for staged files; dictionaries where values repeat; statistics on the columns queries filter on.
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -180,10 +181,8 @@ class DayFiles:
                 writer.close()
 
     def add(self, batch: pa.RecordBatch) -> None:
-        days = batch.column(DAY_COLUMN)
-        rows = pa.Table.from_batches([batch]).drop_columns([DAY_COLUMN]).cast(RUNS_SCHEMA)
-        for day in pc.unique(days).to_pylist():
-            piece = rows.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+        rows = pa.Table.from_batches([batch])
+        for day, piece in _split_by_day(rows.drop_columns([DAY_COLUMN]).cast(RUNS_SCHEMA), rows.column(DAY_COLUMN)):
             while len(self.pending) >= WRITE_AHEAD or any(d == day for d, _ in self.pending):
                 self.pending.popleft()[1].result()
             self.pending.append((day, self.pool.submit(self._write, day, piece)))
@@ -195,6 +194,22 @@ class DayFiles:
             folder.mkdir(parents=True, exist_ok=True)
             writer = self.writers[day] = pq.ParquetWriter(folder / "data.parquet", RUNS_SCHEMA, **PARQUET_OPTIONS)
         writer.write_table(piece)
+
+
+def _split_by_day(rows: pa.Table, days: pa.ChunkedArray) -> Iterator[tuple[date, pa.Table]]:
+    """The rows of each day in their order within the day: one stable sort by day (skipped when the rows already
+    come sorted, as they do from staged files in export order) and one slice per day, so a batch of many days costs
+    no more than one of a single day."""
+    values = days.combine_chunks().cast(pa.int32()).to_numpy()
+    if not values.size:
+        return
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.diff(ordered, prepend=ordered[0] - 1))
+    in_order = bool((order == np.arange(order.size)).all())
+    taken = rows if in_order else rows.take(pa.array(order))
+    for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), ordered.size], strict=True):
+        yield EPOCH + timedelta(days=int(ordered[start])), taken.slice(start, stop - start)
 
 
 def _swap_in(lake_dir: Path, work: Path, day: date) -> int:

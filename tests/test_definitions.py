@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 import reference as ref
 from conftest import CliRunner
+from runlens import ingest as runlens_ingest
 from runlens.config import Settings
 from runlens.definitions import defs
 from runlens.defs.resources import RunlensResource
@@ -149,3 +150,28 @@ def test_refresh_sensor_requests_the_days_new_ingests_change_and_skips_when_up_t
     (exports / "2.jsonl").write_text("\n".join(json.dumps(r) for r in later))
     ingest_file(exports / "2.jsonl", settings, validator, "2.jsonl")
     assert refresh_days(runs_refresh_sensor(ctx)) == ["2026-03-01", "2026-03-05"]
+
+
+def test_export_sensor_retries_a_file_it_could_not_read(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that vanishes between discovery and hashing is not requested and not remembered in the cursor, so the
+    next tick requests it once it is back."""
+    exports_dir = data_dir / "exports"
+    (exports_dir / "a.json").write_text(json.dumps([record("run_a", "queued", "2026-03-01T00:00:00Z")]))
+    (exports_dir / "b.json").write_text(json.dumps([record("run_b", "queued", "2026-03-01T00:00:00Z")]))
+    instance = dg.DagsterInstance.ephemeral()
+    digest = runlens_ingest.file_sha256
+
+    def unreadable_b(path: Path) -> str:
+        if path.name == "b.json":
+            raise PermissionError(13, "Permission denied", str(path))
+        return digest(path)
+
+    monkeypatch.setattr(runlens_ingest, "file_sha256", unreadable_b)
+    first = run(export_files_sensor, context(instance, data_dir))
+    assert added_keys(first) == ["a.json"]
+    assert "b.json" not in json.loads(first.cursor or "{}")
+    apply(instance, first)
+
+    monkeypatch.setattr(runlens_ingest, "file_sha256", digest)
+    second = run(export_files_sensor, context(instance, data_dir, first.cursor))
+    assert added_keys(second) == ["b.json"]

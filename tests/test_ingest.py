@@ -470,3 +470,12 @@ def test_a_settled_file_is_hashed_once_and_a_fresh_write_is_hashed_again(tmp_pat
     assert ingest_module.file_sha256(path) == hashlib.sha256(b"c" * 1000).hexdigest()
     path.write_bytes(b"d" * 1000)
     assert ingest_module.file_sha256(path) == hashlib.sha256(b"d" * 1000).hexdigest()
+
+
+def test_export_gone_before_its_ingest_is_unreadable_and_records_nothing(data_dir: Path) -> None:
+    """An export removed after the run was planned: the result names the reason and the lake gets no ingest."""
+    settings = Settings.from_env(data_dir)
+    result = ingest_file(data_dir / "exports" / "gone.jsonl", settings, RecordValidator.from_file(settings.schema_path))
+    assert (result.source_file, result.outcome, result.records_read) == ("gone.jsonl", "unreadable", 0)
+    assert result.message == "could not be read: No such file or directory"
+    assert ingest_module.ingested_ids(settings.lake_dir) == set()

@@ -18,6 +18,7 @@ import duckdb
 import pytest
 import reference as ref
 from conftest import CliRunner, Fetch
+from runlens import exports as runlens_exports
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PROJECT_DIR / "data" / "exports"
@@ -431,3 +432,40 @@ def test_missing_schema_file_is_one_line_naming_it(
     assert "Traceback" not in result.err + result.out
     assert len([line for line in result.err.splitlines() if line.strip()]) == 1, result.err
     assert "no-such-schema.json" in result.err
+
+
+def test_export_removed_after_discovery_is_reported_and_the_others_ingested(
+    data_dir: Path, run_cli: CliRunner, warehouse: OpenWarehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that disappears between discovery and hashing is named with the reason, left out of the lake (nothing
+    of it was read), and picked up by the next run once it is back."""
+    exports = data_dir / "exports"
+    (exports / "a.jsonl").write_text(ndjson(r("run_x1", "queued", "2026-03-01T10:00:00Z")))
+    (exports / "b.jsonl").write_text(ndjson(r("run_x2", "failed", "2026-03-01T11:00:00Z", error="boom")))
+    discover = runlens_exports.discover
+    moved = data_dir / "b.jsonl.away"
+
+    def discover_then_lose_b(settings: Any) -> runlens_exports.Discovery:
+        found = discover(settings)
+        if (exports / "b.jsonl").exists():
+            (exports / "b.jsonl").rename(moved)
+        return found
+
+    monkeypatch.setattr(runlens_exports, "discover", discover_then_lose_b)
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    assert "Traceback" not in result.err + result.out
+    assert re.search(r"not read now \(left for the next run\): b\.jsonl \(No such file or directory\)", result.out)
+    assert re.search(r"\b1 new export file", result.out), result.out
+    con = warehouse(data_dir)
+    assert con.execute("select source_file from ingest_log").fetchall() == [("a.jsonl",)]
+    assert con.execute("select run_id from runs").fetchall() == [("run_x1",)]
+    con.close()
+
+    monkeypatch.setattr(runlens_exports, "discover", discover)
+    moved.rename(exports / "b.jsonl")
+    again = run_cli("run", "--data-dir", data_dir)
+    assert again.code == 0, again.err
+    assert "not read now" not in again.out
+    con = warehouse(data_dir)
+    assert con.execute("select run_id from runs order by run_id").fetchall() == [("run_x1",), ("run_x2",)]

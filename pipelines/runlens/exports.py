@@ -59,14 +59,26 @@ def discover(settings: Settings) -> Discovery:
     return Discovery(files, ignored)
 
 
-def new_exports(settings: Settings, discovery: Discovery) -> list[tuple[ExportFile, str]]:
-    """The discovered files whose content has not been ingested yet, with their export ids (path order)."""
+@dataclass(frozen=True)
+class NewExports:
+    files: list[tuple[ExportFile, str]]  # content not ingested yet, with its export id (path order)
+    unreadable: dict[str, str]  # name -> reason, for files that could not be read now (left for the next run)
+
+
+def new_exports(settings: Settings, discovery: Discovery) -> NewExports:
+    """The discovered files whose content has not been ingested yet, and those that could not be read to tell (a
+    file removed or made unreadable since discovery): they are reported, not recorded, and tried again next time."""
     done = ingest.ingested_ids(settings.lake_dir)
     pending: list[tuple[ExportFile, str]] = []
+    unreadable: dict[str, str] = {}
     seen: set[str] = set()
     for export in discovery.files:
-        export_id = export.export_id
+        try:
+            export_id = export.export_id
+        except OSError as exc:
+            unreadable[export.name] = ingest.os_reason(exc)
+            continue
         if export_id not in done and export_id not in seen:
             pending.append((export, export_id))
             seen.add(export_id)
-    return pending
+    return NewExports(pending, unreadable)

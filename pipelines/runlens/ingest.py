@@ -78,7 +78,7 @@ class IngestResult:
 
     source_file: str
     export_id: str
-    outcome: str  # ingested | partial | skipped (content already ingested)
+    outcome: str  # ingested | partial | skipped (content already ingested) | unreadable (not read, not recorded)
     records_read: int = 0
     records_valid: int = 0
     records_quarantined: int = 0
@@ -107,6 +107,11 @@ def file_sha256(path: Path) -> str:
             _DIGESTS.clear()
         _DIGESTS[key] = digest.hexdigest()
     return digest.hexdigest()
+
+
+def os_reason(exc: OSError) -> str:
+    """An operating-system error in words, without repeating the file name the caller already shows."""
+    return exc.strerror or str(exc)
 
 
 def export_id_for(sha256: str) -> str:
@@ -504,7 +509,10 @@ def _process_in_worker(batch: RawBatch, params: dict[str, Any]) -> tuple[pa.Tabl
 def ingest_file(path: Path, settings: Settings, validator: RecordValidator, display: str | None = None) -> IngestResult:
     """Ingest one export file version (the caller holds the lake's write lock)."""
     name = display or path.name
-    sha = file_sha256(path)
+    try:
+        sha = file_sha256(path)
+    except OSError as exc:  # removed or made unreadable since discovery: nothing read, so nothing to record
+        return IngestResult(name, "", "unreadable", message=f"could not be read: {os_reason(exc)}")
     export_id = export_id_for(sha)
     if export_id in ingested_ids(settings.lake_dir):
         return IngestResult(name, export_id, "skipped", message="content already ingested")

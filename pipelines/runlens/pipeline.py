@@ -37,6 +37,7 @@ class PipelineReport:
     new_files: list[str] = field(default_factory=list)
     already_ingested: int = 0
     ignored: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # "name (reason)": not ingested, tried again next run
     dagster_runs: list[str] = field(default_factory=list)
     checks: dict[str, bool] = field(default_factory=dict)  # asset check name -> passed
 
@@ -111,8 +112,10 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
         with dg.DagsterInstance.get() as instance:
             discovery = exports.discover(settings)
             report.ignored = discovery.ignored
-            fresh = exports.new_exports(settings, discovery)
-            report.already_ingested = len(discovery.files) - len(fresh)
+            pending = exports.new_exports(settings, discovery)
+            fresh = pending.files
+            report.unreadable = [f"{name} ({reason})" for name, reason in pending.unreadable.items()]
+            report.already_ingested = len(discovery.files) - len(fresh) - len(pending.unreadable)
             if fresh:
                 keys = [export.key for export, _ in fresh]
                 report.new_files = [export.name for export, _ in fresh]

@@ -37,6 +37,8 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
             else ""
         )
     ]
+    if report.unreadable:
+        lines.append(f"not read now (left for the next run): {'; '.join(report.unreadable)}")
     with connect_readonly(settings.warehouse_path) as con:
         totals = con.execute((SQL_DIR / "summary_totals.sql").read_text()).fetchone()
         (files, read, valid, quarantined, runs, completed, failed, in_flight, conflicts, first, last) = totals

@@ -1,6 +1,7 @@
 """Sensors: new export files -> ingest; committed ingests not yet in runs -> refresh runs, metrics, warehouse."""
 
 import json
+from pathlib import Path
 
 import dagster as dg
 
@@ -19,9 +20,13 @@ def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensRes
     settings = runlens.settings()
     seen: dict[str, list[int]] = json.loads(context.cursor or "{}")
     discovery = exports.discover(settings)
-    current = {f.key: [f.path.stat().st_size, f.path.stat().st_mtime_ns] for f in discovery.files}
+    current = {f.key: _signature(f.path) for f in discovery.files}
     changed = [f for f in discovery.files if seen.get(f.key) != current[f.key]]
-    fresh = [export.key for export, _ in exports.new_exports(settings, exports.Discovery(changed, []))]
+    pending = exports.new_exports(settings, exports.Discovery(changed, []))
+    if pending.unreadable:
+        context.log.warning(f"export files that could not be read (tried again next time): {pending.unreadable}")
+        current = {f.key: current[f.key] for f in discovery.files if f.name not in pending.unreadable}
+    fresh = [export.key for export, _ in pending.files]
     if not fresh:
         return dg.SensorResult(cursor=json.dumps(current))
     added, tags = ingest_range(context.instance.get_dynamic_partitions(export_files.name), fresh)
@@ -30,6 +35,15 @@ def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensRes
         dynamic_partitions_requests=[export_files.build_add_request(added)] if added else [],
         cursor=json.dumps(current),
     )
+
+
+def _signature(path: Path) -> list[int] | None:
+    """A file's size and modification time, or None when it cannot be stat-ed (removed since discovery)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
 
 
 @dg.sensor(asset_selection=FINAL_ASSETS, minimum_interval_seconds=60)

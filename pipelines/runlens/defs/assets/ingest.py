@@ -36,7 +36,7 @@ def ingested_exports(context: dg.AssetExecutionContext, runlens: RunlensResource
                 continue
             result = ingest_file(export.path, settings, validator, export.name)
             results.append(result)
-            context.log.info(_describe(result))
+            (context.log.warning if result.outcome == "unreadable" else context.log.info)(_describe(result))
     if missing:
         context.log.warning(f"export files no longer present under {settings.exports_dir}: {', '.join(missing)}")
     return dg.MaterializeResult(metadata=ingest_metadata(results, missing))

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -199,3 +201,19 @@ def test_the_reference_asserts_date_time() -> None:
     """Python jsonschema checks date-time only when rfc3339-validator is installed; without it the agreement above
     would say nothing about dates."""
     assert not REFERENCE.is_valid({"runId": "run_1", "workflowName": "w", "status": "queued", "createdAt": "no"})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=5), max_size=60))
+def test_runs_batch_split_by_day_keeps_every_row_once_in_order(day_numbers: list[int]) -> None:
+    """A batch is cut into one piece per created_date holding that day's rows in batch order, whether the days come
+    in a few runs (sliced) or shuffled (sorted first): compared with filtering the batch day by day."""
+    days = pa.chunked_array([pa.array(day_numbers, pa.int32()).cast(pa.date32())])
+    rows = pa.table({"position": list(range(len(day_numbers)))})
+    pieces = list(runs._split_by_day(rows, days))
+    expected = {
+        runs.EPOCH + timedelta(days=d): [i for i, x in enumerate(day_numbers) if x == d]
+        for d in sorted(set(day_numbers))
+    }
+    assert [day for day, _ in pieces] == list(expected)
+    assert {day: piece.column("position").to_pylist() for day, piece in pieces} == expected

@@ -32,6 +32,7 @@ DAY_COLUMN = "created_date"
 BATCH_ROWS = 65_536
 WRITER_THREADS = 2
 WRITE_AHEAD = 4
+SLICED_RUNS_PER_DAY = 4  # above this many runs of rows per day in a batch, sort it instead of slicing
 EPOCH = date(1970, 1, 1)
 # zstd level 1 as for staged files; dictionaries where values repeat; statistics on the columns queries filter on.
 PARQUET_OPTIONS: dict[str, Any] = {
@@ -197,19 +198,25 @@ class DayFiles:
 
 
 def _split_by_day(rows: pa.Table, days: pa.ChunkedArray) -> Iterator[tuple[date, pa.Table]]:
-    """The rows of each day in their order within the day: one stable sort by day (skipped when the rows already
-    come sorted, as they do from staged files in export order) and one slice per day, so a batch of many days costs
-    no more than one of a single day."""
+    """The rows of each day, in their order within the day. Rows come in runs of one day (a staged file holds an
+    export's records in export order), so each day's piece is normally its few runs sliced out without copying; a
+    batch cut into many short runs (an export listing its days in random order) is reordered by one stable sort and
+    sliced once per day instead, so such a batch costs no more than one of a single day."""
     values = days.combine_chunks().cast(pa.int32()).to_numpy()
     if not values.size:
         return
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    starts = np.flatnonzero(np.diff(ordered, prepend=ordered[0] - 1))
-    in_order = bool((order == np.arange(order.size)).all())
-    taken = rows if in_order else rows.take(pa.array(order))
-    for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), ordered.size], strict=True):
-        yield EPOCH + timedelta(days=int(ordered[start])), taken.slice(start, stop - start)
+    starts = np.flatnonzero(np.diff(values, prepend=values[0] - 1))
+    stops = [*starts[1:].tolist(), values.size]
+    distinct = np.unique(values[starts])
+    if starts.size > SLICED_RUNS_PER_DAY * distinct.size:
+        order = np.argsort(values, kind="stable")
+        rows, values = rows.take(pa.array(order)), values[order]
+        starts = np.flatnonzero(np.diff(values, prepend=values[0] - 1))
+        stops = [*starts[1:].tolist(), values.size]
+    for day in distinct.tolist():
+        spans = [(start, stop) for start, stop in zip(starts.tolist(), stops, strict=True) if values[start] == day]
+        piece = pa.concat_tables([rows.slice(start, stop - start) for start, stop in spans])
+        yield EPOCH + timedelta(days=day), piece
 
 
 def _swap_in(lake_dir: Path, work: Path, day: date) -> int:

@@ -6,10 +6,11 @@ files are written into a hidden folder that is renamed to ``lake/ingest/<export_
 ingest is either fully in the lake or not at all, and a re-run after a crash simply does it again.
 
 Hot path per batch (one chunk of the file, ~8 MiB): one C-speed pass finds the records nested deeper than the cap
-(``readers.DepthCheck``), ``orjson`` parses each record (garbage collection paused, it only slows allocation here),
-``jsonschema-rs`` validates the whole batch in one call, ``msgspec`` decodes the valid records' fields into columns
-(input and output as their raw JSON text), and DuckDB types them (``sql/stage_records.sql``: UTC timestamps,
-anomalies, created_date).
+(``readers.DepthCheck``); the fast path compiled from the schema (``runlens.fastpath``) decodes each record once and
+accepts those that certainly pass the schema; the others are parsed by ``orjson`` (garbage collection paused, it
+only slows allocation here) and validated by ``jsonschema-rs`` in one call, and ``msgspec`` decodes the fields of
+those that pass (input and output as their raw JSON text); DuckDB types all accepted records
+(``sql/stage_records.sql``: UTC timestamps, anomalies, created_date).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ import pyarrow.parquet as pq
 from runlens import lake
 from runlens.config import SQL_DIR, Limits, Settings
 from runlens.contracts import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, STAGED_SCHEMA, UTC_US
+from runlens.fastpath import ABSENT, Accepted, FastPath
 from runlens.readers import (
     ByteSource,
     DepthCheck,
@@ -158,6 +160,7 @@ class BatchProcessor:
         self.con = con
         self.params = params
         self.depth = DepthCheck(limits.max_nesting_depth)
+        self.fast = FastPath.compile(validator.schema)
         con.execute(RFC3339_SQL)
         con.execute(RUN_KEY_SQL)
 
@@ -166,21 +169,26 @@ class BatchProcessor:
         too_deep = Violation("$", "depth", f"nested deeper than {self.depth.cap} levels (RUNLENS_MAX_NESTING_DEPTH)")
         for pos in self.depth.too_deep(batch.raws):
             bad.setdefault(pos, [too_deep])
-        parsed, positions = self._parse(batch, bad)
+        fast = self.fast.accept(batch.raws, bad) if self.fast is not None else None
+        parsed, positions = self._parse(batch, bad, None if fast is None else fast.refused)
         for i, violations in self.validator.check_batch(parsed).items():
             bad[positions[i]] = violations
         valid = [(pos, rec) for pos, rec in zip(positions, parsed, strict=True) if pos not in bad]
-        staged = self._stage(batch, valid, bad)
+        staged = self._stage(batch, fast, valid, bad)
         quarantined = [self._quarantine_row(batch, pos, bad[pos]) for pos in sorted(bad)]
         return staged, quarantined
 
-    def _parse(self, batch: RawBatch, bad: dict[int, list[Violation]]) -> tuple[list[Any], list[int]]:
+    def _parse(
+        self, batch: RawBatch, bad: dict[int, list[Violation]], only: list[int] | None
+    ) -> tuple[list[Any], list[int]]:
+        """Parse the records at ``only`` (every record not already bad when None) for the full validator."""
         parsed: list[Any] = []
         positions: list[int] = []
         loads = orjson.loads
-        for pos, raw in enumerate(batch.raws):
+        for pos in range(len(batch.raws)) if only is None else only:
             if pos in bad:
                 continue
+            raw = batch.raws[pos]
             try:
                 parsed.append(loads(raw))
             except orjson.JSONDecodeError as exc:
@@ -192,17 +200,22 @@ class BatchProcessor:
             positions.append(pos)
         return parsed, positions
 
-    def _stage(self, batch: RawBatch, valid: list[tuple[int, Any]], bad: dict[int, list[Violation]]) -> pa.Table:
-        if not valid:
-            return STAGED_SCHEMA.empty_table()
-        kept = [pos for pos, _ in valid]
-        raws = [batch.raws[pos] for pos in kept]
-        fields = _decode_batch(raws)
-        if fields is None:
-            fields, extras, kept = self._stage_one_by_one(batch, valid, bad)
-        else:
-            plain = list(map(KNOWN_FIELDS.issuperset, (rec for _, rec in valid)))
-            extras = [None if ok else _extra_text(raw) for ok, raw in zip(plain, raws, strict=True)]
+    def _stage(
+        self, batch: RawBatch, fast: Accepted | None, valid: list[tuple[int, Any]], bad: dict[int, list[Violation]]
+    ) -> pa.Table:
+        """Typed rows for the records the fast path accepted and those the full validator passed, in file order."""
+        kept, fields, extras = self._decode_valid(batch, valid, bad)
+        if fast is not None and fast.positions:
+            if kept:
+                merged = sorted(
+                    zip(
+                        kept + fast.positions, fields + fast.fields, extras + [None] * len(fast.positions), strict=True
+                    ),
+                    key=itemgetter(0),
+                )
+                kept, fields, extras = (list(part) for part in zip(*merged, strict=True))
+            else:
+                kept, fields, extras = fast.positions, fast.fields, [None] * len(fast.positions)
         if not kept:
             return STAGED_SCHEMA.empty_table()
         typed = self._run_stage_sql(_stage_input(batch, kept, fields, extras))
@@ -212,6 +225,22 @@ class BatchProcessor:
                 bad[kept[row]] = violations
             typed = typed.filter(pa.array([row not in unstorable for row in range(typed.num_rows)]))
         return typed.drop_columns(["storable"]).cast(STAGED_SCHEMA)
+
+    def _decode_valid(
+        self, batch: RawBatch, valid: list[tuple[int, Any]], bad: dict[int, list[Violation]]
+    ) -> tuple[list[int], list[Any], list[str | None]]:
+        """The stored fields and unknown members of the records the full validator passed."""
+        if not valid:
+            return [], [], []
+        kept = [pos for pos, _ in valid]
+        raws = [batch.raws[pos] for pos in kept]
+        fields = _decode_batch(raws)
+        if fields is None:
+            one_by_one, extras, kept = self._stage_one_by_one(batch, valid, bad)
+            return kept, one_by_one, extras
+        plain = list(map(KNOWN_FIELDS.issuperset, (rec for _, rec in valid)))
+        extras = [None if ok else _extra_text(raw) for ok, raw in zip(plain, raws, strict=True)]
+        return kept, list(fields), extras
 
     @staticmethod
     def _stage_one_by_one(
@@ -253,9 +282,6 @@ class BatchProcessor:
             "errors": [v.as_row() for v in violations],
             "ingested_at": self.params["ingested_at"],
         }
-
-
-ABSENT = msgspec.Raw(b"")  # a JSON value is never empty: empty raw text means the key was missing
 
 
 class RunFields(msgspec.Struct):

@@ -1,0 +1,238 @@
+"""A strict decoder compiled from the schema file: one native pass per record accepts the records that certainly
+pass the schema and decodes their fields for staging; every other record goes to the full validator.
+
+The ingest used to parse every record twice, with ``orjson`` (Python objects for ``jsonschema-rs``) and with
+``msgspec`` (the fields to store). For the keywords this compiler understands, a ``msgspec`` struct generated from
+the schema checks, while it decodes, what those keywords require: a top-level object; the required properties
+present; each property's type; ``enum`` as a literal. Unknown top-level properties are refused (the full path keeps
+them in ``extra``). What a struct cannot check is checked on the batch's columns afterwards: ``pattern`` with RE2
+(only patterns whose meaning is the same in ECMA-262 and RE2), ``format: date-time`` by its RFC 3339 shape and field
+ranges (second 60 is left to the full validator), ``type: object`` by the first byte of the raw text, and UTF-8 of
+the raw object texts (``msgspec`` does not check it inside a value it skips).
+
+Acceptance is one-sided: a record the fast path refuses is validated by ``jsonschema-rs`` exactly as before, so the
+fast path can only be too strict, never too lenient. A schema using anything else (another keyword, type, format or
+pattern construct) compiles to ``None`` and every record takes the full path. tests/test_fastpath.py checks that
+what it accepts, ``jsonschema-rs`` and Python ``jsonschema`` accept, and that ingest output is the same with and
+without it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+ABSENT = msgspec.Raw(b"")  # a JSON value is never empty: empty raw text means the key was missing
+# Stored fields and how they are stored (runs.input/output keep their raw JSON text); a schema whose properties
+# differ in names or kinds is not compiled.
+STORED_KINDS = {
+    "runId": "string",
+    "workflowName": "string",
+    "status": "string",
+    "createdAt": "string",
+    "completedAt": "string",
+    "error": "string",
+    "input": "object",
+    "output": "object",
+}
+ANNOTATIONS = frozenset({"$schema", "$id", "$comment", "title", "description", "examples", "default", "deprecated"})
+TOP_KEYWORDS = ANNOTATIONS | {"type", "properties", "required", "additionalProperties"}
+STRING_KEYWORDS = ANNOTATIONS | {"type", "enum", "pattern", "format"}
+OBJECT_KEYWORDS = ANNOTATIONS | {"type", "additionalProperties"}
+# Patterns built only from ASCII literals, ASCII ranges in positive classes, anchors, groups, alternation and
+# quantifiers match the same strings in ECMA-262 and RE2 (no '.', no escapes, no negated classes, no lookaround).
+SAFE_PATTERN = re.compile(r"[\^$A-Za-z0-9_\-:/@ ]|\[[A-Za-z0-9_\-]+\]|[()|+*?]|\{[0-9]+(,[0-9]*)?\}")
+DATE_TIME_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+OPEN_BRACE = ord("{")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The records of a batch the fast path accepted (positions, decoded fields) and those it leaves to the full
+    validator (positions)."""
+
+    positions: list[int]
+    fields: list[Any]
+    refused: list[int]
+
+
+@dataclass(frozen=True)
+class FastPath:
+    decode: Any  # msgspec.json.Decoder(...).decode for the generated struct
+    patterns: tuple[tuple[str, str], ...]  # (property, pattern)
+    date_times: tuple[str, ...]
+    objects: tuple[str, ...]
+
+    @classmethod
+    def compile(cls, schema: dict[str, Any]) -> FastPath | None:
+        """The fast path for ``schema``, or None when the schema uses something it does not understand."""
+        properties = schema.get("properties")
+        required = schema.get("required", [])
+        if (
+            set(schema) - TOP_KEYWORDS
+            or schema.get("type") != "object"
+            or schema.get("additionalProperties", True) is not True
+            or not isinstance(properties, dict)
+            or set(properties) != set(STORED_KINDS)
+            or not isinstance(required, list)
+            or not {"runId", "workflowName", "status"} <= set(required) <= set(STORED_KINDS)
+        ):
+            return None
+        fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+        patterns: list[tuple[str, str]] = []
+        date_times: list[str] = []
+        objects: list[str] = []
+        for name, kind in STORED_KINDS.items():
+            spec = properties[name]
+            if not isinstance(spec, dict) or spec.get("type") != kind:
+                return None
+            if kind == "object":
+                if set(spec) - OBJECT_KEYWORDS or spec.get("additionalProperties", True) is not True:
+                    return None
+                annotation: Any = msgspec.Raw
+                objects.append(name)
+            else:
+                annotation = _string_type(spec)
+                if annotation is None:
+                    return None
+                if "pattern" in spec:
+                    patterns.append((name, spec["pattern"]))
+                if "format" in spec:
+                    date_times.append(name)
+            if name in required:
+                fields.append((name, annotation))
+            else:
+                fields.append((name, annotation, ABSENT if kind == "object" else None))
+        # required fields first: msgspec wants fields without defaults before those with defaults
+        fields.sort(key=lambda f: len(f) == 3)
+        struct = msgspec.defstruct("FastRunFields", fields, forbid_unknown_fields=True)
+        return cls(msgspec.json.Decoder(struct).decode, tuple(patterns), tuple(date_times), tuple(objects))
+
+    def accept(self, raws: list[bytes], skip: dict[int, Any]) -> Accepted:
+        """Decode the records of ``raws`` (positions in ``skip`` excluded) and check them on columns."""
+        decode = self.decode
+        positions: list[int] = []
+        fields: list[Any] = []
+        refused: list[int] = []
+        for pos, raw in enumerate(raws):
+            if pos in skip:
+                continue
+            try:
+                fields.append(decode(raw))
+            except (msgspec.MsgspecError, ValueError, RecursionError):
+                refused.append(pos)
+                continue
+            positions.append(pos)
+        if not fields:
+            return Accepted(positions, fields, refused)
+        ok = self._column_checks(fields)
+        if ok.all():
+            return Accepted(positions, fields, refused)
+        failed = [positions[i] for i in np.flatnonzero(~ok).tolist()]
+        kept = np.flatnonzero(ok).tolist()
+        return Accepted([positions[i] for i in kept], [fields[i] for i in kept], sorted(refused + failed))
+
+    def _column_checks(self, fields: list[Any]) -> np.ndarray:
+        ok = np.ones(len(fields), dtype=bool)
+        for name, pattern in self.patterns:
+            values = pa.array([getattr(f, name) for f in fields], pa.string())
+            ok &= _true_where_null(pc.match_substring_regex(values, pattern))
+        for name in self.date_times:
+            ok &= date_times_ok(pa.array([getattr(f, name) for f in fields], pa.string()))
+        for name in self.objects:
+            ok &= raw_objects_ok([getattr(f, name) for f in fields])
+        return ok
+
+
+def _string_type(spec: dict[str, Any]) -> Any:
+    """The msgspec type for a string property, or None when its keywords are beyond the fast path."""
+    if set(spec) - STRING_KEYWORDS or spec.get("format", "date-time") != "date-time":
+        return None
+    pattern = spec.get("pattern")
+    if pattern is not None and (not isinstance(pattern, str) or SAFE_PATTERN.sub("", pattern) != ""):
+        return None
+    enum = spec.get("enum")
+    if enum is None:
+        return str
+    if not isinstance(enum, list) or not enum or not all(isinstance(v, str) for v in enum):
+        return None
+    return Literal[tuple(enum)]
+
+
+def _true_where_null(mask: pa.Array) -> np.ndarray:
+    return pc.fill_null(mask, True).to_numpy(zero_copy_only=False)
+
+
+def date_times_ok(values: pa.StringArray) -> np.ndarray:
+    """Which strings are RFC 3339 date-times the fast path can vouch for (true for NULL: the property is absent).
+
+    The shape is checked with one regular expression; then the fields, read at their fixed positions: month 1-12,
+    a day that exists in that month (leap years included), hour <= 23, minute <= 59, second <= 59 (a leap second,
+    60, is left to the full validator, as is year 0000), and an offset of at most 23:59."""
+    ok = _true_where_null(pc.match_substring_regex(values, DATE_TIME_SHAPE))
+    present = np.flatnonzero(ok & values.is_valid().to_numpy(zero_copy_only=False))
+    if not present.size:
+        return ok
+    stamps = values.take(pa.array(present))
+    head = _fixed_bytes(pc.utf8_slice_codeunits(stamps, 0, 19), 19)
+    tail = _fixed_bytes(pc.utf8_slice_codeunits(stamps, -6), 6)
+    digit = head.astype(np.int64) - ord("0")
+    year = digit[:, 0] * 1000 + digit[:, 1] * 100 + digit[:, 2] * 10 + digit[:, 3]
+    month = digit[:, 5] * 10 + digit[:, 6]
+    day = digit[:, 8] * 10 + digit[:, 9]
+    hour, minute, second = (digit[:, i] * 10 + digit[:, i + 1] for i in (11, 14, 17))
+    leap_year = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap_year)
+    zulu = np.isin(tail[:, 5], (ord("Z"), ord("z")))
+    offset = tail.astype(np.int64) - ord("0")
+    offset_ok = zulu | ((offset[:, 1] * 10 + offset[:, 2] <= 23) & (offset[:, 4] * 10 + offset[:, 5] <= 59))
+    fine = (
+        (year >= 1)
+        & (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & (day <= month_days)
+        & (hour <= 23)
+        & (minute <= 59)
+        & (second <= 59)
+        & offset_ok
+    )
+    ok[present] = fine
+    return ok
+
+
+def _fixed_bytes(values: pa.StringArray, width: int) -> np.ndarray:
+    """The bytes of strings that are all ``width`` bytes long, one row each."""
+    offsets = np.frombuffer(values.buffers()[1], np.int32, len(values) + 1, values.offset * 4)
+    data = np.frombuffer(values.buffers()[2], np.uint8)
+    return data[offsets[0] : offsets[-1]].reshape(-1, width)
+
+
+def raw_objects_ok(raws: list[msgspec.Raw]) -> np.ndarray:
+    """Which raw JSON values are objects in valid UTF-8 (true when absent: the property is optional)."""
+    lengths = np.fromiter(map(len, raws), np.int64, len(raws))
+    text = b"".join(raws)
+    starts = np.cumsum(lengths) - lengths
+    present = lengths > 0
+    ok = ~present
+    ok[present] = np.frombuffer(text, np.uint8)[starts[present]] == OPEN_BRACE
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError:
+        ok &= np.array([_utf8(bytes(raw)) for raw in raws], dtype=bool)
+    return ok
+
+
+def _utf8(text: bytes) -> bool:
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

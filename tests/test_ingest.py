@@ -479,3 +479,37 @@ def test_export_gone_before_its_ingest_is_unreadable_and_records_nothing(data_di
     assert (result.source_file, result.outcome, result.records_read) == ("gone.jsonl", "unreadable", 0)
     assert result.message == "could not be read: No such file or directory"
     assert ingest_module.ingested_ids(settings.lake_dir) == set()
+
+
+def test_worker_pool_writes_the_same_lake_as_one_process(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large files go to worker processes (started while the file is hashed); the lake must not depend on it."""
+    from runlens import generate
+
+    generate.generate_exports(tmp_path / "gen", runs=4000, days=1, seed=5, fmt="jsonl", snapshots_per_day=1)
+    content = b"".join(p.read_bytes() for p in sorted((tmp_path / "gen").glob("*.jsonl")))
+    content += b'{"runId": 1}\n\n{"runId": "run_z", "workflowName": "w", "status": "queued", "x": [1]}\n{"cut'
+
+    def lake_of(root: Path, workers: int, pool_min: int) -> dict[str, Any]:
+        monkeypatch.setenv("RUNLENS_INGEST_WORKERS", str(workers))
+        monkeypatch.setattr(ingest_module, "POOL_MIN_BYTES", pool_min)
+        (root / "exports").mkdir(parents=True)
+        path = root / "exports" / "big.jsonl"
+        path.write_bytes(content)
+        settings = Settings.from_env(root)
+        with ingest_module.worker_pool(path, settings.limits, RecordValidator.from_file(settings.schema_path)) as pool:
+            assert (pool is not None) == (workers > 1)
+        result = ingest_file(path, settings, RecordValidator.from_file(settings.schema_path))
+        folder = settings.lake_dir / "ingest" / result.export_id
+        tables = {
+            n: pq.read_table(folder / f"{n}.parquet").drop_columns(["ingested_at"]) for n in ("staged", "quarantine")
+        }
+        return {"result": (result.records_read, result.records_valid, result.records_quarantined)} | {
+            n: t.to_pylist() for n, t in tables.items()
+        }
+
+    pooled = lake_of(tmp_path / "pooled", workers=2, pool_min=0)
+    alone = lake_of(tmp_path / "alone", workers=1, pool_min=0)
+    assert pooled["result"][0] > 4000 and pooled["result"][2] >= 3
+    assert pooled == alone

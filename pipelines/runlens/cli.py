@@ -24,7 +24,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from runlens.ingest import ExportReader
+    from runlens.ingest import ExportReader, worker_pool
     from runlens.readers import export_format
     from runlens.validation import RecordValidator
 
@@ -40,13 +40,15 @@ def _validate(args: argparse.Namespace) -> int:
             invalid += 1
             continue
         params = {"source_file": name, "export_id": "", "ingest_seq": 0, "ingested_at": datetime.now(UTC)}
-        reader = ExportReader(path, settings, validator, params)
-        for batch, _staged, quarantined in reader:
-            checked += len(batch.raws)
-            invalid += len(quarantined)
-            for row in quarantined:
-                for error in row["errors"]:
-                    print(f"{name}:{row['line']}: record {row['record_index']}: {error['path']}: {error['message']}")
+        with worker_pool(path, settings.limits, validator) as pool:
+            reader = ExportReader(path, settings, validator, params, pool)
+            for batch, _staged, quarantined in reader:
+                checked += len(batch.raws)
+                invalid += len(quarantined)
+                for row in quarantined:
+                    where = f"{name}:{row['line']}: record {row['record_index']}"
+                    for error in row["errors"]:
+                        print(f"{where}: {error['path']}: {error['message']}")
         for note in reader.notes:
             print(f"{name}: {note}")
     print(f"{checked} record(s) checked, {invalid} invalid", file=sys.stderr)

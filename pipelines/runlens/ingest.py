@@ -468,8 +468,16 @@ class ExportReader:
     the reading, splitting and writing stay here.
     """
 
-    def __init__(self, path: Path, settings: Settings, validator: RecordValidator, params: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        settings: Settings,
+        validator: RecordValidator,
+        params: dict[str, Any],
+        pool: ProcessPoolExecutor | None = None,
+    ) -> None:
         self.path = path
+        self.pool = pool
         self.source = ByteSource(path, settings.limits, params["source_file"])
         self.splitter = JsonSplitter(settings.limits) if export_format(path) == "json" else None
         self.validator = validator
@@ -478,9 +486,8 @@ class ExportReader:
 
     def __iter__(self) -> Iterator[tuple[RawBatch, pa.Table, list[dict[str, Any]]]]:
         batches = self.splitter.split(self.source) if self.splitter else iter_ndjson(self.source, self.limits)
-        workers = self.limits.ingest_workers
-        if workers > 1 and decoded_size_hint(self.path) >= POOL_MIN_BYTES:
-            yield from self._in_pool(batches, workers)
+        if self.pool is not None:
+            yield from self._in_pool(batches, self.pool, self.limits.ingest_workers)
             return
         with gc_paused(), duckdb.connect() as con:
             con.execute("set TimeZone = 'UTC'")
@@ -490,21 +497,17 @@ class ExportReader:
                 yield batch, staged, quarantined
 
     def _in_pool(
-        self, batches: Iterator[RawBatch], workers: int
+        self, batches: Iterator[RawBatch], pool: ProcessPoolExecutor, workers: int
     ) -> Iterator[tuple[RawBatch, pa.Table, list[dict[str, Any]]]]:
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker, initargs=(self.validator.schema, self.limits)
-        ) as pool:
-            in_flight: deque[tuple[RawBatch, Future[tuple[pa.Table, list[dict[str, Any]]]]]] = deque()
-            for batch in batches:
-                in_flight.append((batch, pool.submit(_process_in_worker, batch, self.params)))
-                if len(in_flight) > workers:
-                    done, future = in_flight.popleft()
-                    yield done, *future.result()
-            while in_flight:
+        in_flight: deque[tuple[RawBatch, Future[tuple[pa.Table, list[dict[str, Any]]]]]] = deque()
+        for batch in batches:
+            in_flight.append((batch, pool.submit(_process_in_worker, batch, self.params)))
+            if len(in_flight) > workers:
                 done, future = in_flight.popleft()
                 yield done, *future.result()
+        while in_flight:
+            done, future = in_flight.popleft()
+            yield done, *future.result()
 
     @property
     def notes(self) -> list[str]:
@@ -516,6 +519,26 @@ class ExportReader:
 
 
 _worker: BatchProcessor | None = None
+
+
+@contextmanager
+def worker_pool(path: Path, limits: Limits, validator: RecordValidator) -> Iterator[ProcessPoolExecutor | None]:
+    """The worker processes for a file that decodes to more than ``POOL_MIN_BYTES`` (None for a smaller file, or
+    with one worker). They are started at once, so they import and set up while the caller hashes the file."""
+    try:
+        pooled = limits.ingest_workers > 1 and decoded_size_hint(path) >= POOL_MIN_BYTES
+    except OSError:  # gone or unreadable: the caller reports it when it hashes the file
+        pooled = False
+    if not pooled:
+        yield None
+        return
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(
+        limits.ingest_workers, mp_context=context, initializer=_init_worker, initargs=(validator.schema, limits)
+    ) as pool:
+        for _ in range(limits.ingest_workers):
+            pool.submit(int)  # each submit to an idle-less pool starts one process
+        yield pool
 
 
 def _init_worker(schema: dict[str, Any], limits: Limits) -> None:
@@ -534,7 +557,13 @@ def _process_in_worker(batch: RawBatch, params: dict[str, Any]) -> tuple[pa.Tabl
 
 def ingest_file(path: Path, settings: Settings, validator: RecordValidator, display: str | None = None) -> IngestResult:
     """Ingest one export file version (the caller holds the lake's write lock)."""
-    name = display or path.name
+    with worker_pool(path, settings.limits, validator) as pool:
+        return _ingest_file(path, settings, validator, display or path.name, pool)
+
+
+def _ingest_file(
+    path: Path, settings: Settings, validator: RecordValidator, name: str, pool: ProcessPoolExecutor | None
+) -> IngestResult:
     try:
         sha = file_sha256(path)
     except OSError as exc:  # removed or made unreadable since discovery: nothing read, so nothing to record
@@ -546,7 +575,7 @@ def ingest_file(path: Path, settings: Settings, validator: RecordValidator, disp
     seq = next_ingest_seq(settings.lake_dir)
     params = {"source_file": name, "export_id": export_id, "ingest_seq": seq, "ingested_at": ingested_at}
     result = IngestResult(name, export_id, "ingested")
-    reader = ExportReader(path, settings, validator, params)
+    reader = ExportReader(path, settings, validator, params, pool)
     writer = IngestWriter(settings.lake_dir, export_id)
     try:
         for batch, staged, quarantined in reader:

@@ -4,8 +4,8 @@ pass the schema and decodes their fields for staging; every other record goes to
 The ingest used to parse every record twice, with ``orjson`` (Python objects for ``jsonschema-rs``) and with
 ``msgspec`` (the fields to store). For the keywords this compiler understands, a ``msgspec`` struct generated from
 the schema checks, while it decodes, what those keywords require: a top-level object; the required properties
-present; each property's type; ``enum`` as a literal. Unknown top-level properties are refused (the full path keeps
-them in ``extra``). What a struct cannot check is checked on the batch's columns afterwards: ``pattern`` with RE2
+present; each property's type; ``enum`` as a literal. A record with unknown top-level properties is decoded again
+by the same struct without the closed-object rule, and those members are kept as ``extra``. What a struct cannot check is checked on the batch's columns afterwards: ``pattern`` with RE2
 (only patterns whose meaning is the same in ECMA-262 and RE2), ``format: date-time`` by its RFC 3339 shape and field
 ranges (second 60 is left to the full validator), ``type: object`` by the first byte of the raw text, and UTF-8 of
 the raw object texts (``msgspec`` does not check it inside a value it skips).
@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import msgspec
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -41,6 +42,7 @@ STORED_KINDS = {
     "input": "object",
     "output": "object",
 }
+KNOWN_FIELDS = frozenset(STORED_KINDS)
 ANNOTATIONS = frozenset({"$schema", "$id", "$comment", "title", "description", "examples", "default", "deprecated"})
 TOP_KEYWORDS = ANNOTATIONS | {"type", "properties", "required", "additionalProperties"}
 STRING_KEYWORDS = ANNOTATIONS | {"type", "enum", "pattern", "format"}
@@ -51,21 +53,24 @@ SAFE_PATTERN = re.compile(r"[\^$A-Za-z0-9_\-:/@ ]|\[[A-Za-z0-9_\-]+\]|[()|+*?]|\
 DATE_TIME_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 OPEN_BRACE = ord("{")
+decode_members = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 
 
 @dataclass(frozen=True)
 class Accepted:
-    """The records of a batch the fast path accepted (positions, decoded fields) and those it leaves to the full
-    validator (positions)."""
+    """The records of a batch the fast path accepted (positions, decoded fields, the JSON text of their unknown
+    top-level members or None) and those it leaves to the full validator (positions)."""
 
     positions: list[int]
     fields: list[Any]
+    extras: list[str | None]
     refused: list[int]
 
 
 @dataclass(frozen=True)
 class FastPath:
-    decode: Any  # msgspec.json.Decoder(...).decode for the generated struct
+    decode: Any  # msgspec.json.Decoder(...).decode for the generated struct (unknown top-level keys refused)
+    decode_open: Any  # the same struct, unknown top-level keys skipped (any value passes the schema there)
     patterns: tuple[tuple[str, str], ...]  # (property, pattern)
     date_times: tuple[str, ...]
     objects: tuple[str, ...]
@@ -110,34 +115,50 @@ class FastPath:
                 fields.append((name, annotation))
             else:
                 fields.append((name, annotation, ABSENT if kind == "object" else None))
-        # required fields first: msgspec wants fields without defaults before those with defaults
-        fields.sort(key=lambda f: len(f) == 3)
-        struct = msgspec.defstruct("FastRunFields", fields, forbid_unknown_fields=True)
-        return cls(msgspec.json.Decoder(struct).decode, tuple(patterns), tuple(date_times), tuple(objects))
+        closed = msgspec.defstruct("FastRunFields", fields, kw_only=True, forbid_unknown_fields=True)
+        opened = msgspec.defstruct("FastRunFieldsOpen", fields, kw_only=True)
+        decoders = (msgspec.json.Decoder(closed).decode, msgspec.json.Decoder(opened).decode)
+        return cls(*decoders, tuple(patterns), tuple(date_times), tuple(objects))
 
     def accept(self, raws: list[bytes], skip: dict[int, Any]) -> Accepted:
         """Decode the records of ``raws`` (positions in ``skip`` excluded) and check them on columns."""
         decode = self.decode
         positions: list[int] = []
         fields: list[Any] = []
+        extras: list[str | None] = []
         refused: list[int] = []
         for pos, raw in enumerate(raws):
             if pos in skip:
                 continue
             try:
                 fields.append(decode(raw))
+                extras.append(None)
             except (msgspec.MsgspecError, ValueError, RecursionError):
-                refused.append(pos)
-                continue
+                opened = self._with_unknown_members(raw)
+                if opened is None:
+                    refused.append(pos)
+                    continue
+                fields.append(opened[0])
+                extras.append(opened[1])
             positions.append(pos)
         if not fields:
-            return Accepted(positions, fields, refused)
+            return Accepted(positions, fields, extras, refused)
         ok = self._column_checks(fields)
         if ok.all():
-            return Accepted(positions, fields, refused)
+            return Accepted(positions, fields, extras, refused)
         failed = [positions[i] for i in np.flatnonzero(~ok).tolist()]
         kept = np.flatnonzero(ok).tolist()
-        return Accepted([positions[i] for i in kept], [fields[i] for i in kept], sorted(refused + failed))
+        return Accepted(
+            [positions[i] for i in kept], [fields[i] for i in kept], [extras[i] for i in kept], sorted(refused + failed)
+        )
+
+    def _with_unknown_members(self, raw: bytes) -> tuple[Any, str] | None:
+        """A record the closed struct refused: when unknown top-level keys were the only reason (the open struct,
+        identical but for them, decodes it), its fields and their JSON text; otherwise None."""
+        try:
+            return self.decode_open(raw), extra_text(raw)
+        except (msgspec.MsgspecError, ValueError, RecursionError):
+            return None
 
     def _column_checks(self, fields: list[Any]) -> np.ndarray:
         ok = np.ones(len(fields), dtype=bool)
@@ -236,3 +257,14 @@ def _utf8(text: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def extra_text(raw: bytes) -> str:
+    """The top-level members the schema does not name (the caller knows there are some), as a JSON object whose
+    values keep their exported text (integers beyond 64 bits, number spelling, nesting)."""
+    members = decode_members(raw)
+    return "{" + ",".join(_member(key, value) for key, value in members.items() if key not in KNOWN_FIELDS) + "}"
+
+
+def _member(key: str, value: msgspec.Raw) -> str:
+    return orjson.dumps(key).decode() + ":" + bytes(value).decode()

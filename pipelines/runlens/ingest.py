@@ -44,7 +44,7 @@ import pyarrow.parquet as pq
 from runlens import lake
 from runlens.config import SQL_DIR, Limits, Settings
 from runlens.contracts import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, STAGED_SCHEMA, UTC_US
-from runlens.fastpath import ABSENT, Accepted, FastPath
+from runlens.fastpath import ABSENT, KNOWN_FIELDS, Accepted, FastPath, decode_members, extra_text
 from runlens.readers import (
     ByteSource,
     DepthCheck,
@@ -56,7 +56,6 @@ from runlens.readers import (
 )
 from runlens.validation import RecordValidator, Violation
 
-KNOWN_FIELDS = frozenset({"runId", "workflowName", "status", "input", "output", "error", "createdAt", "completedAt"})
 STAGE_SQL = (SQL_DIR / "stage_records.sql").read_text()
 RFC3339_SQL = (SQL_DIR / "rfc3339_utc_macro.sql").read_text()
 RUN_KEY_SQL = (SQL_DIR / "run_key_macro.sql").read_text()
@@ -208,14 +207,12 @@ class BatchProcessor:
         if fast is not None and fast.positions:
             if kept:
                 merged = sorted(
-                    zip(
-                        kept + fast.positions, fields + fast.fields, extras + [None] * len(fast.positions), strict=True
-                    ),
+                    zip(kept + fast.positions, fields + fast.fields, extras + fast.extras, strict=True),
                     key=itemgetter(0),
                 )
                 kept, fields, extras = (list(part) for part in zip(*merged, strict=True))
             else:
-                kept, fields, extras = fast.positions, fast.fields, [None] * len(fast.positions)
+                kept, fields, extras = fast.positions, fast.fields, fast.extras
         if not kept:
             return STAGED_SCHEMA.empty_table()
         typed = self._run_stage_sql(_stage_input(batch, kept, fields, extras))
@@ -239,7 +236,7 @@ class BatchProcessor:
             one_by_one, extras, kept = self._stage_one_by_one(batch, valid, bad)
             return kept, one_by_one, extras
         plain = list(map(KNOWN_FIELDS.issuperset, (rec for _, rec in valid)))
-        extras = [None if ok else _extra_text(raw) for ok, raw in zip(plain, raws, strict=True)]
+        extras = [None if ok else extra_text(raw) for ok, raw in zip(plain, raws, strict=True)]
         return kept, list(fields), extras
 
     @staticmethod
@@ -254,7 +251,7 @@ class BatchProcessor:
             raw = batch.raws[pos]
             try:
                 decoded = _decode_run_fields(raw)
-                extra = None if KNOWN_FIELDS.issuperset(rec) else _extra_text(raw)
+                extra = None if KNOWN_FIELDS.issuperset(rec) else extra_text(raw)
             except (msgspec.DecodeError, RecursionError) as exc:
                 bad[pos] = [Violation("$", "storage", f"passes the schema but cannot be stored in runs: {exc}")]
                 continue
@@ -300,7 +297,6 @@ class RunFields(msgspec.Struct):
 
 
 _decode_fields = msgspec.json.Decoder(RunFields).decode
-_decode_members = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 _decode_list = msgspec.json.Decoder(list[RunFields]).decode
 UNSTORABLE = (
     "valid JSON that DuckDB's JSON type cannot hold (for example a lone UTF-16 surrogate escape); kept here with "
@@ -391,21 +387,10 @@ def _decode_run_fields(raw: bytes) -> RunFields:
     except msgspec.ValidationError:
         # msgspec type-checks every occurrence of a repeated key, orjson keeps the last one (the object that was
         # validated): decode the record again with each key once, holding its last value
-        members = _decode_members(raw)
+        members = decode_members(raw)
         return _decode_fields(
             b"{" + b",".join(orjson.dumps(key) + b":" + bytes(v) for key, v in members.items()) + b"}"
         )
-
-
-def _extra_text(raw: bytes) -> str:
-    """The top-level members the schema does not name (the caller knows there are some), as a JSON object whose
-    values keep their exported text (integers beyond 64 bits, number spelling, nesting)."""
-    members = _decode_members(raw)
-    return "{" + ",".join(_member(key, value) for key, value in members.items() if key not in KNOWN_FIELDS) + "}"
-
-
-def _member(key: str, value: msgspec.Raw) -> str:
-    return orjson.dumps(key).decode() + ":" + bytes(value).decode()
 
 
 class IngestWriter:

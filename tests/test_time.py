@@ -6,16 +6,20 @@ and the exact expression (lower-case t or z, leap seconds, 7 or more fraction di
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 
 import duckdb
+import pyarrow as pa
 import pytest
 from runlens.config import SQL_DIR
+from runlens.fastpath import parse_date_times
 
 from tests import reference
 
 DAYS = ["0001-01-02", "1969-12-31", "2024-02-29", "2026-11-01", "9999-12-30"]
 TIMES = ["00:00:00", "12:34:56", "23:59:59", "23:59:60"]
 FRACTIONS = ["", ".0", ".1", ".123", ".123456", ".000001", ".999999", ".1234567", ".999999999"]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ZONES = ["Z", "z", "+00:00", "-00:00", "+05:30", "-12:45", "+23:59", "-23:59"]
 STAMPS = [
     f"{day}{t}{time}{fraction}{zone}"
@@ -41,3 +45,13 @@ def test_sql_conversion_equals_python_reference(con: duckdb.DuckDBPyConnection) 
         assert fast == expected.replace(tzinfo=None), stamp
         assert exact == fast, stamp
         assert leap == expected_leap, stamp
+
+
+def test_numpy_conversion_equals_python_reference() -> None:
+    """runlens.fastpath.parse_date_times converts every stamp here but leap seconds (left to the SQL above)."""
+    ok, micros = parse_date_times(pa.array(STAMPS, pa.string()))
+    for stamp, parsed, value in zip(STAMPS, ok.tolist(), micros.tolist(), strict=True):
+        expected, leap = reference.to_utc(stamp)
+        assert parsed == (not leap), stamp
+        if parsed:
+            assert EPOCH + timedelta(microseconds=value) == expected, stamp

@@ -5,16 +5,20 @@ The ingest used to parse every record twice, with ``orjson`` (Python objects for
 ``msgspec`` (the fields to store). For the keywords this compiler understands, a ``msgspec`` struct generated from
 the schema checks, while it decodes, what those keywords require: a top-level object; the required properties
 present; each property's type; ``enum`` as a literal. A record with unknown top-level properties is decoded again
-by the same struct without the closed-object rule, and those members are kept as ``extra``. What a struct cannot check is checked on the batch's columns afterwards: ``pattern`` with RE2
-(only patterns whose meaning is the same in ECMA-262 and RE2), ``format: date-time`` by its RFC 3339 shape and field
-ranges (second 60 is left to the full validator), ``type: object`` by the first byte of the raw text, and UTF-8 of
-the raw object texts (``msgspec`` does not check it inside a value it skips).
+by the same struct without the closed-object rule, and those members are kept as ``extra``. What a struct cannot
+check is checked on the batch's columns afterwards: ``pattern`` with RE2 (only patterns whose meaning is the same in
+ECMA-262 and RE2), ``format: date-time`` by its RFC 3339 shape and field ranges (second 60 is left to the full
+validator), ``type: object`` by the first byte of the raw text, and UTF-8 of the raw object texts (``msgspec`` does
+not check it inside a value it skips).
 
 Acceptance is one-sided: a record the fast path refuses is validated by ``jsonschema-rs`` exactly as before, so the
 fast path can only be too strict, never too lenient. A schema using anything else (another keyword, type, format or
 pattern construct) compiles to ``None`` and every record takes the full path. tests/test_fastpath.py checks that
 what it accepts, ``jsonschema-rs`` and Python ``jsonschema`` accept, and that ingest output is the same with and
 without it.
+
+``parse_date_times`` also gives the UTC instant of the date-times it vouches for, so the typing step converts only
+the others (leap seconds) with the exact SQL expression; tests/test_time.py checks it against the Python reference.
 """
 
 from __future__ import annotations
@@ -50,7 +54,13 @@ OBJECT_KEYWORDS = ANNOTATIONS | {"type", "additionalProperties"}
 # Patterns built only from ASCII literals, ASCII ranges in positive classes, anchors, groups, alternation and
 # quantifiers match the same strings in ECMA-262 and RE2 (no '.', no escapes, no negated classes, no lookaround).
 SAFE_PATTERN = re.compile(r"[\^$A-Za-z0-9_\-:/@ ]|\[[A-Za-z0-9_\-]+\]|[()|+*?]|\{[0-9]+(,[0-9]*)?\}")
-DATE_TIME_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+MAX_FRACTION_DIGITS = 9  # a longer fraction is left to the full validator and the exact SQL conversion
+SHORTEST_STAMP = len("2026-01-01T00:00:00Z")
+LONGEST_STAMP = len("2026-01-01T00:00:00.+00:00") + MAX_FRACTION_DIGITS
+HEAD_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+HEAD_SEPARATORS = [4, 7, 13, 16]
+HEAD_SEPARATOR_BYTES = np.frombuffer(b"--::", np.uint8) - np.uint8(ord("0"))  # compared after the digit shift
+SIX_DIGIT_WEIGHTS = 10 ** (5 - np.arange(6))
 DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 OPEN_BRACE = ord("{")
 decode_members = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
@@ -59,11 +69,13 @@ decode_members = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 @dataclass(frozen=True)
 class Accepted:
     """The records of a batch the fast path accepted (positions, decoded fields, the JSON text of their unknown
-    top-level members or None) and those it leaves to the full validator (positions)."""
+    top-level members or None, and per date-time property the UTC microseconds it parsed, NULL where absent) and
+    those it leaves to the full validator (positions)."""
 
     positions: list[int]
     fields: list[Any]
     extras: list[str | None]
+    instants: dict[str, pa.Array]
     refused: list[int]
 
 
@@ -142,14 +154,19 @@ class FastPath:
                 extras.append(opened[1])
             positions.append(pos)
         if not fields:
-            return Accepted(positions, fields, extras, refused)
-        ok = self._column_checks(fields)
+            return Accepted(positions, fields, extras, {}, refused)
+        ok, instants = self._column_checks(fields)
         if ok.all():
-            return Accepted(positions, fields, extras, refused)
+            return Accepted(positions, fields, extras, instants, refused)
         failed = [positions[i] for i in np.flatnonzero(~ok).tolist()]
-        kept = np.flatnonzero(ok).tolist()
+        kept = np.flatnonzero(ok)
+        rows = kept.tolist()
         return Accepted(
-            [positions[i] for i in kept], [fields[i] for i in kept], [extras[i] for i in kept], sorted(refused + failed)
+            [positions[i] for i in rows],
+            [fields[i] for i in rows],
+            [extras[i] for i in rows],
+            {name: values.take(pa.array(kept)) for name, values in instants.items()},
+            sorted(refused + failed),
         )
 
     def _with_unknown_members(self, raw: bytes) -> tuple[Any, str] | None:
@@ -160,16 +177,20 @@ class FastPath:
         except (msgspec.MsgspecError, ValueError, RecursionError):
             return None
 
-    def _column_checks(self, fields: list[Any]) -> np.ndarray:
+    def _column_checks(self, fields: list[Any]) -> tuple[np.ndarray, dict[str, pa.Array]]:
+        """Which decoded records pass the checks a struct cannot make, and the UTC microseconds of their date-times."""
         ok = np.ones(len(fields), dtype=bool)
         for name, pattern in self.patterns:
             values = pa.array([getattr(f, name) for f in fields], pa.string())
             ok &= _true_where_null(pc.match_substring_regex(values, pattern))
+        instants: dict[str, pa.Array] = {}
         for name in self.date_times:
-            ok &= date_times_ok(pa.array([getattr(f, name) for f in fields], pa.string()))
+            values = pa.array([getattr(f, name) for f in fields], pa.string())
+            instants[name] = utc_micros(values)
+            ok &= instants[name].is_valid().to_numpy(zero_copy_only=False) | ~_present(values)
         for name in self.objects:
             ok &= raw_objects_ok([getattr(f, name) for f in fields])
-        return ok
+        return ok, instants
 
 
 def _string_type(spec: dict[str, Any]) -> Any:
@@ -191,31 +212,67 @@ def _true_where_null(mask: pa.Array) -> np.ndarray:
     return pc.fill_null(mask, True).to_numpy(zero_copy_only=False)
 
 
-def date_times_ok(values: pa.StringArray) -> np.ndarray:
-    """Which strings are RFC 3339 date-times the fast path can vouch for (true for NULL: the property is absent).
+def utc_micros(values: pa.StringArray) -> pa.Array:
+    """``parse_date_times`` as an Arrow column: the UTC microseconds, NULL where the string is not one it parses."""
+    parsed, micros = parse_date_times(values)
+    return pa.array(micros, pa.int64(), mask=~parsed)
 
-    The shape is checked with one regular expression; then the fields, read at their fixed positions: month 1-12,
-    a day that exists in that month (leap years included), hour <= 23, minute <= 59, second <= 59 (a leap second,
-    60, is left to the full validator, as is year 0000), and an offset of at most 23:59."""
-    ok = _true_where_null(pc.match_substring_regex(values, DATE_TIME_SHAPE))
-    present = np.flatnonzero(ok & values.is_valid().to_numpy(zero_copy_only=False))
-    if not present.size:
-        return ok
-    stamps = values.take(pa.array(present))
-    head = _fixed_bytes(pc.utf8_slice_codeunits(stamps, 0, 19), 19)
-    tail = _fixed_bytes(pc.utf8_slice_codeunits(stamps, -6), 6)
-    digit = head.astype(np.int64) - ord("0")
+
+def parse_date_times(values: pa.StringArray) -> tuple[np.ndarray, np.ndarray]:
+    """Which strings are RFC 3339 date-times without a leap second (false for NULL), and for those their UTC instant
+    in microseconds since 1970 (fraction digits beyond the sixth truncated, as ``sql/rfc3339_utc_macro.sql`` does).
+
+    Read from the bytes at fixed positions, all rows at once: the shape ``YYYY-MM-DD(T|t)HH:MM:SS[.digits](Z|z|+HH:MM|
+    -HH:MM)`` with ASCII digits (at most ``MAX_FRACTION_DIGITS`` of them in the fraction), then the ranges: month
+    1-12, a day that exists in that month (leap years included), hour <= 23, minute <= 59, second <= 59 (a leap
+    second, 60, is left to the full validator and the exact SQL conversion, as is year 0000), an offset of at most
+    23:59."""
+    n = len(values)
+    ok = _present(values)
+    micros = np.zeros(n, dtype=np.int64)
+    offsets = np.frombuffer(values.buffers()[1], np.int32, n + 1, values.offset * 4)
+    starts, lengths = offsets[:-1].astype(np.int64), np.diff(offsets)
+    ok &= (lengths >= SHORTEST_STAMP) & (lengths <= LONGEST_STAMP)
+    rows = np.flatnonzero(ok)
+    if not rows.size:
+        return ok, micros
+    data = np.frombuffer(values.buffers()[2], np.uint8)
+    start, length = starts[rows], lengths[rows].astype(np.int64)
+    head = data[start[:, None] + np.arange(19)] - np.uint8(ord("0"))  # digits become 0-9, other bytes wrap
+    tail = data[(start + length - 6)[:, None] + np.arange(6)]
+    zulu = (tail[:, 5] == ord("Z")) | (tail[:, 5] == ord("z"))
+    zone = tail - np.uint8(ord("0"))
+    fraction_digits = length - 19 - np.where(zulu, 1, 6) - 1  # -1 when there is no fraction, else >= 1 with a dot
+    fraction = data[np.minimum(start[:, None] + 20 + np.arange(MAX_FRACTION_DIGITS), data.size - 1)] - np.uint8(48)
+    in_fraction = np.arange(MAX_FRACTION_DIGITS)[None, :] < fraction_digits[:, None]
+    shape = (
+        (head[:, HEAD_DIGITS] < 10).all(axis=1)
+        & (head[:, HEAD_SEPARATORS] == HEAD_SEPARATOR_BYTES).all(axis=1)
+        & ((head[:, 10] == ord("T") - 48) | (head[:, 10] == ord("t") - 48))
+        & (zulu | (((tail[:, 0] == ord("+")) | (tail[:, 0] == ord("-"))) & (zone[:, [1, 2, 4, 5]] < 10).all(axis=1)))
+        & (zulu | (tail[:, 3] == ord(":")))
+        & (
+            (fraction_digits == -1)
+            | (
+                (fraction_digits >= 1)
+                & (fraction_digits <= MAX_FRACTION_DIGITS)
+                & (data[np.minimum(start + 19, data.size - 1)] == ord("."))
+                & (~in_fraction | (fraction < 10)).all(axis=1)
+            )
+        )
+    )
+    digit = head.astype(np.int64)
     year = digit[:, 0] * 1000 + digit[:, 1] * 100 + digit[:, 2] * 10 + digit[:, 3]
     month = digit[:, 5] * 10 + digit[:, 6]
     day = digit[:, 8] * 10 + digit[:, 9]
     hour, minute, second = (digit[:, i] * 10 + digit[:, i + 1] for i in (11, 14, 17))
     leap_year = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_days = DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap_year)
-    zulu = np.isin(tail[:, 5], (ord("Z"), ord("z")))
-    offset = tail.astype(np.int64) - ord("0")
-    offset_ok = zulu | ((offset[:, 1] * 10 + offset[:, 2] <= 23) & (offset[:, 4] * 10 + offset[:, 5] <= 59))
+    offset_hours = zone[:, 1].astype(np.int64) * 10 + zone[:, 2]
+    offset_minutes = zone[:, 4].astype(np.int64) * 10 + zone[:, 5]
     fine = (
-        (year >= 1)
+        shape
+        & (year >= 1)
         & (month >= 1)
         & (month <= 12)
         & (day >= 1)
@@ -223,17 +280,33 @@ def date_times_ok(values: pa.StringArray) -> np.ndarray:
         & (hour <= 23)
         & (minute <= 59)
         & (second <= 59)
-        & offset_ok
+        & (zulu | ((offset_hours <= 23) & (offset_minutes <= 59)))
     )
-    ok[present] = fine
-    return ok
+    ok[rows] = fine
+    east = np.where(tail[:, 0] == ord("-"), -1, 1)
+    offset_s = np.where(zulu, 0, east * (offset_hours * 3600 + offset_minutes * 60))
+    seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset_s
+    first_six = np.where(in_fraction[:, :6], fraction[:, :6], 0).astype(np.int64) @ SIX_DIGIT_WEIGHTS
+    micros[rows] = np.where(fine, seconds * 1_000_000 + first_six, 0)
+    return ok, micros
 
 
-def _fixed_bytes(values: pa.StringArray, width: int) -> np.ndarray:
-    """The bytes of strings that are all ``width`` bytes long, one row each."""
-    offsets = np.frombuffer(values.buffers()[1], np.int32, len(values) + 1, values.offset * 4)
-    data = np.frombuffer(values.buffers()[2], np.uint8)
-    return data[offsets[0] : offsets[-1]].reshape(-1, width)
+def _present(values: pa.Array) -> np.ndarray:
+    """Which values are not NULL, from the validity bitmap."""
+    if values.null_count == 0:
+        return np.ones(len(values), dtype=bool)
+    bits = np.unpackbits(np.frombuffer(values.buffers()[0], np.uint8), bitorder="little")
+    return bits[values.offset : values.offset + len(values)].astype(bool)
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm, vectorised)."""
+    y = year - (month <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
 
 
 def raw_objects_ok(raws: list[msgspec.Raw]) -> np.ndarray:

@@ -29,7 +29,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,16 @@ import pyarrow.parquet as pq
 
 from runlens import lake
 from runlens.config import SQL_DIR, Limits, Settings
-from runlens.contracts import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, STAGED_SCHEMA, UTC_US
-from runlens.fastpath import ABSENT, KNOWN_FIELDS, Accepted, FastPath, decode_members, extra_text
+from runlens.contracts import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, STAGED_SCHEMA
+from runlens.fastpath import (
+    ABSENT,
+    KNOWN_FIELDS,
+    Accepted,
+    FastPath,
+    decode_members,
+    extra_text,
+    utc_micros,
+)
 from runlens.readers import (
     ByteSource,
     DepthCheck,
@@ -204,18 +212,27 @@ class BatchProcessor:
     ) -> pa.Table:
         """Typed rows for the records the fast path accepted and those the full validator passed, in file order."""
         kept, fields, extras = self._decode_valid(batch, valid, bad)
+        instants: dict[str, pa.Array] = {}
         if fast is not None and fast.positions:
-            if kept:
-                merged = sorted(
-                    zip(kept + fast.positions, fields + fast.fields, extras + fast.extras, strict=True),
-                    key=itemgetter(0),
-                )
-                kept, fields, extras = (list(part) for part in zip(*merged, strict=True))
+            if kept:  # both paths: back into file order, the slow rows' date-times parsed here
+                positions = fast.positions + kept
+                order = np.argsort(positions, kind="stable")
+                rows = order.tolist()
+                instants = {
+                    name: pa.concat_arrays(
+                        [values, utc_micros(pa.array([getattr(f, name) for f in fields], pa.string()))]
+                    ).take(pa.array(order))
+                    for name, values in fast.instants.items()
+                }
+                fields, extras = fast.fields + fields, fast.extras + extras
+                kept = [positions[i] for i in rows]
+                fields = [fields[i] for i in rows]
+                extras = [extras[i] for i in rows]
             else:
-                kept, fields, extras = fast.positions, fast.fields, fast.extras
+                kept, fields, extras, instants = fast.positions, fast.fields, fast.extras, fast.instants
         if not kept:
             return STAGED_SCHEMA.empty_table()
-        typed = self._run_stage_sql(_stage_input(batch, kept, fields, extras))
+        typed = self._run_stage_sql(_stage_input(batch, kept, fields, extras, instants))
         unstorable = _unstorable(typed)
         if unstorable:
             for row, violations in unstorable.items():
@@ -303,10 +320,11 @@ UNSTORABLE = (
     "its raw text"
 )
 OUT_OF_RANGE = "a valid date-time whose UTC time falls outside the years 0001-9999, which runs cannot hold"
-# The UTC instants runs can hold (Python's datetime range: the pipeline reads created_date back as a date).
+# The UTC instants runs can hold (Python's datetime range: the pipeline reads created_date back as a date), as the
+# naive UTC timestamps the typing SQL returns.
 UTC_RANGE = (
-    pa.scalar(datetime(1, 1, 1, tzinfo=UTC), UTC_US),
-    pa.scalar(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), UTC_US),
+    pa.scalar(datetime(1, 1, 1), pa.timestamp("us")),
+    pa.scalar(datetime(9999, 12, 31, 23, 59, 59, 999999), pa.timestamp("us")),
 )
 
 
@@ -326,7 +344,11 @@ def _unstorable(typed: pa.Table) -> dict[int, list[Violation]]:
     return bad
 
 
-def _stage_input(batch: RawBatch, kept: list[int], fields: list[RunFields], extras: list[str | None]) -> pa.Table:
+def _stage_input(
+    batch: RawBatch, kept: list[int], fields: list[Any], extras: list[str | None], instants: dict[str, pa.Array]
+) -> pa.Table:
+    """The typing SQL's input; ``instants``: UTC microseconds of date-time fields already parsed (the others are
+    parsed here; NULL where numpy leaves the conversion to the SQL)."""
     text = pa.string()
 
     def column(name: str) -> pa.Array:
@@ -347,14 +369,17 @@ def _stage_input(batch: RawBatch, kept: list[int], fields: list[RunFields], extr
         return array
 
     first = batch.first_index
+    created, completed = column("createdAt"), column("completedAt")
     return pa.table(
         {
             "record_index": pa.array(np.asarray(kept, dtype=np.int64) + first),
             "run_id": column("runId"),
             "workflow_name": column("workflowName"),
             "status": column("status"),
-            "created_raw": column("createdAt"),
-            "completed_raw": column("completedAt"),
+            "created_raw": created,
+            "completed_raw": completed,
+            "created_us": instants["createdAt"] if "createdAt" in instants else utc_micros(created),
+            "completed_us": instants["completedAt"] if "completedAt" in instants else utc_micros(completed),
             "error": column("error"),
             "input": raw_column("input"),
             "output": raw_column("output"),

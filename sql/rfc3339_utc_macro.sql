@@ -1,6 +1,6 @@
 -- rfc3339_utc(s): an RFC 3339 date-time string (already validated by the schema's `date-time` format) as a naive
 -- UTC TIMESTAMP with microsecond precision; NULL for NULL.
--- The ingest converts most date-times in numpy (runlens.fastpath.parse_date_times); sql/stage_records.sql calls
+-- The ingest converts most date-times in numpy (runlens.fastpath.parse_date_times); sql/rfc3339_instants.sql calls
 -- this macro for the others (leap seconds, long fractions) and the tests compare both on the same stamps.
 -- Validated strings are YYYY-MM-DDTHH:MM:SS, an optional fraction, then Z or +HH:MM / -HH:MM, so fixed positions
 -- are safe. Lower-case t/z are accepted, the offset is subtracted, fraction digits beyond microseconds are

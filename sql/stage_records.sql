@@ -1,25 +1,19 @@
 -- stage_records: typed rows for the records of one batch that passed the schema.
 --
--- Input: the Arrow table `batch`: record_index, run_id, workflow_name, status, error, created_raw and
--- completed_raw (the date-times as exported), created_us and completed_us (their UTC instants in microseconds
--- since 1970, computed in numpy by runlens.fastpath.parse_date_times for RFC 3339 date-times without a leap second;
--- NULL otherwise), input and output (their raw JSON text), extra (JSON text of the top-level keys the schema does
--- not name, or NULL). Bound: $source_file, $export_id, $ingest_seq, $ingested_at (TIMESTAMPTZ).
+-- Input: the Arrow table `batch`: record_index, run_id, workflow_name, status, error, created_us and completed_us
+-- (the UTC instants of createdAt and completedAt in microseconds since 1970, NULL when absent: converted by
+-- runlens.fastpath.parse_date_times, the rest by sql/rfc3339_instants.sql; fraction digits beyond the sixth
+-- truncated, a leap second moved to the next second), leap (whether either was a leap second), input and output
+-- (their raw JSON text), extra (JSON text of the top-level keys the schema does not name, or NULL).
+-- Bound: $source_file, $export_id, $ingest_seq, $ingested_at (TIMESTAMPTZ).
 --
 -- run_key: sql/run_key_macro.sql.
--- Time: date-times become UTC with microsecond precision (fraction digits beyond the sixth truncated): from the
--- precomputed instants, else through rfc3339_utc (sql/rfc3339_utc_macro.sql: leap seconds, flagged `leap_second`).
 -- created_at and completed_at come out as naive UTC timestamps; the caller marks them UTC (a cast in Arrow that
 -- keeps the values).
 -- created_date is the UTC date of createdAt, else of completedAt, else of the ingestion; created_date_source says
 -- which. `storable` is false for JSON text DuckDB's JSON type cannot hold; the caller quarantines those records.
 with utc_times as (
-    select
-        *,
-        coalesce(make_timestamp(created_us), rfc3339_utc(created_raw)) as created_utc,
-        coalesce(make_timestamp(completed_us), rfc3339_utc(completed_raw)) as completed_utc,
-        coalesce(created_us is null and rfc3339_leap(created_raw), false)
-            or coalesce(completed_us is null and rfc3339_leap(completed_raw), false) as leap
+    select *, make_timestamp(created_us) as created_utc, make_timestamp(completed_us) as completed_utc
     from batch
 )
 

@@ -24,7 +24,7 @@ import shutil
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -65,6 +65,7 @@ from runlens.readers import (
 from runlens.validation import RecordValidator, Violation
 
 STAGE_SQL = (SQL_DIR / "stage_records.sql").read_text()
+INSTANTS_SQL = (SQL_DIR / "rfc3339_instants.sql").read_text()
 RFC3339_SQL = (SQL_DIR / "rfc3339_utc_macro.sql").read_text()
 RUN_KEY_SQL = (SQL_DIR / "run_key_macro.sql").read_text()
 HASH_BLOCK = 4 * 2**20
@@ -232,7 +233,7 @@ class BatchProcessor:
                 kept, fields, extras, instants = fast.positions, fast.fields, fast.extras, fast.instants
         if not kept:
             return STAGED_SCHEMA.empty_table()
-        typed = self._run_stage_sql(_stage_input(batch, kept, fields, extras, instants))
+        typed = self._run_stage_sql(_stage_input(batch, kept, fields, extras, instants, self._exact_instants))
         unstorable = _unstorable(typed)
         if unstorable:
             for row, violations in unstorable.items():
@@ -276,6 +277,15 @@ class BatchProcessor:
             extras.append(extra)
             kept.append(pos)
         return fields, extras, kept
+
+    def _exact_instants(self, stamps: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """UTC microseconds and leap-second flags of date-times numpy leaves over (``sql/rfc3339_instants.sql``)."""
+        self.con.register("stamps", pa.table({"s": stamps}))
+        try:
+            result = self.con.sql(INSTANTS_SQL).to_arrow_table()
+        finally:
+            self.con.unregister("stamps")
+        return result.column("micros").to_numpy(), result.column("leap").to_numpy()
 
     def _run_stage_sql(self, table: pa.Table) -> pa.Table:
         self.con.register("batch", table)
@@ -345,10 +355,15 @@ def _unstorable(typed: pa.Table) -> dict[int, list[Violation]]:
 
 
 def _stage_input(
-    batch: RawBatch, kept: list[int], fields: list[Any], extras: list[str | None], instants: dict[str, pa.Array]
+    batch: RawBatch,
+    kept: list[int],
+    fields: list[Any],
+    extras: list[str | None],
+    instants: dict[str, pa.Array],
+    exact: Callable[[pa.Array], tuple[np.ndarray, np.ndarray]],
 ) -> pa.Table:
-    """The typing SQL's input; ``instants``: UTC microseconds of date-time fields already parsed (the others are
-    parsed here; NULL where numpy leaves the conversion to the SQL)."""
+    """The typing SQL's input. ``instants``: UTC microseconds of date-time fields the fast path parsed (the others
+    are parsed here); ``exact`` converts what numpy leaves over (leap seconds, long fractions)."""
     text = pa.string()
 
     def column(name: str) -> pa.Array:
@@ -368,18 +383,30 @@ def _stage_input(
         array.validate(full=True)
         return array
 
+    leap = np.zeros(len(fields), dtype=bool)
+
+    def utc(name: str) -> pa.Array:
+        stamps = column(name)
+        micros = instants[name] if name in instants else utc_micros(stamps)
+        if micros.null_count == stamps.null_count:  # every present stamp converted (NULL only where absent)
+            return micros
+        left = np.flatnonzero(pc.and_(micros.is_null(), stamps.is_valid()).to_numpy(zero_copy_only=False))
+        values = micros.fill_null(0).to_numpy().copy()
+        values[left], leaps = exact(stamps.take(pa.array(left)))
+        leap[left] |= leaps
+        return pa.array(values, pa.int64(), mask=stamps.is_null().to_numpy(zero_copy_only=False))
+
     first = batch.first_index
-    created, completed = column("createdAt"), column("completedAt")
+    created, completed = utc("createdAt"), utc("completedAt")
     return pa.table(
         {
             "record_index": pa.array(np.asarray(kept, dtype=np.int64) + first),
             "run_id": column("runId"),
             "workflow_name": column("workflowName"),
             "status": column("status"),
-            "created_raw": created,
-            "completed_raw": completed,
-            "created_us": instants["createdAt"] if "createdAt" in instants else utc_micros(created),
-            "completed_us": instants["completedAt"] if "completedAt" in instants else utc_micros(completed),
+            "created_us": created,
+            "completed_us": completed,
+            "leap": leap,
             "error": column("error"),
             "input": raw_column("input"),
             "output": raw_column("output"),

@@ -82,6 +82,8 @@ def _with(path: list[str], value: Any) -> dict[str, Any]:
         _with(["properties", "runId", "pattern"], "^run_.+$"),  # '.' differs between ECMA-262 and RE2
         _with(["properties", "runId", "pattern"], "^run_\\w+$"),
         _with(["properties", "runId", "pattern"], "^run_[^ ]+$"),
+        _with(["properties", "runId", "pattern"], "^run_a{1001}$"),  # beyond RE2's repetition limit
+        _with(["properties", "runId", "pattern"], "^run_(a"),
         _with(["properties", "error", "type"], ["string", "null"]),
         _with(["properties", "error", "format"], "email"),
         _with(["properties", "status", "enum"], ["queued", 1]),

@@ -198,7 +198,7 @@ def _string_type(spec: dict[str, Any]) -> Any:
     if set(spec) - STRING_KEYWORDS or spec.get("format", "date-time") != "date-time":
         return None
     pattern = spec.get("pattern")
-    if pattern is not None and (not isinstance(pattern, str) or SAFE_PATTERN.sub("", pattern) != ""):
+    if pattern is not None and not _safe_pattern(pattern):
         return None
     enum = spec.get("enum")
     if enum is None:
@@ -206,6 +206,17 @@ def _string_type(spec: dict[str, Any]) -> Any:
     if not isinstance(enum, list) or not enum or not all(isinstance(v, str) for v in enum):
         return None
     return Literal[tuple(enum)]
+
+
+def _safe_pattern(pattern: Any) -> bool:
+    """Whether the pattern is built only from the constructs of ``SAFE_PATTERN`` and RE2 compiles it."""
+    if not isinstance(pattern, str) or SAFE_PATTERN.sub("", pattern) != "":
+        return False
+    try:
+        pc.match_substring_regex(pa.array([""], pa.string()), pattern)
+    except pa.ArrowInvalid:  # for example a repetition count beyond RE2's limit of 1000
+        return False
+    return True
 
 
 def _true_where_null(mask: pa.Array) -> np.ndarray:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from runlens import exports, readers
 from runlens.config import Limits, Settings
-from runlens.readers import ByteSource, JsonSplitter, RawBatch, export_format, iter_ndjson, iter_records
+from runlens.readers import Batch, ByteSource, JsonSplitter, export_format, iter_ndjson, iter_records
 
 TRICKY = [
     "a]b",
@@ -69,9 +69,11 @@ def chunked(data: bytes, size: int) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)]
 
 
-def collect(batches: Iterable[RawBatch]) -> list[tuple[bytes, int, str | None]]:
+def collect(batches: Iterable[Batch]) -> list[tuple[bytes, int, str | None]]:
     out: list[tuple[bytes, int, str | None]] = []
-    for batch in batches:
+    for packed in batches:
+        batch = packed.unpack()
+        assert batch.size == packed.size
         assert batch.first_index == len(out), "record indexes must continue across batches"
         out.extend((raw, batch.lines[i], batch.problems.get(i)) for i, raw in enumerate(batch.raws))
     return out

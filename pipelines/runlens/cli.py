@@ -43,7 +43,7 @@ def _validate(args: argparse.Namespace) -> int:
         with worker_pool(path, settings.limits, validator) as pool:
             reader = ExportReader(path, settings, validator, params, pool)
             for batch, _staged, quarantined in reader:
-                checked += len(batch.raws)
+                checked += batch.size
                 invalid += len(quarantined)
                 for row in quarantined:
                     where = f"{name}:{row['line']}: record {row['record_index']}"

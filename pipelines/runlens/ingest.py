@@ -54,6 +54,7 @@ from runlens.fastpath import (
     utc_micros,
 )
 from runlens.readers import (
+    Batch,
     ByteSource,
     DepthCheck,
     JsonSplitter,
@@ -172,7 +173,8 @@ class BatchProcessor:
         con.execute(RFC3339_SQL)
         con.execute(RUN_KEY_SQL)
 
-    def process(self, batch: RawBatch) -> tuple[pa.Table, list[dict[str, Any]]]:
+    def process(self, packed: Batch) -> tuple[pa.Table, list[dict[str, Any]]]:
+        batch = packed.unpack()
         bad: dict[int, list[Violation]] = {i: [Violation("$", "read", msg)] for i, msg in batch.problems.items()}
         too_deep = Violation("$", "depth", f"nested deeper than {self.depth.cap} levels (RUNLENS_MAX_NESTING_DEPTH)")
         for pos in self.depth.too_deep(batch.raws):
@@ -521,7 +523,7 @@ class ExportReader:
         self.params = params
         self.limits = settings.limits
 
-    def __iter__(self) -> Iterator[tuple[RawBatch, pa.Table, list[dict[str, Any]]]]:
+    def __iter__(self) -> Iterator[tuple[Batch, pa.Table, list[dict[str, Any]]]]:
         batches = self.splitter.split(self.source) if self.splitter else iter_ndjson(self.source, self.limits)
         if self.pool is not None:
             yield from self._in_pool(batches, self.pool, self.limits.ingest_workers)
@@ -534,9 +536,9 @@ class ExportReader:
                 yield batch, staged, quarantined
 
     def _in_pool(
-        self, batches: Iterator[RawBatch], pool: ProcessPoolExecutor, workers: int
-    ) -> Iterator[tuple[RawBatch, pa.Table, list[dict[str, Any]]]]:
-        in_flight: deque[tuple[RawBatch, Future[tuple[pa.Table, list[dict[str, Any]]]]]] = deque()
+        self, batches: Iterator[Batch], pool: ProcessPoolExecutor, workers: int
+    ) -> Iterator[tuple[Batch, pa.Table, list[dict[str, Any]]]]:
+        in_flight: deque[tuple[Batch, Future[tuple[pa.Table, list[dict[str, Any]]]]]] = deque()
         for batch in batches:
             in_flight.append((batch, pool.submit(_process_in_worker, batch, self.params)))
             if len(in_flight) > workers:
@@ -586,7 +588,7 @@ def _init_worker(schema: dict[str, Any], limits: Limits) -> None:
     _worker = BatchProcessor(RecordValidator(schema), con, {}, limits)
 
 
-def _process_in_worker(batch: RawBatch, params: dict[str, Any]) -> tuple[pa.Table, list[dict[str, Any]]]:
+def _process_in_worker(batch: Batch, params: dict[str, Any]) -> tuple[pa.Table, list[dict[str, Any]]]:
     assert _worker is not None, "worker not initialised"
     _worker.params = params
     return _worker.process(batch)
@@ -617,7 +619,7 @@ def _ingest_file(
     try:
         for batch, staged, quarantined in reader:
             writer.write(staged, quarantined)
-            result.records_read += len(batch.raws)
+            result.records_read += batch.size
             result.records_valid += staged.num_rows
             result.records_quarantined += len(quarantined)
             if staged.num_rows:

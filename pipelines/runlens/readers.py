@@ -74,6 +74,33 @@ class RawBatch:
         self.raws.append(raw)
         self.lines.append(line)
 
+    @property
+    def size(self) -> int:
+        return len(self.raws)
+
+    def unpack(self) -> RawBatch:
+        return self
+
+
+@dataclass(frozen=True)
+class PackedLines:
+    """Consecutive NDJSON lines that are all plain records (none blank, padded or over the cap), kept as the one
+    buffer they were read in: handing it to a worker process copies one bytes object instead of one per line, and
+    the worker cuts it (``unpack``)."""
+
+    first_index: int
+    first_line: int
+    body: bytes  # the lines, each with its newline
+    size: int
+
+    def unpack(self) -> RawBatch:
+        raws = self.body.split(b"\n")
+        raws.pop()
+        return RawBatch(self.first_index, raws, list(range(self.first_line, self.first_line + self.size)))
+
+
+Batch = RawBatch | PackedLines
+
 
 class ByteSource:
     """The decoded bytes of one export file in chunks; a read failure ends the stream and is kept in ``error``."""
@@ -170,8 +197,9 @@ def iter_records(source: Iterable[bytes], fmt: str, limits: Limits) -> Iterator[
     return JsonSplitter(limits).split(source)
 
 
-def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[RawBatch]:
-    """One record per non-blank line; ``\\r\\n`` endings are fine (JSON treats ``\\r`` as white space)."""
+def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[Batch]:
+    """One record per non-blank line; ``\\r\\n`` endings are fine (JSON treats ``\\r`` as white space). A chunk whose
+    lines are all plain records comes out packed (``PackedLines``); otherwise line by line (``RawBatch``)."""
     cap = limits.max_record_bytes
     carry = b""
     line_no = 1  # line number of the first line in the current buffer
@@ -186,20 +214,28 @@ def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[RawBatch]:
             batch.add(skipping[0], skipping[1], _too_long(cap))
             skipping, chunk, line_no = None, chunk[end + 1 :], line_no + 1
         data = carry + chunk if carry else chunk
-        lines = data.split(b"\n")
-        carry = lines.pop()
-        _add_lines(batch, lines, line_no, cap, _padded_lines(data, len(data) - len(carry) - 1))
-        line_no += len(lines)
+        end = data.rfind(b"\n") + 1
+        newlines = _newlines(data, end)
+        if not batch.raws and newlines.size and _plain_lines(data, newlines, cap):
+            packed = PackedLines(index, line_no, data[:end], newlines.size)
+            carry, line_no, index = data[end:], line_no + packed.size, index + packed.size
+            yield packed
+        else:
+            lines = data[:end].split(b"\n")
+            lines.pop()
+            carry = data[end:]
+            _add_lines(batch, lines, line_no, cap, _padded_lines(data, newlines))
+            line_no += len(lines)
+            index += len(batch.raws)
+            if batch.raws:
+                yield batch
         if len(carry) > max(cap, KEEP_OVERSIZED_BYTES):  # over the cap, and its kept start is complete
             skipping, carry = (carry[:KEEP_OVERSIZED_BYTES], line_no), b""
-        index += len(batch.raws)
-        if batch.raws:
-            yield batch
     tail = RawBatch(index)
     if skipping is not None:
         tail.add(skipping[0], skipping[1], _too_long(cap))
     else:
-        _add_lines(tail, [carry], line_no, cap, _padded_lines(carry, len(carry)))
+        _add_lines(tail, [carry], line_no, cap, _padded_lines(carry + b"\n", _newlines(carry + b"\n", len(carry) + 1)))
     if tail.raws:
         yield tail
 
@@ -219,16 +255,26 @@ def _add_lines(batch: RawBatch, lines: list[bytes], first_line: int, cap: int, p
                 batch.add(line, first_line + offset)
 
 
-def _padded_lines(data: bytes, end: int) -> bool:
-    """Whether a line of ``data[:end]`` (lines split at ``\n``) starts or ends with white space, found on the bytes
-    around the newlines at once. A blank line is such a line; a JSON line is not, unless it is padded (the slow path
-    handles both)."""
-    if end <= 0:
+def _newlines(data: bytes, end: int) -> np.ndarray:
+    """Positions of the newlines in ``data[:end]``."""
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8, count=end) == 10) if end > 0 else np.empty(0, np.int64)
+
+
+def _plain_lines(data: bytes, newlines: np.ndarray, cap: int) -> bool:
+    """Whether every line ending at ``newlines`` is a plain record: not empty, not padded, not over the cap."""
+    lengths = np.diff(newlines, prepend=-1) - 1
+    return bool(lengths.min() > 0 and lengths.max() <= cap) and not _padded_lines(data, newlines)
+
+
+def _padded_lines(data: bytes, newlines: np.ndarray) -> bool:
+    """Whether a line ending at one of ``newlines`` starts or ends with white space, found on the bytes around the
+    newlines at once. A blank line is such a line; a JSON line is not, unless it is padded (the slow path handles
+    both)."""
+    if not newlines.size:
         return False
-    region = np.frombuffer(data, dtype=np.uint8, count=end)
-    newlines = np.flatnonzero(region == 10)
-    starts, ends = np.append(0, newlines + 1), np.append(newlines - 1, end - 1)
-    inside = (starts < end) & (ends >= 0)
+    region = np.frombuffer(data, dtype=np.uint8, count=int(newlines[-1]) + 1)
+    starts, ends = np.append(0, newlines[:-1] + 1), newlines - 1
+    inside = (starts < newlines) & (ends >= 0)
     return bool(_SPACE[region[starts[inside]]].any() or _SPACE[region[ends[inside]]].any())
 
 

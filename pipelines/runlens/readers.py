@@ -90,12 +90,12 @@ class PackedLines:
 
     first_index: int
     first_line: int
-    body: bytes  # the lines, each with its newline
+    body: bytes  # the buffer read: its first ``size`` lines, each ending with a newline, then maybe a partial line
     size: int
 
     def unpack(self) -> RawBatch:
         raws = self.body.split(b"\n")
-        raws.pop()
+        raws.pop()  # the partial line after the last newline (empty when the buffer ends with one)
         return RawBatch(self.first_index, raws, list(range(self.first_line, self.first_line + self.size)))
 
 
@@ -217,7 +217,7 @@ def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[Batch]:
         end = data.rfind(b"\n") + 1
         newlines = _newlines(data, end)
         if not batch.raws and newlines.size and _plain_lines(data, newlines, cap):
-            packed = PackedLines(index, line_no, data[:end], newlines.size)
+            packed = PackedLines(index, line_no, data, newlines.size)
             carry, line_no, index = data[end:], line_no + packed.size, index + packed.size
             yield packed
         else:

@@ -271,6 +271,9 @@ UTC_CASES = [
     ("2026-12-31T23:59:60Z", datetime(2027, 1, 1, tzinfo=UTC)),
     ("2026-12-31T15:59:60.25-08:00", datetime(2027, 1, 1, 0, 0, 0, 250000, tzinfo=UTC)),
     ("2027-01-01t05:29:60.000001+05:30", datetime(2027, 1, 1, 0, 0, 0, 1, tzinfo=UTC)),
+    # beyond 9 fraction digits numpy leaves the conversion to the exact SQL expression
+    ("2026-03-01T10:00:00.1234567891Z", datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=UTC)),
+    ("2026-03-01T10:00:00.999999999999+01:00", datetime(2026, 3, 1, 9, 0, 0, 999999, tzinfo=UTC)),
 ]
 
 

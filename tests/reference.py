@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -229,8 +229,8 @@ def to_utc(stamp: str) -> tuple[datetime, bool]:
 
 
 @dataclass(frozen=True)
-class Record:
-    """A valid record, typed as the contract says."""
+class RunState:
+    """What a valid record says about its run, typed as the contract says (shared by ``Record`` and ``Run``)."""
 
     run_id: str
     workflow_name: str
@@ -245,6 +245,12 @@ class Record:
     created_date: date
     created_date_source: str
     source_file: str
+
+
+@dataclass(frozen=True)
+class Record(RunState):
+    """A valid record: its run's state, and where it was read (ingest sequence, record index)."""
+
     seq: int
     index: int
 
@@ -382,21 +388,10 @@ def ingest_batch(
 
 
 @dataclass(frozen=True)
-class Run:
-    run_id: str
-    workflow_name: str
-    status: str
-    created_at: datetime | None
-    completed_at: datetime | None
+class Run(RunState):
+    """One row of ``runs``: the winning record's state, its duration, and the anomalies of the run."""
+
     duration_s: float | None
-    error: str | None
-    input: Any
-    output: Any
-    extra: dict[str, Any] | None
-    anomalies: tuple[str, ...]
-    created_date: date
-    created_date_source: str
-    source_file: str
 
 
 def _json_or_none(value: Any) -> Any:
@@ -448,21 +443,10 @@ def latest(records: Iterable[Record]) -> dict[str, Run]:
         anomalies = set(rec.anomalies)
         if {"completed", "failed"} <= statuses[run_id]:
             anomalies.add("status_conflict")
+        state = {f.name: getattr(rec, f.name) for f in fields(RunState)}
         out[run_id] = Run(
-            run_id=run_id,
-            workflow_name=rec.workflow_name,
-            status=rec.status,
-            created_at=rec.created_at,
-            completed_at=rec.completed_at,
+            **(state | {"anomalies": tuple(sorted(anomalies))}),
             duration_s=duration(rec.status, rec.created_at, rec.completed_at),
-            error=rec.error,
-            input=rec.input,
-            output=rec.output,
-            extra=rec.extra,
-            anomalies=tuple(sorted(anomalies)),
-            created_date=rec.created_date,
-            created_date_source=rec.created_date_source,
-            source_file=rec.source_file,
         )
     return out
 

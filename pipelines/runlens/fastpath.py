@@ -18,7 +18,8 @@ what it accepts, ``jsonschema-rs`` and Python ``jsonschema`` accept, and that in
 without it.
 
 ``parse_date_times`` also gives the UTC instant of the date-times it vouches for, so the typing step converts only
-the others (leap seconds) with the exact SQL expression; tests/test_time.py checks it against the Python reference.
+the others (leap seconds, long fractions) with the exact SQL expression; tests/test_time.py checks it against the
+Python reference. The columns built for the checks are handed on to the typing step (``Accepted.columns``).
 """
 
 from __future__ import annotations
@@ -69,13 +70,14 @@ decode_members = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 @dataclass(frozen=True)
 class Accepted:
     """The records of a batch the fast path accepted (positions, decoded fields, the JSON text of their unknown
-    top-level members or None, and per date-time property the UTC microseconds it parsed, NULL where absent) and
-    those it leaves to the full validator (positions)."""
+    top-level members or None), the Arrow columns it built to check them (by property: the checked strings and raw
+    object texts; for each date-time property also its UTC microseconds under ``utc_key(name)``, NULL where it did
+    not convert) and the records it leaves to the full validator (positions)."""
 
     positions: list[int]
     fields: list[Any]
     extras: list[str | None]
-    instants: dict[str, pa.Array]
+    columns: dict[str, pa.Array]
     refused: list[int]
 
 
@@ -155,9 +157,9 @@ class FastPath:
             positions.append(pos)
         if not fields:
             return Accepted(positions, fields, extras, {}, refused)
-        ok, instants = self._column_checks(fields)
+        ok, columns = self._column_checks(fields)
         if ok.all():
-            return Accepted(positions, fields, extras, instants, refused)
+            return Accepted(positions, fields, extras, columns, refused)
         failed = [positions[i] for i in np.flatnonzero(~ok).tolist()]
         kept = np.flatnonzero(ok)
         rows = kept.tolist()
@@ -165,7 +167,7 @@ class FastPath:
             [positions[i] for i in rows],
             [fields[i] for i in rows],
             [extras[i] for i in rows],
-            {name: values.take(pa.array(kept)) for name, values in instants.items()},
+            {name: values.take(pa.array(kept)) for name, values in columns.items()},
             sorted(refused + failed),
         )
 
@@ -178,19 +180,21 @@ class FastPath:
             return None
 
     def _column_checks(self, fields: list[Any]) -> tuple[np.ndarray, dict[str, pa.Array]]:
-        """Which decoded records pass the checks a struct cannot make, and the UTC microseconds of their date-times."""
+        """Which decoded records pass the checks a struct cannot make, and the columns built to check them."""
         ok = np.ones(len(fields), dtype=bool)
+        columns: dict[str, pa.Array] = {}
+        for name in {name for name, _ in self.patterns} | set(self.date_times):
+            columns[name] = pa.array([getattr(f, name) for f in fields], pa.string())
         for name, pattern in self.patterns:
-            values = pa.array([getattr(f, name) for f in fields], pa.string())
-            ok &= _true_where_null(pc.match_substring_regex(values, pattern))
-        instants: dict[str, pa.Array] = {}
+            ok &= _true_where_null(pc.match_substring_regex(columns[name], pattern))
         for name in self.date_times:
-            values = pa.array([getattr(f, name) for f in fields], pa.string())
-            instants[name] = utc_micros(values)
-            ok &= instants[name].is_valid().to_numpy(zero_copy_only=False) | ~_present(values)
+            columns[utc_key(name)] = utc_micros(columns[name])
+            ok &= columns[utc_key(name)].is_valid().to_numpy(zero_copy_only=False) | ~_present(columns[name])
         for name in self.objects:
-            ok &= raw_objects_ok([getattr(f, name) for f in fields])
-        return ok, instants
+            raws = [getattr(f, name) for f in fields]
+            columns[name] = raw_texts(raws)
+            ok &= raw_objects_ok(columns[name], raws)
+        return ok, columns
 
 
 def _string_type(spec: dict[str, Any]) -> Any:
@@ -320,17 +324,34 @@ def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np
     return era * 146097 + doe - 719468
 
 
-def raw_objects_ok(raws: list[msgspec.Raw]) -> np.ndarray:
-    """Which raw JSON values are objects in valid UTF-8 (true when absent: the property is optional)."""
+def utc_key(name: str) -> str:
+    """Where ``Accepted.columns`` keeps the UTC microseconds of date-time property ``name``."""
+    return f"{name} utc"
+
+
+def raw_texts(raws: list[msgspec.Raw]) -> pa.StringArray:
+    """Raw JSON texts laid end to end with their offsets (one copy, no Python object per value), NULL where absent;
+    UTF-8 not checked yet (``raw_objects_ok`` and the staging do)."""
     lengths = np.fromiter(map(len, raws), np.int64, len(raws))
-    text = b"".join(raws)
-    starts = np.cumsum(lengths) - lengths
-    present = lengths > 0
+    offsets = np.zeros(len(raws) + 1, np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    present = pa.array(lengths > 0)
+    return pa.StringArray.from_buffers(
+        len(raws), pa.py_buffer(offsets), pa.py_buffer(b"".join(raws)), present.buffers()[1]
+    )
+
+
+def raw_objects_ok(texts: pa.StringArray, raws: list[msgspec.Raw]) -> np.ndarray:
+    """Which raw JSON values (``texts``, built by ``raw_texts`` from ``raws``) are objects in valid UTF-8 (true when
+    absent: the property is optional)."""
+    present = _present(texts)
+    offsets = np.frombuffer(texts.buffers()[1], np.int32, len(texts) + 1)
+    data = np.frombuffer(texts.buffers()[2], np.uint8)
     ok = ~present
-    ok[present] = np.frombuffer(text, np.uint8)[starts[present]] == OPEN_BRACE
+    ok[present] = data[offsets[:-1][present]] == OPEN_BRACE
     try:
-        text.decode("utf-8")
-    except UnicodeDecodeError:
+        texts.validate(full=True)
+    except pa.ArrowInvalid:
         ok &= np.array([_utf8(bytes(raw)) for raw in raws], dtype=bool)
     return ok
 

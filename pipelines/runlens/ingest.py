@@ -29,7 +29,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,8 @@ from runlens.fastpath import (
     FastPath,
     decode_members,
     extra_text,
+    raw_texts,
+    utc_key,
     utc_micros,
 )
 from runlens.readers import (
@@ -215,27 +217,19 @@ class BatchProcessor:
     ) -> pa.Table:
         """Typed rows for the records the fast path accepted and those the full validator passed, in file order."""
         kept, fields, extras = self._decode_valid(batch, valid, bad)
-        instants: dict[str, pa.Array] = {}
+        columns: dict[str, pa.Array] = {}
         if fast is not None and fast.positions:
-            if kept:  # both paths: back into file order, the slow rows' date-times parsed here
-                positions = fast.positions + kept
-                order = np.argsort(positions, kind="stable")
-                rows = order.tolist()
-                instants = {
-                    name: pa.concat_arrays(
-                        [values, utc_micros(pa.array([getattr(f, name) for f in fields], pa.string()))]
-                    ).take(pa.array(order))
-                    for name, values in fast.instants.items()
-                }
-                fields, extras = fast.fields + fields, fast.extras + extras
-                kept = [positions[i] for i in rows]
-                fields = [fields[i] for i in rows]
-                extras = [extras[i] for i in rows]
+            if kept:  # both paths (rare: a leap second, a repeated key): file order, columns built from the fields
+                merged = sorted(
+                    zip(fast.positions + kept, fast.fields + fields, fast.extras + extras, strict=True),
+                    key=itemgetter(0),
+                )
+                kept, fields, extras = (list(part) for part in zip(*merged, strict=True))
             else:
-                kept, fields, extras, instants = fast.positions, fast.fields, fast.extras, fast.instants
+                kept, fields, extras, columns = fast.positions, fast.fields, fast.extras, fast.columns
         if not kept:
             return STAGED_SCHEMA.empty_table()
-        typed = self._run_stage_sql(_stage_input(batch, kept, fields, extras, instants, self._exact_instants))
+        typed = self._run_stage_sql(_stage_input(batch, kept, fields, extras, columns, self._exact_instants))
         unstorable = _unstorable(typed)
         if unstorable:
             for row, violations in unstorable.items():
@@ -253,16 +247,15 @@ class BatchProcessor:
         raws = [batch.raws[pos] for pos in kept]
         fields = _decode_batch(raws)
         if fields is None:
-            one_by_one, extras, kept = self._stage_one_by_one(batch, valid, bad)
-            return kept, one_by_one, extras
+            return self._decode_one_by_one(batch, valid, bad)
         plain = list(map(KNOWN_FIELDS.issuperset, (rec for _, rec in valid)))
         extras = [None if ok else extra_text(raw) for ok, raw in zip(plain, raws, strict=True)]
         return kept, list(fields), extras
 
     @staticmethod
-    def _stage_one_by_one(
+    def _decode_one_by_one(
         batch: RawBatch, valid: list[tuple[int, Any]], bad: dict[int, list[Violation]]
-    ) -> tuple[list[RunFields], list[str | None], list[int]]:
+    ) -> tuple[list[int], list[RunFields], list[str | None]]:
         """Decode record by record, quarantining those that pass the schema but cannot be decoded for storage."""
         fields: list[RunFields] = []
         extras: list[str | None] = []
@@ -278,7 +271,7 @@ class BatchProcessor:
             fields.append(decoded)
             extras.append(extra)
             kept.append(pos)
-        return fields, extras, kept
+        return kept, fields, extras
 
     def _exact_instants(self, stamps: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """UTC microseconds and leap-second flags of date-times numpy leaves over (``sql/rfc3339_instants.sql``)."""
@@ -361,27 +354,20 @@ def _stage_input(
     kept: list[int],
     fields: list[Any],
     extras: list[str | None],
-    instants: dict[str, pa.Array],
+    built: dict[str, pa.Array],
     exact: Callable[[pa.Array], tuple[np.ndarray, np.ndarray]],
 ) -> pa.Table:
-    """The typing SQL's input. ``instants``: UTC microseconds of date-time fields the fast path parsed (the others
-    are parsed here); ``exact`` converts what numpy leaves over (leap seconds, long fractions)."""
+    """The typing SQL's input. ``built``: columns the fast path already made from these fields (``Accepted.columns``;
+    the others are made here); ``exact`` converts the date-times numpy leaves over (leap seconds, long fractions)."""
     text = pa.string()
 
     def column(name: str) -> pa.Array:
-        return pa.array(list(map(attrgetter(name), fields)), text)
+        return built[name] if name in built else pa.array(list(map(attrgetter(name), fields)), text)
 
     def raw_column(name: str) -> pa.Array:
-        """The raw texts laid end to end with their offsets (one copy, no Python object per value); missing is
-        NULL. The texts are valid UTF-8 (orjson parsed them), which ``validate`` checks again."""
-        values = list(map(attrgetter(name), fields))
-        lengths = np.fromiter(map(len, values), np.int64, len(values))
-        offsets = np.zeros(len(values) + 1, np.int32)
-        np.cumsum(lengths, out=offsets[1:])
-        present = pa.array(lengths > 0)
-        array = pa.StringArray.from_buffers(
-            len(values), pa.py_buffer(offsets), pa.py_buffer(b"".join(values)), present.buffers()[1]
-        )
+        """The raw JSON texts, NULL where absent; valid UTF-8 (orjson parsed them or the fast path checked them),
+        which ``validate`` checks again."""
+        array = built[name] if name in built else raw_texts(list(map(attrgetter(name), fields)))
         array.validate(full=True)
         return array
 
@@ -389,7 +375,7 @@ def _stage_input(
 
     def utc(name: str) -> pa.Array:
         stamps = column(name)
-        micros = instants[name] if name in instants else utc_micros(stamps)
+        micros = built[utc_key(name)] if utc_key(name) in built else utc_micros(stamps)
         if micros.null_count == stamps.null_count:  # every present stamp converted (NULL only where absent)
             return micros
         left = np.flatnonzero(pc.and_(micros.is_null(), stamps.is_valid()).to_numpy(zero_copy_only=False))

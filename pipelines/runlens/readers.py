@@ -235,7 +235,7 @@ def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[Batch]:
     if skipping is not None:
         tail.add(skipping[0], skipping[1], _too_long(cap))
     else:
-        _add_lines(tail, [carry], line_no, cap, _padded_lines(carry + b"\n", _newlines(carry + b"\n", len(carry) + 1)))
+        _add_lines(tail, [carry], line_no, cap, padded=True)  # one line: the per-line path strips it, caps it
     if tail.raws:
         yield tail
 

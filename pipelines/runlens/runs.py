@@ -205,18 +205,22 @@ def _split_by_day(rows: pa.Table, days: pa.ChunkedArray) -> Iterator[tuple[date,
     values = days.combine_chunks().cast(pa.int32()).to_numpy()
     if not values.size:
         return
-    starts = np.flatnonzero(np.diff(values, prepend=values[0] - 1))
-    stops = [*starts[1:].tolist(), values.size]
+    starts = _run_starts(values)
     distinct = np.unique(values[starts])
     if starts.size > SLICED_RUNS_PER_DAY * distinct.size:
         order = np.argsort(values, kind="stable")
         rows, values = rows.take(pa.array(order)), values[order]
-        starts = np.flatnonzero(np.diff(values, prepend=values[0] - 1))
-        stops = [*starts[1:].tolist(), values.size]
+        starts = _run_starts(values)
+    stops = np.append(starts[1:], values.size)
     for day in distinct.tolist():
-        spans = [(start, stop) for start, stop in zip(starts.tolist(), stops, strict=True) if values[start] == day]
-        piece = pa.concat_tables([rows.slice(start, stop - start) for start, stop in spans])
-        yield EPOCH + timedelta(days=day), piece
+        ours = values[starts] == day
+        spans = zip(starts[ours].tolist(), stops[ours].tolist(), strict=True)
+        yield EPOCH + timedelta(days=day), pa.concat_tables([rows.slice(start, stop - start) for start, stop in spans])
+
+
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts."""
+    return np.flatnonzero(np.diff(values, prepend=values[0] - 1))
 
 
 def _swap_in(lake_dir: Path, work: Path, day: date) -> int:

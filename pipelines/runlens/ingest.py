@@ -273,14 +273,14 @@ class BatchProcessor:
             kept.append(pos)
         return kept, fields, extras
 
-    def _exact_instants(self, stamps: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    def _exact_instants(self, stamps: pa.Array) -> tuple[pa.Array, np.ndarray]:
         """UTC microseconds and leap-second flags of date-times numpy leaves over (``sql/rfc3339_instants.sql``)."""
         self.con.register("stamps", pa.table({"s": stamps}))
         try:
             result = self.con.sql(INSTANTS_SQL).to_arrow_table()
         finally:
             self.con.unregister("stamps")
-        return result.column("micros").to_numpy(), result.column("leap").to_numpy()
+        return result.column("micros").combine_chunks(), result.column("leap").to_numpy()
 
     def _run_stage_sql(self, table: pa.Table) -> pa.Table:
         self.con.register("batch", table)
@@ -355,7 +355,7 @@ def _stage_input(
     fields: list[Any],
     extras: list[str | None],
     built: dict[str, pa.Array],
-    exact: Callable[[pa.Array], tuple[np.ndarray, np.ndarray]],
+    exact: Callable[[pa.Array], tuple[pa.Array, np.ndarray]],
 ) -> pa.Table:
     """The typing SQL's input. ``built``: columns the fast path already made from these fields (``Accepted.columns``;
     the others are made here); ``exact`` converts the date-times numpy leaves over (leap seconds, long fractions)."""
@@ -380,9 +380,12 @@ def _stage_input(
             return micros
         left = np.flatnonzero(pc.and_(micros.is_null(), stamps.is_valid()).to_numpy(zero_copy_only=False))
         values = micros.fill_null(0).to_numpy().copy()
-        values[left], leaps = exact(stamps.take(pa.array(left)))
+        absent = stamps.is_null().to_numpy(zero_copy_only=False)
+        exact_micros, leaps = exact(stamps.take(pa.array(left)))
+        values[left] = exact_micros.fill_null(0).to_numpy()
+        absent[left] = exact_micros.is_null().to_numpy(zero_copy_only=False)  # NULL as the SQL conversion gives it
         leap[left] |= leaps
-        return pa.array(values, pa.int64(), mask=stamps.is_null().to_numpy(zero_copy_only=False))
+        return pa.array(values, pa.int64(), mask=absent)
 
     first = batch.first_index
     created, completed = utc("createdAt"), utc("completedAt")

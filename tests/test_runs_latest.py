@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import reference as ref
@@ -318,13 +319,21 @@ def strip_run_keys(lake_dir: Path, every: int) -> int:
     return stripped
 
 
-@pytest.mark.parametrize("legacy_every", [None, 2])
-def test_full_rebuild_matches_day_by_day_rebuilds_on_generated_exports(
-    data_dir: Path, legacy_every: int | None
-) -> None:
+def collide_run_keys(lake_dir: Path, keys: int) -> None:
+    """Rewrite every staged file with run_key cut to ``keys`` values, so that many runs share each key."""
+    for path in runs.staged_files(lake_dir):
+        table = pq.read_table(path)
+        shared = pc.bit_wise_and(table.column("run_key"), pa.scalar(keys - 1, pa.uint64()))
+        pq.write_table(table.set_column(table.schema.get_field_index("run_key"), "run_key", shared), path)
+
+
+@pytest.mark.parametrize("staged_keys", ["current", "legacy", "colliding"])
+def test_full_rebuild_matches_day_by_day_rebuilds_on_generated_exports(data_dir: Path, staged_keys: str) -> None:
     """A rebuild of every day takes the full-rebuild path (no look-up of the runs touching the days); rebuilding
     the same lake one day at a time takes the general one (reading only the staged files whose run_key matches, or
-    every file when some predate run_key). All must write the same partitions, row for row."""
+    every file when some predate run_key). All must write the same partitions, row for row, and the reference's
+    rows: also when some staged files predate run_key, and when run keys are shared by many runs (a key only
+    narrows the search; runs are told apart by run_id)."""
     generate.generate_exports(data_dir / "generated", runs=300, days=3, seed=11, fmt="jsonl", snapshots_per_day=4)
     lake = Lake(data_dir)
     generated: list[dict[str, Any]] = []
@@ -343,8 +352,10 @@ def test_full_rebuild_matches_day_by_day_rebuilds_on_generated_exports(
     lake.ingest("zz-1.jsonl", moved + flipped)
     lake.ingest("zz-2.jsonl", stale + [rec(r["runId"], "completed", r.get("createdAt")) for r in runs_seen[20:30]])
     lake_dir = lake.settings.lake_dir
-    if legacy_every is not None:
-        assert strip_run_keys(lake_dir, legacy_every) > 0
+    if staged_keys == "legacy":
+        assert strip_run_keys(lake_dir, 2) > 0
+    elif staged_keys == "colliding":
+        collide_run_keys(lake_dir, 4)
     days = sorted(runs.all_days(lake_dir))
     assert len(days) > 2, "the general path must rebuild a strict subset of the days"
     lake.rebuild_all()
@@ -374,6 +385,7 @@ def test_day_files_keep_each_days_rows_in_order_across_many_interleaved_batches(
     with runs.DayFiles(tmp_path) as out:
         for batch in table.to_batches(max_chunksize=7):
             out.add(batch)
+    assert out.rows == {day: days.count(day) for day in set(days)}
     for day in sorted(set(days)):
         written = pq.read_table(tmp_path / f"created_date={day.isoformat()}" / "data.parquet")
         assert written.schema.equals(RUNS_SCHEMA)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from runlens.config import SQL_DIR
+
 UTC_US = pa.timestamp("us", tz="UTC")
 
 # Why a row that passed the schema is still suspicious. Rows keep their anomalies; latency figures skip
@@ -51,9 +53,11 @@ STAGED_SCHEMA = pa.schema(
         ("record_index", pa.int64()),
         ("ingest_seq", pa.int64()),
         ("ingested_at", UTC_US),
-        ("run_key", pa.uint64()),  # sql/run_key_macro.sql; staged files written before it lack this column
+        ("run_key", pa.uint64()),  # RUN_KEY_SQL; staged files written before it lack this column
     ]
 )
+# The macro run_key(run_id) that computes the staged column run_key (load it into a connection before use).
+RUN_KEY_SQL = (SQL_DIR / "run_key_macro.sql").read_text()
 
 ERROR_TYPE = pa.struct([("path", pa.string()), ("keyword", pa.string()), ("message", pa.string())])
 

@@ -43,7 +43,7 @@ import pyarrow.parquet as pq
 
 from runlens import lake
 from runlens.config import SQL_DIR, Limits, Settings
-from runlens.contracts import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, STAGED_SCHEMA
+from runlens.contracts import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, RUN_KEY_SQL, STAGED_SCHEMA
 from runlens.fastpath import (
     ABSENT,
     KNOWN_FIELDS,
@@ -70,7 +70,6 @@ from runlens.validation import RecordValidator, Violation
 STAGE_SQL = (SQL_DIR / "stage_records.sql").read_text()
 INSTANTS_SQL = (SQL_DIR / "rfc3339_instants.sql").read_text()
 RFC3339_SQL = (SQL_DIR / "rfc3339_utc_macro.sql").read_text()
-RUN_KEY_SQL = (SQL_DIR / "run_key_macro.sql").read_text()
 HASH_BLOCK = 4 * 2**20
 SETTLED_NS = 2 * 10**9
 MAX_REMEMBERED_DIGESTS = 4096

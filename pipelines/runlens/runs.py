@@ -25,13 +25,14 @@ import pyarrow.parquet as pq
 
 from runlens import lake
 from runlens.config import SQL_DIR
-from runlens.contracts import RUNS_SCHEMA
+from runlens.contracts import RUN_KEY_SQL, RUNS_SCHEMA
 
 RUNS_LATEST_SQL = (SQL_DIR / "runs_latest.sql").read_text()
 DAY_COLUMN = "created_date"
 BATCH_ROWS = 65_536
 WRITER_THREADS = 2
 WRITE_AHEAD = 4
+SWAP_THREADS = 8  # days moved into the lake at once: each waits on its fsyncs, so they overlap on the disk
 SLICED_RUNS_PER_DAY = 4  # above this many runs of rows per day in a batch, sort it instead of slicing
 EPOCH = date(1970, 1, 1)
 # zstd level 1 as for staged files; dictionaries where values repeat; statistics on the columns queries filter on.
@@ -121,7 +122,8 @@ def rebuild_days(lake_dir: Path, days: Collection[date]) -> dict[date, int]:
     """Rebuild the runs partitions of ``days``; returns the row count written per day (0: partition removed).
 
     The new partitions are written into a hidden folder (``_write_partitions``); each one is then fsynced and
-    renamed over the old file, one day at a time, so a reader always sees a whole old partition or a whole new one.
+    renamed over the old file on its own (a few days at once, since each waits on the disk), so a reader always sees
+    a whole old partition or a whole new one.
     """
     days = sorted(set(days))
     if not days:
@@ -130,15 +132,17 @@ def rebuild_days(lake_dir: Path, days: Collection[date]) -> dict[date, int]:
     work = lake_dir / lake.TMP / f"runs.{uuid.uuid4().hex}"
     work.mkdir(parents=True)
     try:
-        if files:
-            _write_partitions(files, days, covers_every_day(lake_dir, days), work)
-        return {day: _swap_in(lake_dir, work, day) for day in days}
+        written = _write_partitions(files, days, covers_every_day(lake_dir, days), work) if files else {}
+        with ThreadPoolExecutor(SWAP_THREADS, thread_name_prefix="runs-swap") as pool:
+            moved = pool.map(lambda day: _swap_in(lake_dir, work, day, written.get(day, 0)), days)
+            return dict(zip(days, moved, strict=True))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _write_partitions(files: list[str], days: list[date], every_day: bool, work: Path) -> None:
+def _write_partitions(files: list[str], days: list[date], every_day: bool, work: Path) -> dict[date, int]:
     """Write the partitions of ``days`` under ``work/out``; ``every_day``: ``days`` holds every staged day.
+    Returns the rows written per day (a day without rows gets no file).
 
     DuckDB runs the query once and streams its rows out in Arrow batches; each batch is cut by created_date and
     the pieces are appended to one Parquet file per day by a small pool of writer threads (pyarrow releases the
@@ -149,13 +153,17 @@ def _write_partitions(files: list[str], days: list[date], every_day: bool, work:
         con.execute("set variable staged = $files", {"files": files})
         con.execute("set variable days = $days::date[]", {"days": days})
         con.execute("set variable every_day = $every_day", {"every_day": every_day})
+        con.execute(RUN_KEY_SQL)
+        keyed = all_keyed(con, files)
+        con.execute("set variable keyed = $keyed", {"keyed": keyed})
         candidates = files
-        if not every_day and all_keyed(con, files):
+        if not every_day and keyed:
             candidates = [row[0] for row in con.execute(CANDIDATE_FILES_SQL).fetchall()] or files
         con.execute("set variable candidates = $files", {"files": candidates})
         with DayFiles(work / "out") as out:
             for batch in con.sql(RUNS_LATEST_SQL).to_arrow_reader(BATCH_ROWS):
                 out.add(batch)
+        return out.rows
 
 
 class DayFiles:
@@ -168,6 +176,7 @@ class DayFiles:
         self.writers: dict[date, pq.ParquetWriter] = {}
         self.pool = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="runs-writer")
         self.pending: deque[tuple[date, Future[None]]] = deque()
+        self.rows: dict[date, int] = {}
 
     def __enter__(self) -> DayFiles:
         return self
@@ -187,6 +196,7 @@ class DayFiles:
             while len(self.pending) >= WRITE_AHEAD or any(d == day for d, _ in self.pending):
                 self.pending.popleft()[1].result()
             self.pending.append((day, self.pool.submit(self._write, day, piece)))
+            self.rows[day] = self.rows.get(day, 0) + piece.num_rows
 
     def _write(self, day: date, piece: pa.Table) -> None:
         writer = self.writers.get(day)
@@ -223,16 +233,16 @@ def _run_starts(values: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.diff(values, prepend=values[0] - 1))
 
 
-def _swap_in(lake_dir: Path, work: Path, day: date) -> int:
-    """Move one rebuilt day into the lake (or remove the partition when the day has no rows); returns its rows."""
+def _swap_in(lake_dir: Path, work: Path, day: date, rows: int) -> int:
+    """Move one rebuilt day of ``rows`` rows into the lake (or remove the partition when it has none); returns
+    ``rows``."""
     target = partition_file(lake_dir, day)
-    produced = work / "out" / f"{DAY_COLUMN}={day.isoformat()}" / "data.parquet"
-    if not produced.exists():
+    if not rows:
         lake.remove_file(target)
         return 0
     with lake.atomic_target(target) as tmp:
-        os.replace(produced, tmp)
-    return pq.ParquetFile(target).metadata.num_rows
+        os.replace(work / "out" / f"{DAY_COLUMN}={day.isoformat()}" / "data.parquet", tmp)
+    return rows
 
 
 def _state_file(lake_dir: Path) -> Path:

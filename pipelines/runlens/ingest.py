@@ -75,6 +75,7 @@ SETTLED_NS = 2 * 10**9
 MAX_REMEMBERED_DIGESTS = 4096
 _DIGESTS: dict[tuple[int, int, int, int], str] = {}
 POOL_MIN_BYTES = 256 * 2**20
+QUEUED_BATCHES = 3  # submitted batches not yet taken, beyond one per worker: a worker seldom waits for work
 WRITES_AHEAD = 2
 # zstd level 1: most of zstd's size win at a fraction of its time; dictionaries only where values repeat.
 PARQUET_OPTIONS: dict[str, Any] = {
@@ -529,7 +530,7 @@ class ExportReader:
         in_flight: deque[tuple[Batch, Future[tuple[pa.Table, list[dict[str, Any]]]]]] = deque()
         for batch in batches:
             in_flight.append((batch, pool.submit(_process_in_worker, batch, self.params)))
-            if len(in_flight) > workers:
+            if len(in_flight) > workers + QUEUED_BATCHES:
                 done, future = in_flight.popleft()
                 yield done, *future.result()
         while in_flight:

@@ -92,6 +92,7 @@ INGEST_LOG_SCHEMA = pa.schema(
 )
 
 # lake/runs/created_date=YYYY-MM-DD/data.parquet; created_date itself comes from the folder name.
+RUNS_PARTITION_COLUMN = "created_date"
 RUNS_SCHEMA = pa.schema(
     [
         *_RUN_STATE,

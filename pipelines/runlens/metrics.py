@@ -25,10 +25,9 @@ import pyarrow.parquet as pq
 
 from runlens import lake
 from runlens.config import SQL_DIR
-from runlens.contracts import RUNS_SCHEMA
+from runlens.contracts import RUNS_PARTITION_COLUMN, RUNS_SCHEMA
 
 PARTITION_COLUMN = "day"
-RUNS_PARTITION_COLUMN = "created_date"
 DATA_FILE = "data.parquet"
 MACRO_FILE = "workflow_metrics_macro.sql"
 PARTIAL_DIR = "_partial"

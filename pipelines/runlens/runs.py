@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import uuid
 from collections import deque
@@ -25,13 +26,13 @@ import pyarrow.parquet as pq
 
 from runlens import lake
 from runlens.config import SQL_DIR
-from runlens.contracts import RUN_KEY_SQL, RUNS_SCHEMA
+from runlens.contracts import RUN_KEY_SQL, RUNS_PARTITION_COLUMN, RUNS_SCHEMA
 
 RUNS_LATEST_SQL = (SQL_DIR / "runs_latest.sql").read_text()
-DAY_COLUMN = "created_date"
 BATCH_ROWS = 65_536
 WRITER_THREADS = 2
 WRITE_AHEAD = 4
+OTHER_OPEN_FILES = 256  # file descriptors left to DuckDB and the rest when day files are held open
 SWAP_THREADS = 8  # days moved into the lake at once: each waits on its fsyncs, so they overlap on the disk
 SLICED_RUNS_PER_DAY = 4  # above this many runs of rows per day in a batch, sort it instead of slicing
 EPOCH = date(1970, 1, 1)
@@ -48,8 +49,13 @@ CANDIDATE_FILES_SQL = (SQL_DIR / "runs_candidate_files.sql").read_text()
 RUN_KEY = "run_key"
 
 
+def day_file(root: Path, day: date) -> Path:
+    """A day's file under a runs root (the lake's table folder, or a rebuild's hidden output folder)."""
+    return root / f"{RUNS_PARTITION_COLUMN}={day.isoformat()}" / "data.parquet"
+
+
 def partition_file(lake_dir: Path, day: date) -> Path:
-    return lake.table_dir(lake_dir, lake.RUNS) / f"created_date={day.isoformat()}" / "data.parquet"
+    return day_file(lake.table_dir(lake_dir, lake.RUNS), day)
 
 
 def partition_days(lake_dir: Path) -> set[date]:
@@ -58,8 +64,8 @@ def partition_days(lake_dir: Path) -> set[date]:
     if not root.is_dir():
         return set()
     return {
-        date.fromisoformat(p.parent.name.removeprefix("created_date="))
-        for p in root.glob("created_date=*/data.parquet")
+        date.fromisoformat(p.parent.name.removeprefix(f"{RUNS_PARTITION_COLUMN}="))
+        for p in root.glob(f"{RUNS_PARTITION_COLUMN}=*/data.parquet")
     }
 
 
@@ -133,12 +139,25 @@ def rebuild_days(lake_dir: Path, days: Collection[date]) -> dict[date, int]:
     work = lake_dir / lake.TMP / f"runs.{uuid.uuid4().hex}"
     work.mkdir(parents=True)
     try:
-        written = _write_partitions(files, days, covers_every_day(lake_dir, days), work) if files else {}
+        written: dict[date, int] = {}
+        if files:
+            every_day = covers_every_day(lake_dir, days)
+            per_pass = _days_per_pass()
+            for first in range(0, len(days), per_pass):
+                chosen = days[first : first + per_pass]
+                written |= _write_partitions(files, chosen, every_day and len(chosen) == len(days), work)
         with ThreadPoolExecutor(SWAP_THREADS, thread_name_prefix="runs-swap") as pool:
             moved = pool.map(lambda day: _swap_in(lake_dir, work, day, written.get(day, 0)), days)
             return dict(zip(days, moved, strict=True))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _days_per_pass() -> int:
+    """How many days one pass may write: each day's file stays open until the pass ends, so a lake of more days
+    than the open-file limit allows (1024 by default on many systems) is rebuilt in several passes."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(1, soft - OTHER_OPEN_FILES) if soft != resource.RLIM_INFINITY else 1 << 20
 
 
 def _write_partitions(files: list[str], days: list[date], every_day: bool, work: Path) -> dict[date, int]:
@@ -194,7 +213,8 @@ class DayFiles:
 
     def add(self, batch: pa.RecordBatch) -> None:
         rows = pa.Table.from_batches([batch])
-        for day, piece in _split_by_day(rows.drop_columns([DAY_COLUMN]).cast(RUNS_SCHEMA), rows.column(DAY_COLUMN)):
+        days = rows.column(RUNS_PARTITION_COLUMN)
+        for day, piece in _split_by_day(rows.drop_columns([RUNS_PARTITION_COLUMN]).cast(RUNS_SCHEMA), days):
             while len(self.pending) >= WRITE_AHEAD or any(d == day for d, _ in self.pending):
                 self.pending.popleft()[1].result()
             self.pending.append((day, self.pool.submit(self._write, day, piece)))
@@ -203,9 +223,9 @@ class DayFiles:
     def _write(self, day: date, piece: pa.Table) -> None:
         writer = self.writers.get(day)
         if writer is None:
-            folder = self.root / f"{DAY_COLUMN}={day.isoformat()}"
-            folder.mkdir(parents=True, exist_ok=True)
-            writer = self.writers[day] = pq.ParquetWriter(folder / "data.parquet", RUNS_SCHEMA, **PARQUET_OPTIONS)
+            path = day_file(self.root, day)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writer = self.writers[day] = pq.ParquetWriter(path, RUNS_SCHEMA, **PARQUET_OPTIONS)
         writer.write_table(piece)
 
 
@@ -243,7 +263,7 @@ def _swap_in(lake_dir: Path, work: Path, day: date, rows: int) -> int:
         lake.remove_file(target)
         return 0
     with lake.atomic_target(target) as tmp:
-        os.replace(work / "out" / f"{DAY_COLUMN}={day.isoformat()}" / "data.parquet", tmp)
+        os.replace(day_file(work / "out", day), tmp)
     return rows
 
 

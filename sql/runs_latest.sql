@@ -1,11 +1,11 @@
 -- runs_latest: the latest known state of every run whose row belongs to one of the days being rebuilt.
 --
--- Input (session variables, set by runlens.runs): `staged`, every committed staged file (VARCHAR[]); `days`,
--- the created_date partitions being rebuilt (DATE[]); `every_day`, true when `days` holds every day of a staged
--- record (a full rebuild: every run is a candidate, so the runs touching `days` need not be looked up);
--- `candidates`, the staged files that can hold a record of those runs (sql/runs_candidate_files.sql; all of
--- `staged` in a full rebuild or when some file predates run_key); `keyed`, whether every staged file has the
--- run_key column.
+-- Input (session variables, set by runlens.runs): `days`, the created_date partitions being rebuilt (DATE[]);
+-- `every_day`, true when `days` holds every day of a staged record (a full rebuild: every run is a candidate, so
+-- the runs touching `days` need not be looked up); `candidates`, the committed staged files that can hold a
+-- record of those runs (VARCHAR[]: sql/runs_candidate_files.sql, which includes every file with a record on one
+-- of the days; every staged file in a full rebuild or when some file predates run_key); `keyed`, whether every
+-- staged file has the run_key column. Only the candidates are read.
 -- A run's state across exports is resolved by one ordering key:
 --   1. status rank: queued 0 < running 1 < completed = failed 2 (a stale export never moves a run backwards);
 --   2. then the record ingested last: higher ingest_seq (files are ingested in path order within a batch);
@@ -36,7 +36,7 @@ with records as not materialized (
 
 touched_keys as (
     select distinct case when getvariable('keyed') then run_key else run_key(run_id) end as run_key
-    from read_parquet(getvariable('staged'), union_by_name = true)
+    from read_parquet(getvariable('candidates'), union_by_name = true)
     where list_contains(getvariable('days'), created_date)
 ),
 
@@ -97,7 +97,7 @@ select
     s.source_file,
     s.ingested_at,
     s.created_date
-from read_parquet(getvariable('staged')) as s
+from read_parquet(getvariable('candidates')) as s
 anti join superseded as l using (ingest_seq, record_index)
 left join conflicted as c using (ingest_seq, record_index)
 where list_contains(getvariable('days'), s.created_date)

@@ -411,6 +411,23 @@ def test_lone_surrogate_escape_does_not_abort_the_ingest(data_dir: Path) -> None
     assert got.log["records_read"] == 4 == len(got.staged) + len(got.quarantine)
 
 
+def test_utf8_encoded_surrogates_are_quarantined_not_a_crash(data_dir: Path) -> None:
+    """Bytes ED A0 80 (a surrogate encoded as UTF-8) are not valid UTF-8, so not JSON text: wherever they stand
+    (in ``input``, in an unknown member), the record is quarantined as not valid JSON and the others are staged."""
+    surrogate = b"\xed\xa0\x80"
+    raws = [
+        line(VALID_BASE).encode(),
+        b'{"runId": "run_s1", "workflowName": "w", "status": "queued", "input": {"k": "' + surrogate + b'"}}',
+        b'{"runId": "run_s2", "workflowName": "w", "status": "queued", "note": "' + surrogate + b'"}',
+        line(variant(runId="run_after")).encode(),
+    ]
+    got = ingest(data_dir, "surrogates.jsonl", b"\n".join(raws), reference=False)
+    assert [row["run_id"] for row in got.staged] == ["run_ok", "run_after"]
+    assert [row["record_index"] for row in got.quarantine] == [1, 2]
+    assert all(error["keyword"] == "json" for row in got.quarantine for error in row["errors"])
+    assert got.log["records_read"] == 4
+
+
 def test_truncated_json_array_keeps_the_complete_records(data_dir: Path) -> None:
     complete = [VALID_BASE, variant(runId="run_2")]
     text = json.dumps(complete, indent=2)[:-2] + ',\n  {"runId": "run_3", "workflowName": "w", "sta'

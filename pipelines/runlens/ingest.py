@@ -411,8 +411,9 @@ def _reject_constant(name: str) -> None:
 
 
 def _strict_loads(raw: bytes) -> Any:
-    """Standard-library parse for what orjson refuses but JSON allows (integers beyond 64 bits)."""
-    return json.loads(raw, parse_constant=_reject_constant)
+    """Standard-library parse for what orjson refuses but JSON allows (integers beyond 64 bits). The bytes are
+    decoded as strict UTF-8 first: given bytes, ``json.loads`` would let UTF-8-encoded surrogates through."""
+    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
 
 
 def _decode_batch(raws: list[bytes]) -> list[RunFields] | None:

@@ -365,9 +365,11 @@ def _stage_input(
         return built[name] if name in built else pa.array(list(map(attrgetter(name), fields)), text)
 
     def raw_column(name: str) -> pa.Array:
-        """The raw JSON texts, NULL where absent; valid UTF-8 (orjson parsed them or the fast path checked them),
-        which ``validate`` checks again."""
-        array = built[name] if name in built else raw_texts(list(map(attrgetter(name), fields)))
+        """The raw JSON texts, NULL where absent; valid UTF-8: the fast path validated the columns it built, and
+        the texts of records orjson (or the strict fallback) parsed are checked here again."""
+        if name in built:
+            return built[name]
+        array = raw_texts(list(map(attrgetter(name), fields)))
         array.validate(full=True)
         return array
 

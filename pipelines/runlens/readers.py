@@ -190,7 +190,7 @@ def _detect_encoding(head: bytes) -> str:
     return "utf-8"
 
 
-def iter_records(source: Iterable[bytes], fmt: str, limits: Limits) -> Iterator[RawBatch]:
+def iter_records(source: Iterable[bytes], fmt: str, limits: Limits) -> Iterator[Batch]:
     """Raw record batches of one file, one batch per chunk read."""
     if fmt == "ndjson":
         return iter_ndjson(source, limits)

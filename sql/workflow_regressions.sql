@@ -1,6 +1,6 @@
--- workflow_regressions: workflows that got significantly worse in the latest 7 days than in the 7 days before.
--- Windows (UTC, by created_at, half-open): latest = [$as_of - 7 days, $as_of), previous = [$as_of - 14 days,
--- $as_of - 7 days). Metrics per window are workflow_metrics over it (exact, see workflow_metrics_macro.sql).
+-- workflow_regressions: workflows that got significantly worse in the latest $window_days days (default 7) than in
+-- the $window_days days before. Windows (UTC, by created_at, half-open): latest = [$as_of - $window_days days,
+-- $as_of), previous = [$as_of - 2 * $window_days days, $as_of - $window_days days). Metrics per window are workflow_metrics over it (exact, see workflow_metrics_macro.sql).
 -- Only workflows with runs in both windows are compared.
 --
 -- failure_rate_regressed: the Wilson 95 % intervals do not overlap and the latest is above:
@@ -15,16 +15,17 @@
 --               completed_at in runs)
 --   $p95_ratio  DOUBLE, default 1.5
 --   $min_runs   INTEGER, default 20
+--   $window_days INTEGER, default 7: the length of each window
 -- Columns: workflow_name; previous_start, latest_start, latest_end; previous_finished, latest_finished;
 --   previous_/latest_failure_rate with their _low / _high bounds; failure_rate_change = latest - previous
 --   failure_rate; previous_p95_s, latest_p95_s; p95_ratio = latest / previous p95_s; failure_rate_regressed,
 --   p95_regressed.
--- Reads: runs; refresh_metrics points it at the created_date partitions from the UTC date of $as_of - 14 days to
--- that of $as_of, which hold every run created in the two windows. Partition column: none (recomputed whole).
+-- Reads: runs; refresh_metrics points it at the created_date partitions from the UTC date of
+-- $as_of - 2 * $window_days days to that of $as_of, which hold every run created in the two windows. Partition column: none (recomputed whole).
 with windows as (
     select
-        timezone('UTC', timezone('UTC', $as_of::timestamptz) - interval 14 day) as previous_start,
-        timezone('UTC', timezone('UTC', $as_of::timestamptz) - interval 7 day) as latest_start,
+        timezone('UTC', timezone('UTC', $as_of::timestamptz) - to_days(2 * $window_days::integer)) as previous_start,
+        timezone('UTC', timezone('UTC', $as_of::timestamptz) - to_days($window_days::integer)) as latest_start,
         $as_of::timestamptz as latest_end
 ),
 

@@ -179,10 +179,11 @@ def stuck_runs(
 
 
 def regressions(
-    runs: Sequence[Run], as_of: datetime, *, p95_ratio: float = 1.5, min_runs: int = 20
+    runs: Sequence[Run], as_of: datetime, *, p95_ratio: float = 1.5, min_runs: int = 20, window_days: int = 7
 ) -> dict[str, dict[str, object]]:
-    latest = workflow_metrics(runs, as_of - timedelta(days=7), as_of)
-    previous = workflow_metrics(runs, as_of - timedelta(days=14), as_of - timedelta(days=7))
+    window = timedelta(days=window_days)
+    latest = workflow_metrics(runs, as_of - window, as_of)
+    previous = workflow_metrics(runs, as_of - 2 * window, as_of - window)
     flagged = {}
     for name in latest.keys() & previous.keys():
         now, before = latest[name], previous[name]

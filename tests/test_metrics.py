@@ -394,6 +394,24 @@ def test_regressions_match_reference(edge_lake: Path) -> None:
     assert checkout["latest_start"] == AS_OF - timedelta(days=7) and checkout["latest_end"] == AS_OF
 
 
+@pytest.mark.parametrize("window_days", [6, 10])
+def test_regression_windows_are_configurable(tmp_path: Path, window_days: int) -> None:
+    """Other window lengths: the SQL's windows and the runs partitions the refresh reads for them must agree
+    (``drift`` got 10x slower; its earlier runs lie up to 20 days before as_of)."""
+    window = timedelta(days=window_days)
+    runs = [
+        *edge_runs(),
+        *window_runs("drift", AS_OF - 2 * window, 25, 0, 10.0),
+        *window_runs("drift", AS_OF - window, 25, 0, 100.0),
+    ]
+    write_runs(tmp_path, runs)
+    refresh_metrics(tmp_path, as_of=AS_OF, params={"window_days": window_days})
+    rows = read_metric(tmp_path, "workflow_regressions")
+    assert_matches(rows, ("workflow_name",), ref.regressions(runs, AS_OF, window_days=window_days))
+    assert "drift" in {row["workflow_name"] for row in rows}
+    assert {row["previous_start"] for row in rows} == {AS_OF - 2 * window}
+
+
 def test_windows_are_exact_and_utc_in_any_session_zone(edge_lake: Path) -> None:
     runs = edge_runs()
     since, until = AS_OF - timedelta(days=14), AS_OF  # spans the US switch to summer time on 2026-03-08

@@ -31,7 +31,6 @@ PARTITION_COLUMN = "day"
 DATA_FILE = "data.parquet"
 MACRO_FILE = "workflow_metrics_macro.sql"
 PARTIAL_DIR = "_partial"
-REGRESSION_LOOKBACK_DAYS = 14  # the previous and latest windows of sql/workflow_regressions.sql together
 
 
 class DayOf(Enum):
@@ -102,8 +101,8 @@ METRIC_TABLES: tuple[MetricTable, ...] = (
     ),
     MetricTable(
         "workflow_regressions",
-        params={"as_of": None, "p95_ratio": 1.5, "min_runs": 20},
-        lookback_days=lambda _: REGRESSION_LOOKBACK_DAYS,
+        params={"as_of": None, "p95_ratio": 1.5, "min_runs": 20, "window_days": 7},
+        lookback_days=lambda bound: 2 * int(bound["window_days"]),  # the previous and the latest window
     ),
 )
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from runlens import lake
+from runlens import lake, runs
 from runlens.config import SQL_DIR
 from runlens.contracts import RUNS_PARTITION_COLUMN, RUNS_SCHEMA
 
@@ -208,12 +208,8 @@ def _runs_days(table: MetricTable, bound: Mapping[str, object], changed: list[da
 def _point_runs(con: duckdb.DuckDBPyConnection, lake_dir: Path, days: Collection[date] | None) -> None:
     """Make the ``runs`` view the created_date partitions of ``days`` (None: all); empty, with its columns, when
     they have no file."""
-    root = lake.table_dir(lake_dir, lake.RUNS)
-    if days is None:
-        folders = sorted(root.glob(f"{RUNS_PARTITION_COLUMN}=*"))
-    else:
-        folders = [root / f"{RUNS_PARTITION_COLUMN}={day.isoformat()}" for day in days]
-    files = [str(path) for folder in folders for path in sorted(folder.glob("*.parquet"))]
+    chosen = sorted(runs.partition_days(lake_dir)) if days is None else days
+    files = [str(path) for path in (runs.partition_file(lake_dir, day) for day in chosen) if path.exists()]
     if not files:
         con.execute("create or replace temp view runs as select * from empty_runs")
         return

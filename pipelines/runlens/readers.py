@@ -36,10 +36,14 @@ WRAPPER_KEYS = frozenset({"runs", "data", "items", "results", "records", "workfl
 NDJSON_SUFFIXES = (".jsonl", ".ndjson")
 
 
+def gzipped(path: Path) -> bool:
+    return path.name.lower().endswith(".gz")
+
+
 def export_format(path: Path) -> str | None:
     """``ndjson`` or ``json`` (``.gz`` allowed on both), or None for a file runlens does not read."""
     name = path.name.lower()
-    if name.endswith(".gz"):
+    if gzipped(path):
         name = name[:-3]
     if name.endswith(NDJSON_SUFFIXES):
         return "ndjson"
@@ -52,7 +56,7 @@ def decoded_size_hint(path: Path) -> int:
     """About how many bytes reading ``path`` yields: its size, or for gzip the size its trailer records (the
     decompressed size modulo 4 GiB, exact for a single-member file under 4 GiB), whichever is larger."""
     size = path.stat().st_size
-    if not path.name.lower().endswith(".gz") or size < 18:
+    if not gzipped(path) or size < 18:
         return size
     with open(path, "rb") as handle:
         handle.seek(-4, 2)
@@ -121,8 +125,8 @@ class ByteSource:
     def _decompressed(self) -> Iterator[bytes]:
         cap = self.limits.max_decompressed_bytes
         with open(self.path, "rb") as handle:
-            gzipped = self.path.name.lower().endswith(".gz")
-            for block in self._gunzipped(handle) if gzipped else iter(partial(handle.read, CHUNK_BYTES), b""):
+            blocks = self._gunzipped(handle) if gzipped(self.path) else iter(partial(handle.read, CHUNK_BYTES), b"")
+            for block in blocks:
                 self.bytes_read += len(block)
                 if self.bytes_read > cap:
                     raise self._fail(
@@ -288,7 +292,7 @@ _OPENERS = np.zeros(256, dtype=np.int8)
 _OPENERS[[ord("{"), ord("[")]] = 1
 _OPENERS[[ord("}"), ord("]")]] = -1
 _KEY_BEFORE = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$')
-_WHITESPACE = b" \t\r\n"
+_WHITESPACE = b" \t\r\n"  # JSON's white space (no \x0b or \x0c, unlike _SPACE)
 _WHITE = np.zeros(256, dtype=bool)
 _WHITE[list(_WHITESPACE)] = True
 MAX_WHITE_STEPS = 64

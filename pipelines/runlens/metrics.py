@@ -79,6 +79,10 @@ class MetricTable:
     partial: Partial | None = None
     lookback_days: Callable[[Mapping[str, object]], int] | None = None
 
+    def __post_init__(self) -> None:
+        if self.partitioned_by is DayOf.COMPLETED and self.partial is None:
+            raise ValueError(f"{self.name}: partitioned by completion day, so it needs a partial to find those days")
+
     @property
     def sql_file(self) -> Path:
         return SQL_DIR / f"{self.name}.sql"
@@ -173,7 +177,10 @@ def refresh_metrics(
                 result = con.sql(table.sql_file.read_text(), params=bound).to_arrow_table()
                 _write(metrics_dir / table.name / DATA_FILE, result)
             else:
-                selected = changed if table.partial is None else _partial_days(partials[table.partial][1])
+                if table.partitioned_by is DayOf.CREATED:
+                    selected = changed
+                else:  # the completion days its partial's rows of the changed partitions had or have
+                    selected = _partial_days(partials[table.partial][1])
                 result = con.sql(table.sql_file.read_text(), params={**bound, "days": selected}).to_arrow_table()
                 _write_partitions(metrics_dir / table.name, result, selected)
             counts[table.name] = result.num_rows

@@ -412,6 +412,40 @@ def test_regression_windows_are_configurable(tmp_path: Path, window_days: int) -
     assert {row["previous_start"] for row in rows} == {AS_OF - 2 * window}
 
 
+def test_windows_open_only_their_partitions(tmp_path: Path) -> None:
+    """Stuck runs' p99 window and the regression windows, and workflow_metrics over the warehouse, must leave the
+    runs partitions outside their windows unread: those are overwritten with bytes that are not Parquet, and the
+    same rows must come out (were every partition read, DuckDB would fail on them). The oldest partition is kept
+    whole: a view over the partitions takes its columns from the first file's footer."""
+    runs = [*edge_runs(), *window_runs("old", AS_OF - timedelta(days=60), 30, 3, 5.0)]
+    write_runs(tmp_path, runs)
+    windowed = ["stuck_runs", "workflow_regressions"]
+    refresh_metrics(tmp_path, as_of=AS_OF)
+    before = {table: read_metric(tmp_path, table) for table in windowed}
+    first = (AS_OF - timedelta(days=28)).date()  # the longest window: stuck runs' 28 days of p99
+    outside = [
+        path
+        for path in sorted((tmp_path / lake.RUNS).glob("created_date=*/data.parquet"))[1:]
+        if date.fromisoformat(path.parent.name.removeprefix("created_date=")) < first
+    ]
+    assert len(outside) >= 5
+    for path in outside:
+        path.write_bytes(b"not parquet")
+    refresh_metrics(tmp_path, [], as_of=AS_OF, tables=windowed)
+    for table in windowed:
+        assert as_multiset(read_metric(tmp_path, table)) == as_multiset(before[table]), table
+    with duckdb.connect() as con:
+        create_warehouse_views(con, tmp_path)
+        rows = con.sql(
+            "from workflow_metrics($since, $until)", params={"since": AS_OF - timedelta(days=7), "until": AS_OF}
+        )
+        assert_matches(
+            rows.to_arrow_table().to_pylist(),
+            ("workflow_name",),
+            ref.workflow_metrics(runs, AS_OF - timedelta(days=7), AS_OF),
+        )
+
+
 def test_windows_are_exact_and_utc_in_any_session_zone(edge_lake: Path) -> None:
     runs = edge_runs()
     since, until = AS_OF - timedelta(days=14), AS_OF  # spans the US switch to summer time on 2026-03-08

@@ -12,9 +12,9 @@ under ``metrics/_partial/``), of which only the rows of the changed partitions a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 
@@ -68,16 +68,17 @@ class MetricTable:
     ``day`` column, which becomes the folder name. A table partitioned by creation day computes the changed days;
     one partitioned by completion day, the ``day`` values its partial's rows of the changed partitions had or have.
 
-    The SQL reads ``partial`` (a relation of that name) if set, and ``runs``: with ``lookback_days`` set, the
-    partitions from the UTC date ``lookback_days(params)`` days before ``$as_of`` to that of ``$as_of``; else none
-    when the table has a partial, else the changed partitions.
+    The SQL reads ``partial`` (a relation of that name) if set, and ``runs``: ``windowed`` tables read runs only
+    through the window macros of ``sql/workflow_metrics_macro.sql``, which bound created_date, so they are given
+    every partition and DuckDB opens only those of the window; the others read no partition when they have a
+    partial, else the changed partitions.
     """
 
     name: str
     partitioned_by: DayOf | None = None
     params: Mapping[str, object] = field(default_factory=dict)
     partial: Partial | None = None
-    lookback_days: Callable[[Mapping[str, object]], int] | None = None
+    windowed: bool = False
 
     def __post_init__(self) -> None:
         if self.partitioned_by is DayOf.COMPLETED and self.partial is None:
@@ -101,12 +102,12 @@ METRIC_TABLES: tuple[MetricTable, ...] = (
         "stuck_runs",
         params={"as_of": None, "min_age_s": 3600.0, "p99_multiplier": 3.0, "p99_window_days": 28, "threshold_s": None},
         partial=Partial("partial_in_flight_runs"),
-        lookback_days=lambda bound: int(bound["p99_window_days"]),
+        windowed=True,
     ),
     MetricTable(
         "workflow_regressions",
         params={"as_of": None, "p95_ratio": 1.5, "min_runs": 20, "window_days": 7},
-        lookback_days=lambda bound: 2 * int(bound["window_days"]),  # the previous and the latest window
+        windowed=True,
     ),
 )
 
@@ -172,7 +173,7 @@ def refresh_metrics(
             bound = {name: overrides.get(name, default) for name, default in table.params.items()}
             if "as_of" in bound:
                 bound["as_of"] = as_of
-            _point_runs(con, lake_dir, _runs_days(table, bound, changed))
+            _point_runs(con, lake_dir, _runs_days(table, changed))
             if table.partitioned_by is None:
                 result = con.sql(table.sql_file.read_text(), params=bound).to_arrow_table()
                 _write(metrics_dir / table.name / DATA_FILE, result)
@@ -200,15 +201,10 @@ def _choose(names: Collection[str] | None) -> list[MetricTable]:
     return [table for table in METRIC_TABLES if table.name in names]
 
 
-def _runs_days(table: MetricTable, bound: Mapping[str, object], changed: list[date] | None) -> list[date] | None:
-    """The runs partitions a table's SQL reads (None: all)."""
-    if table.lookback_days is not None:
-        as_of = bound["as_of"]
-        if not isinstance(as_of, datetime):  # an empty lake has no newest event, so no window
-            return []
-        # a run created in [as_of - lookback days, as_of) has its created_date (the UTC date of created_at) in here
-        last = as_of.astimezone(UTC).date()
-        return [last - timedelta(days=back) for back in range(table.lookback_days(bound), -1, -1)]
+def _runs_days(table: MetricTable, changed: list[date] | None) -> list[date] | None:
+    """The runs partitions a table's SQL is given (None: all)."""
+    if table.windowed:
+        return None
     return [] if table.partial is not None else changed
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import metrics_reference as ref
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from runlens import lake
@@ -522,6 +523,29 @@ def test_incremental_refresh_rewrites_only_changed_days(tmp_path: Path) -> None:
     write_runs(full, changed)
     refresh_metrics(full, as_of=AS_OF)
     assert all_metrics(incremental) == all_metrics(full)
+
+
+def test_incremental_refresh_keeps_the_partials_of_unchanged_partitions(tmp_path: Path) -> None:
+    """A refresh of some partitions keeps every partial's rows of the other partitions as they are, not recomputed:
+    the rows of an unchanged day and of the changed day are taken out of each partial file; after a refresh of the
+    changed day, its rows are back and the unchanged day's are still missing (a partial silently recomputed whole,
+    as after a schema mismatch, would bring them back)."""
+    runs = random_runs(seed=11, count=600, days=10)
+    write_runs(tmp_path, runs)
+    refresh_metrics(tmp_path, as_of=AS_OF)
+    partials = {partial for table in METRIC_TABLES for partial in table.partials}
+    kept = {partial: pq.read_table(partial.path(tmp_path)) for partial in partials}
+    days_of = {partial: set(rows.column("created_date").to_pylist()) for partial, rows in kept.items()}
+    shared = sorted(set.intersection(*days_of.values()))
+    untouched, changed = shared[0], shared[-1]
+    for partial, rows in kept.items():
+        gone = pc.is_in(rows.column("created_date"), pa.array([untouched, changed], pa.date32()))
+        assert 0 < pc.sum(gone).as_py() < rows.num_rows, partial.name
+        pq.write_table(rows.filter(pc.invert(gone)), partial.path(tmp_path))
+    refresh_metrics(tmp_path, [changed], as_of=AS_OF)
+    for partial in partials:
+        days = set(pq.read_table(partial.path(tmp_path)).column("created_date").to_pylist())
+        assert days == days_of[partial] - {untouched}, partial.name
 
 
 def changed_export(runs: list[ref.Run], seed: int) -> list[ref.Run]:

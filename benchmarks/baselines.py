@@ -16,8 +16,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import jsonschema
+from runlens import db
 
 CHUNK_CHARS = 4 * 2**20
 SEPARATORS = " \t\r\n,"
@@ -89,7 +89,7 @@ def baseline_b(path: Path, layout: str, out: Path) -> dict[str, Any]:
     """DuckDB's reader straight into Parquet: seconds, and the rows and columns it wrote."""
     source = DUCKDB_READERS[layout].format(sql_string(str(path)))
     copy = f"copy (select * from {source}) to {sql_string(str(out))} (format parquet)"
-    with duckdb.connect() as con:
+    with db.connect() as con:
         con.execute("set enable_progress_bar = false")
         start = time.perf_counter()
         con.execute(copy)

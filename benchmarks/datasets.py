@@ -21,10 +21,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-from runlens import generate, lake
+from runlens import db, generate, lake
 from runlens.config import Settings
 from runlens.contracts import STAGED_SCHEMA
 from runlens.ingest import RUN_KEY_SQL, IngestWriter, ingest_file
@@ -132,7 +131,7 @@ class SyntheticLake:
         self.lake_dir = lake_dir
         self.template = template
         self.days = days
-        self.con = duckdb.connect()
+        self.con = db.connect()
         self.con.execute("set TimeZone = 'UTC'")
         self.con.execute(RUN_KEY_SQL)
 

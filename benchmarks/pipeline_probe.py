@@ -112,10 +112,9 @@ def dagster_timings(run_id: str) -> dict[str, Any]:
 
 
 def records_ingested(lake_dir: Path) -> int:
-    import duckdb
-    from runlens import lake
+    from runlens import db, lake
 
-    with duckdb.connect() as con:
+    with db.connect() as con:
         glob = lake.ingest_glob(lake_dir, "ingest_log")
         [(records,)] = con.execute("select sum(records_read) from read_parquet($g)", {"g": glob}).fetchall()
     return int(records or 0)

@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from runlens import lake
+from runlens import db, lake
 from runlens.config import SQL_DIR, Limits, Settings
 from runlens.contracts import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, RUN_KEY_SQL, STAGED_SCHEMA
 from runlens.fastpath import (
@@ -141,7 +141,7 @@ def next_ingest_seq(lake_dir: Path) -> int:
     """One more than the largest ingest sequence number in the lake (the caller holds the write lock)."""
     if not lake.has_files(lake_dir, lake.INGEST, partitioned=True):
         return 1
-    with duckdb.connect() as con:
+    with db.connect() as con:
         row = con.execute(
             "select coalesce(max(ingest_seq), 0) + 1 from read_parquet($glob)",
             {"glob": lake.ingest_glob(lake_dir, "ingest_log")},
@@ -520,7 +520,7 @@ class ExportReader:
         if self.pool is not None:
             yield from self._in_pool(batches, self.pool, self.limits.ingest_workers)
             return
-        with gc_paused(), duckdb.connect() as con:
+        with gc_paused(), db.connect() as con:
             con.execute("set TimeZone = 'UTC'")
             processor = BatchProcessor(self.validator, con, self.params, self.limits)
             for batch in batches:
@@ -575,7 +575,7 @@ def worker_pool(path: Path, limits: Limits, validator: RecordValidator) -> Itera
 def _init_worker(schema: dict[str, Any], limits: Limits) -> None:
     global _worker
     gc.disable()  # see gc_paused; the worker only ever parses
-    con = duckdb.connect(config={"threads": 1})
+    con = db.connect(threads=1)
     con.execute("set TimeZone = 'UTC'")
     _worker = BatchProcessor(RecordValidator(schema), con, {}, limits)
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-
-from runlens import lake, metrics
+from runlens import db, lake, metrics
 from runlens.config import SQL_DIR, Settings
 
 CHECKS_DIR = SQL_DIR / "checks"
@@ -34,6 +32,6 @@ def violations(settings: Settings, name: str, **params: Any) -> list[tuple[Any, 
     needed = [source for source in ("staged", "quarantine", "ingest_log", "runs", "daily") if f"${source}" in sql]
     if any(source not in sources for source in needed):
         return []
-    with duckdb.connect() as con:
+    with db.connect() as con:
         con.execute("set TimeZone = 'UTC'")
         return con.execute(sql, {**{s: sources[s] for s in needed}, **params}).fetchall()

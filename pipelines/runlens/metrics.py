@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from runlens import lake, runs
+from runlens import db, lake, runs
 from runlens.config import SQL_DIR
 from runlens.contracts import RUNS_PARTITION_COLUMN, RUNS_SCHEMA
 
@@ -158,7 +158,7 @@ def refresh_metrics(
     chosen = _choose(tables)
     changed = None if days is None else sorted(set(days))
 
-    with duckdb.connect() as con:
+    with db.connect() as con:
         con.execute("set TimeZone = 'UTC'")
         con.register("empty_runs", RUNS_SCHEMA.append(pa.field(RUNS_PARTITION_COLUMN, pa.date32())).empty_table())
         _point_runs(con, lake_dir, [])

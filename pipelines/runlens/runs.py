@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from runlens import lake
+from runlens import db, lake
 from runlens.config import SQL_DIR
 from runlens.contracts import RUN_KEY_SQL, RUNS_PARTITION_COLUMN, RUNS_SCHEMA
 
@@ -81,7 +81,7 @@ def staged_days(lake_dir: Path) -> set[date]:
     files = staged_files(lake_dir)
     if not files:
         return set()
-    with duckdb.connect() as con:
+    with db.connect() as con:
         rows = con.execute("select distinct created_date from read_parquet($f)", {"f": files}).fetchall()
     return {row[0] for row in rows}
 
@@ -101,7 +101,7 @@ def affected_days(lake_dir: Path, export_ids: Collection[str]) -> set[date]:
         return set()
     current = [str(partition_file(lake_dir, d)) for d in sorted(partition_days(lake_dir))]
     every = staged_files(lake_dir)
-    with duckdb.connect() as con:
+    with db.connect() as con:
         con.execute("set parquet_metadata_cache = true")  # all_keyed and the query read the same footers
         if current and all_keyed(con, every):
             rows = con.execute(AFFECTED_DAYS_BY_KEY_SQL, {"new_staged": new, "staged": every}).fetchall()
@@ -168,7 +168,7 @@ def _write_partitions(files: list[str], days: list[date], every_day: bool, work:
     the pieces are appended to one Parquet file per day by a small pool of writer threads (pyarrow releases the
     GIL while it encodes). In the benchmark at 10M runs this first took 13.3 s and 1.1 GiB (11.4 s and 0.74 GiB
     now), where DuckDB's own ``COPY ... PARTITION_BY`` took 22.5 s and 6.6 GiB (it buffers every open partition)."""
-    with duckdb.connect(config={"temp_directory": str(work / "spill")}) as con:
+    with db.connect(temp_directory=str(work / "spill")) as con:
         con.execute("set TimeZone = 'UTC'")
         con.execute("set parquet_metadata_cache = true")  # each staged footer is read once, not by every query
         con.execute("set variable staged = $files", {"files": files})
@@ -286,7 +286,7 @@ def pending_exports(lake_dir: Path) -> tuple[list[str], int]:
     """Committed ingests not yet reflected in ``runs`` (export ids), and the highest ingest sequence among all."""
     if not lake.has_files(lake_dir, lake.INGEST, partitioned=True):
         return [], 0
-    with duckdb.connect() as con:
+    with db.connect() as con:
         rows = con.execute(
             "select export_id, ingest_seq from read_parquet($glob) order by ingest_seq",
             {"glob": lake.ingest_glob(lake_dir, "ingest_log")},

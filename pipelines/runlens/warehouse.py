@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from runlens import lake, metrics
+from runlens import db, lake, metrics
 from runlens.contracts import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, RUNS_SCHEMA
 
 RUNS_COLUMNS = """
@@ -86,7 +86,7 @@ def refresh_warehouse(lake_dir: Path, warehouse_path: Path) -> list[str]:
         leftover.unlink(missing_ok=True)
     tmp = lake.temporary_path(warehouse_path)
     try:
-        with duckdb.connect(str(tmp)) as con:
+        with db.connect(str(tmp)) as con:
             con.execute("set TimeZone = 'UTC'")
             statements = view_statements(lake_dir)
             for statement in statements:
@@ -110,6 +110,6 @@ def refresh_warehouse(lake_dir: Path, warehouse_path: Path) -> list[str]:
 
 def connect_readonly(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
     """How readers (the CLI summary, notebooks, ad-hoc users) open the warehouse."""
-    con = duckdb.connect(str(warehouse_path), read_only=True)
+    con = db.connect(str(warehouse_path), read_only=True)
     con.execute("set TimeZone = 'UTC'")
     return con

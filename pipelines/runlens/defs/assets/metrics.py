@@ -5,9 +5,8 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
-from runlens import lake, metrics
+from runlens import db, lake, metrics
 from runlens.config import SQL_DIR
 from runlens.defs.assets.ingest import md_escape
 from runlens.defs.config import DaysConfig, window_days
@@ -52,7 +51,7 @@ def worst_workflows_markdown(lake_dir: Path, selected: list[date]) -> str:
     glob = metrics.metric_globs(lake_dir)[DAILY]
     if not selected or not lake.has_files(lake.table_dir(lake_dir, lake.METRICS), DAILY, partitioned=True):
         return "no data"
-    with duckdb.connect() as con:
+    with db.connect() as con:
         rows = con.execute(PREVIEW_SQL.read_text(), {"daily": glob, "days": selected}).fetchall()
     lines = [
         f"| {md_escape(name)} | {finished} | {failed} | {'-' if rate is None else f'{rate:.1%}'} |"

@@ -1,10 +1,10 @@
 """Where runlens ingest spends its time: ``python -m benchmarks.profile_ingest [--runs 200000]``.
 
 Samples one ``ingest_file`` of a generated NDJSON export (in a child process, as the benchmark runs it) with
-py-spy (``pip install py-spy``; not a runlens dependency) and prints two tables: samples by the innermost runlens
-line on the stack (what runlens code costs, including the library calls it makes), and by leaf function (where the
-CPU actually is). A file under 256 MiB is ingested in one process, so the profile shows the per-batch work the
-worker processes do for larger files.
+py-spy (pinned in requirements.lock, so the Quickstart installs it) and prints two tables: samples by the innermost
+runlens line on the stack (what runlens code costs, including the library calls it makes), and by leaf function
+(where the CPU actually is). A file under 256 MiB is ingested in one process, so the profile shows the per-batch
+work the worker processes do for larger files.
 """
 
 from __future__ import annotations

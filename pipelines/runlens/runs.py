@@ -166,8 +166,9 @@ def _write_partitions(files: list[str], days: list[date], every_day: bool, work:
 
     DuckDB runs the query once and streams its rows out in Arrow batches; each batch is cut by created_date and
     the pieces are appended to one Parquet file per day by a small pool of writer threads (pyarrow releases the
-    GIL while it encodes). In the benchmark at 10M runs this first took 13.3 s and 1.1 GiB (11.4 s and 0.74 GiB
-    now), where DuckDB's own ``COPY ... PARTITION_BY`` took 22.5 s and 6.6 GiB (it buffers every open partition)."""
+    GIL while it encodes). In the benchmark at 10M runs this first took 13.3 s and 1.1 GiB (11-12 s and
+    0.75-0.8 GiB now), where DuckDB's own ``COPY ... PARTITION_BY`` took 22.5 s and 6.6 GiB (it buffers every
+    open partition)."""
     with db.connect(temp_directory=str(work / "spill")) as con:
         con.execute("set TimeZone = 'UTC'")
         con.execute("set parquet_metadata_cache = true")  # each staged footer is read once, not by every query

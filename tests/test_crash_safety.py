@@ -23,6 +23,7 @@ import duckdb
 import pytest
 from processes import start_runlens_run
 from runlens import lake, warehouse
+from runlens.config import PROJECT_DIR
 from runlens.generate import generate_exports
 
 METRIC_GLOBS = {
@@ -130,14 +131,16 @@ def temporaries(data: Path) -> list[Path]:
 
 @pytest.fixture
 def dagster_homes(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
-    """Fresh Dagster instance folders, in RAM when the machine has /dev/shm (the event log syncs on every event)."""
+    """Fresh Dagster instance folders with the project's dagster.yaml (its run queue and the `runlens_lake` pool of
+    one slot, which a killed run must not keep), in RAM when the machine has /dev/shm (the event log syncs on every
+    event)."""
     shm = Path("/dev/shm")
     parent = Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() and os.access(shm, os.W_OK) else tmp_path
 
     def make(name: str) -> Path:
         home = parent / f"dagster-{name}"
         home.mkdir()
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        shutil.copyfile(PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
         return home
 
     yield make

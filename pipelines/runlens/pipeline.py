@@ -28,6 +28,15 @@ from runlens.validation import RecordValidator
 
 # The CLI prints its own summary and one line per failure; Dagster's event log stays in the instance (and the UI).
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+# Every run `runlens run` executes carries the data directory it writes, so a later `runlens run` can tell its own
+# runs from those of the UI or of another data directory sharing DAGSTER_HOME.
+DATA_DIR_TAG = "runlens/data_dir"
+UNFINISHED = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 
 @dataclass
@@ -75,13 +84,31 @@ def _materialize(
         selection=selection,
         instance=instance,
         resources={"runlens": RunlensResource(data_dir=str(settings.data_dir))},
-        tags=tags,
+        tags={**(tags or {}), DATA_DIR_TAG: str(settings.data_dir.resolve())},
         run_config={**(run_config or {}), **QUIET},
         raise_on_error=False,
     )
     if not result.success:
         raise RunlensError(f"Dagster run {result.run_id} failed: {_first_failure(result)}")
     return result
+
+
+def fail_orphaned_runs(instance: dg.DagsterInstance, settings: Settings) -> list[str]:
+    """Mark failed the runs an earlier ``runlens run`` on this data directory left unfinished, and free the
+    concurrency slots they hold; returns their ids.
+
+    The caller holds the data directory's run lock, which every ``runlens run`` holds while it lives, so such a run
+    belongs to a process that died (SIGKILL, out of memory, power loss) without ending it. Left as it is, it would
+    keep the one slot of the ``runlens_lake`` pool (``dagster.yaml``) for ever, and every later run would wait for it
+    without end.
+    """
+    filters = dg.RunsFilter(tags={DATA_DIR_TAG: str(settings.data_dir.resolve())}, statuses=UNFINISHED)
+    orphans = instance.get_runs(filters=filters)
+    for run in orphans:
+        instance.report_run_failed(run, message="the runlens run process that executed this run ended without it")
+        if instance.event_log_storage.supports_global_concurrency_limits:
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+    return [run.run_id for run in orphans]
 
 
 def _record(report: PipelineReport, result: dg.ExecuteInProcessResult) -> None:
@@ -110,6 +137,8 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
         report = PipelineReport()
         definitions = _definitions()
         with dg.DagsterInstance.get() as instance:
+            for run_id in fail_orphaned_runs(instance, settings):
+                echo(f"Dagster run {run_id} of an earlier runlens run that was killed: marked failed, its slot freed")
             discovery = exports.discover(settings)
             report.ignored = discovery.ignored
             pending = exports.new_exports(settings, discovery)

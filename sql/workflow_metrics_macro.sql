@@ -8,7 +8,8 @@
 --
 -- Counting: runs = every run; completed / failed by status; in_flight = queued + running.
 -- failure_rate = failed / (completed + failed), NULL when neither. failure_rate_low / failure_rate_high = the
--- Wilson score 95 % interval (z = 1.959963984540054) of that rate, clamped to [0, 1] against rounding.
+-- Wilson score 95 % interval (z = 1.959963984540054) of that rate, which always holds the rate: exactly 0
+-- and exactly 1 at the ends (no failure, every run failed), never beyond the rate from rounding.
 -- p50_s, p90_s, p95_s, p99_s = exact `quantile_cont` (linear interpolation between order statistics) and max_s =
 -- maximum, over duration_s of the completed and failed runs whose duration_s is not NULL (a missing timestamp
 -- or completed_at before created_at leaves it NULL); NULL when there is none.
@@ -23,14 +24,17 @@ create or replace macro utc_instant(t) as
     end;
 
 -- One bound of the Wilson score interval for failed out of finished: z < 0 gives the low bound, z > 0 the high.
+-- The interval always holds the rate itself, so the low bound is capped at the rate and the high bound floored at
+-- it: in floating point the formula gives 1e-17 instead of 0 for no failures and 1 - 2e-16 instead of 1 for all.
+-- (wilson_score_bound is the textbook formula; wilson_bound is the one to use.)
+create or replace macro wilson_score_bound(rate, finished, z) as
+    (rate + z * z / (2 * finished) + z * sqrt(rate * (1 - rate) / finished + z * z / (4 * finished * finished)))
+    / (1 + z * z / finished);
+
 create or replace macro wilson_bound(failed, finished, z) as
     case
-        when finished > 0 then greatest(0.0, least(1.0,
-            (
-                failed / finished + z * z / (2 * finished)
-                + z * sqrt(failed / finished * (1 - failed / finished) / finished + z * z / (4 * finished * finished))
-            ) / (1 + z * z / finished)
-        ))
+        when finished > 0 and z < 0 then greatest(0.0, least(failed / finished, wilson_score_bound(failed / finished, finished, z)))
+        when finished > 0 then least(1.0, greatest(failed / finished, wilson_score_bound(failed / finished, finished, z)))
     end;
 
 -- The metric columns of one cohort from its counts, duration quantiles ([p50, p90, p95, p99]) and max.

@@ -81,13 +81,25 @@ def quantile(values: Sequence[float], q: float) -> float | None:
 
 
 def wilson(failed: int, finished: int) -> tuple[float | None, float | None]:
+    """The Wilson score interval by its definition, not its closed form: the rates p whose score statistic
+    |rate - p| / sqrt(p (1 - p) / finished) is at most Z, found by bisection on each side of the rate."""
     if finished == 0:
         return None, None
     rate = failed / finished
-    scale = 1 + Z * Z / finished
-    centre = (rate + Z * Z / (2 * finished)) / scale
-    half_width = Z * math.sqrt(rate * (1 - rate) / finished + Z * Z / (4 * finished * finished)) / scale
-    return max(0.0, centre - half_width), min(1.0, centre + half_width)
+
+    def inside(p: float) -> bool:
+        return (rate - p) ** 2 * finished <= Z * Z * p * (1 - p)
+
+    def edge(outer: float) -> float:  # the boundary between ``outer`` (outside, or the rate) and the rate (inside)
+        lo, hi = outer, rate
+        if inside(outer):
+            return outer
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if inside(mid) else (mid, hi)
+        return hi
+
+    return edge(0.0), edge(1.0)
 
 
 def cohort_stats(runs: Iterable[Run]) -> dict[str, object]:

@@ -413,6 +413,25 @@ def test_regression_windows_are_configurable(tmp_path: Path, window_days: int) -
     assert {row["previous_start"] for row in rows} == {AS_OF - 2 * window}
 
 
+def test_wilson_interval_is_exact_at_the_ends_and_holds_the_rate() -> None:
+    """For every cohort size up to 3,000: no failure gives low = 0 and every run failed gives high = 1 exactly (the
+    closed form gives 1e-17 and 1 - 2e-16 in floating point, which the daily_metrics_valid check flagged), the
+    interval always holds the rate, and the bounds agree with the reference's bisection of the score statistic."""
+    with duckdb.connect() as con:
+        con.execute("create table runs (x integer)")  # the macros need a relation named runs to be created
+        con.execute(macro_sql())
+        rows = con.sql(
+            "select n, f, f / n as rate, wilson_bound(f, n, -1.959963984540054) as low, "
+            "wilson_bound(f, n, 1.959963984540054) as high "
+            "from range(1, 3001) a(n), lateral (select unnest([0, n // 3, n]) as f)"
+        ).fetchall()
+    for n, failed, rate, low, high in rows:
+        assert low <= rate <= high, (n, failed)
+        assert (low == 0.0) is (failed == 0) and (high == 1.0) is (failed == n), (n, failed)
+    for n, failed, _, low, high in rows[::97]:
+        assert (low, high) == pytest.approx(ref.wilson(failed, n), rel=0, abs=1e-12), (n, failed)
+
+
 def test_windows_open_only_their_partitions(tmp_path: Path) -> None:
     """Stuck runs' p99 window and the regression windows, and workflow_metrics over the warehouse, must leave the
     runs partitions outside their windows unread: those are overwritten with bytes that are not Parquet, and the

@@ -25,6 +25,7 @@ SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 WRAPPER_KEYS = ("runs", "data", "items")
+RUN_KEYS = frozenset({"runId", "workflowName", "status"})  # an object with one before its list is a run
 KNOWN_FIELDS = frozenset({"runId", "workflowName", "status", "input", "output", "error", "createdAt", "completedAt"})
 RANK = {"queued": 0, "running": 1, "completed": 2, "failed": 2}
 PARSE_ERROR = "<not json>"  # keyword the reference gives a record it cannot parse (runlens names it its own way)
@@ -128,8 +129,10 @@ def _members(text: str, pos: int) -> tuple[list[tuple[str, int]], int]:
 
 
 def split_json(text: str) -> list[RawItem]:
-    """Records of a well-formed ``.json`` document: array items, items of a list wrapped under runs/data/items, or
-    each top-level object (several may follow one another)."""
+    """Records of a well-formed ``.json`` document: array items, the items of every list under a wrapper key
+    (runs, data, items, ...) of a wrapper object, or each top-level object (several may follow one another). An
+    object with a run's member (runId, workflowName, status) before its first list under a wrapper key is a run
+    with a list field, not a wrapper."""
     spans: list[tuple[int, int]] = []
     pos = _skip_ws(text, 0)
     while pos < len(text):
@@ -137,8 +140,11 @@ def split_json(text: str) -> list[RawItem]:
             found, end = _array_spans(text, pos)
         elif text[pos] == "{":
             members, end = _members(text, pos)
-            lists = [start for key, start in members if key in WRAPPER_KEYS and text[start] == "["]
-            found = _array_spans(text, lists[0])[0] if lists else [(pos, end)]
+            lists = [i for i, (key, start) in enumerate(members) if key in WRAPPER_KEYS and text[start] == "["]
+            if lists and RUN_KEYS.isdisjoint(key for key, _ in members[: lists[0]]):
+                found = [span for i in lists for span in _array_spans(text, members[i][1])[0]]
+            else:
+                found = [(pos, end)]
         else:
             end = _value_end(text, pos)
             found = [(pos, end)]

@@ -62,6 +62,16 @@ def documents() -> dict[str, str]:
         "single_object": json.dumps(recs[3], indent=2),
         "objects_one_after_another": "\n".join(json.dumps(r, indent=1) for r in recs),
         "empty_array": "[\n]\n",
+        # runs whose list fields are named like a wrapper key are runs (a review found them dropped or replaced)
+        "runs_with_wrapper_named_lists": "\n".join(
+            json.dumps({**r, "items": [], "data": [{"runId": "inner", "workflowName": "w", "status": "failed"}]})
+            for r in recs[:3]
+        ),
+        # every list under a wrapper key of a wrapper object holds records, a repeated key's included
+        "wrapper_two_lists": json.dumps({"runs": recs[:2], "data": recs[2:4]})[:-1]
+        + ', "runs": '
+        + json.dumps(recs[4:])
+        + "}",
     }
 
 
@@ -94,6 +104,16 @@ def test_json_splitter_matches_reference_for_any_chunk_size(name: str, size: int
     got = collect(splitter.split(chunked(text.encode(), size)))
     assert got == expected_json(text)
     assert splitter.warnings == []
+
+
+def test_members_after_a_wrapper_list_that_look_like_a_run_are_reported() -> None:
+    """A wrapper-shaped object whose run members come after the list: the list's items are its records, and the run
+    members are named in a warning instead of vanishing."""
+    text = b'{"items": [{"runId": "a", "workflowName": "w", "status": "queued"}], "runId": "b", "status": "failed"}'
+    splitter = JsonSplitter(Limits())
+    got = collect(splitter.split([text]))
+    assert [json.loads(raw)["runId"] for raw, _, _ in got] == ["a"]
+    assert len(splitter.warnings) == 1 and "runId, status" in splitter.warnings[0]
 
 
 def test_reference_splitter_sees_the_records() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import json
 import re
 import zlib
 from collections.abc import Iterable, Iterator
@@ -33,6 +34,8 @@ from runlens.errors import ExportReadError
 CHUNK_BYTES = 8 * 2**20
 KEEP_OVERSIZED_BYTES = 64 * 2**10
 WRAPPER_KEYS = frozenset({"runs", "data", "items", "results", "records", "workflowRuns", "executions"})
+# Members only a run has: an object holding one of them before a list under a wrapper key is a run, not a wrapper.
+RUN_KEYS = frozenset({"runId", "workflowName", "status"})
 NDJSON_SUFFIXES = (".jsonl", ".ndjson")
 
 
@@ -478,14 +481,19 @@ class JsonSplitter:
             self._collect(buf[start : pos + 1])
             if self.in_wrapper_rest:
                 self.in_wrapper_rest = False
+                self._check_wrapper_rest(line)
                 self._drop()
             else:
                 self._emit(batch)
             return pos + 1
-        wrapper_list = depth == 1 and not self.record_depth and not self.in_wrapper_rest and buf[pos] == ord("[")
+        wrapper_list = depth == 1 and not self.record_depth and buf[pos] == ord("[")
         if wrapper_list and self._wrapper_key(buf, pos):
-            self._open_list(2, line)
-            return pos + 1
+            if self.in_wrapper_rest:  # another list of records in the same wrapper: its items are records too
+                self._open_list(2, line)
+                return pos + 1
+            if not self._run_keys_before(buf[start:pos]):
+                self._open_list(2, line)
+                return pos + 1
         return start
 
     def _open_list(self, record_depth: int, line: int) -> None:
@@ -507,6 +515,23 @@ class JsonSplitter:
                 self._begin(line)
         else:
             self._begin(line)
+
+    def _run_keys_before(self, text: bytes) -> bool:
+        """Whether the top-level object collected so far (``pieces`` + ``text``, which ends with a wrapper key and
+        its colon) has a member that only a run has: then it is a run with a list field, not a wrapper."""
+        members = _members_of(b"".join(self.pieces) + text, self.cap)
+        return members is not None and not RUN_KEYS.isdisjoint(members)
+
+    def _check_wrapper_rest(self, line: int) -> None:
+        """The members of a wrapper object after its list(s) of records are not records (metadata such as a page
+        token); say so when they look like a run's, so nothing of a run goes unmentioned."""
+        members = _members_of(b"{" + b"".join(self.pieces).lstrip(_WHITESPACE + b","), self.cap)
+        found = sorted(RUN_KEYS.intersection(members or ()))
+        if found:
+            self.warnings.append(
+                f"the object ending at line {line} holds a list under a wrapper key, read as its records, and also "
+                f"{', '.join(found)} after it: those members were not read as a record"
+            )
 
     def _wrapper_key(self, buf: bytes, pos: int) -> bool:
         before = (self.tail + buf[:pos])[-512:] if pos < 512 else buf[pos - 512 : pos]
@@ -538,6 +563,21 @@ class JsonSplitter:
         self._flush_junk(batch)
         if not self.seen_value and not self.index and not batch.raws:
             self.warnings.append("the file holds no JSON value (it is empty or only white space)")
+
+
+def _members_of(text: bytes, cap: int) -> set[str] | None:
+    """The member names of a top-level object cut short before its next member's value (``{"a": 1, "key":``) or
+    after its last one (``{...}``); None when it cannot be told (the text is longer than the cap or not JSON)."""
+    if len(text) > cap:
+        return None
+    head = _KEY_BEFORE.sub(b"", text).rstrip(_WHITESPACE + b",")
+    if not head.endswith(b"}"):
+        head += b"}"
+    try:
+        value = json.loads(head)
+    except (ValueError, RecursionError):
+        return None
+    return set(value) if isinstance(value, dict) else None
 
 
 def _skip_white(data: np.ndarray, at: np.ndarray, limit: np.ndarray, step: int) -> np.ndarray | None:

@@ -445,11 +445,11 @@ def test_nesting_depth_cap_is_a_setting(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_depth_cap_above_the_parser_limit_is_the_parser_limit(tmp_path: Path) -> None:
-    content = ndjson(deep_line("run_d1024", 1023), deep_line("run_d1025", 1024))
+    content = ndjson(deep_line("run_d512", 511), deep_line("run_d513", 512))
     result, lake_dir = ingest_one(tmp_path, "deep.jsonl", content, Limits(max_nesting_depth=5000))
-    assert result.records_read == result.records_valid + result.records_quarantined == 2
+    assert (result.records_read, result.records_valid, result.records_quarantined) == (2, 1, 1)
     errors = {row["record_index"]: row["errors"][0] for row in quarantine_of(lake_dir)}
-    assert errors[1]["keyword"] == "depth" and "deeper than 1024 levels" in errors[1]["message"]
+    assert errors[1]["keyword"] == "depth" and "deeper than 512 levels" in errors[1]["message"]
 
 
 def test_brackets_inside_strings_do_not_count_as_depth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -577,6 +577,27 @@ def test_gzip_bomb_is_stopped_at_the_cap_in_bounded_memory(tmp_path: Path) -> No
     assert f"more than {32 * 2**20} bytes after decompression (RUNLENS_MAX_DECOMPRESSED_BYTES)" in message
     assert re.search(r"after \d+ bytes", message)
     assert grown < 400, f"memory grew by {grown} MiB"
+
+
+def test_records_before_the_decompression_cap_are_kept_in_the_block_that_crosses_it(tmp_path: Path) -> None:
+    """A plain file crossing a small cap inside its first block: the records before the cap are ingested, the one
+    the cap cuts is quarantined, the outcome is partial (before, the whole crossing block was dropped)."""
+    records = [line(rec(f"run_cap_{i}")) + b"\n" for i in range(5)]
+    cap = len(records[0]) + len(records[1]) + 10
+    result, _ = ingest_one(tmp_path, "capped.jsonl", b"".join(records), Limits(max_decompressed_bytes=cap))
+    assert (result.outcome, result.records_valid, result.records_quarantined) == ("partial", 2, 1)
+    assert "RUNLENS_MAX_DECOMPRESSED_BYTES" in result.message
+
+
+def test_summary_names_a_file_read_only_in_part(data_dir: Path, run_cli: CliRunner) -> None:
+    """runlens run ingests what a truncated gzip holds, and its summary says which file was read only in part."""
+    content = gzip.compress(ndjson(*(rec(f"run_tr_{i}", input={"pad": "x" * 200}) for i in range(40))), mtime=0)
+    (data_dir / "exports" / "cut.jsonl.gz").write_bytes(content[: len(content) // 2])
+    (data_dir / "exports" / "whole.jsonl").write_bytes(ndjson(rec("run_whole")))
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0
+    partly = [text for text in result.out.splitlines() if text.startswith("PARTLY READ:")]
+    assert len(partly) == 1 and partly[0].startswith("PARTLY READ: cut.jsonl.gz: the gzip stream ends early")
 
 
 @pytest.mark.slow

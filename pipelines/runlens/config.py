@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from runlens.errors import ConfigError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent.parent
 DEFAULT_SCHEMA = PACKAGE_DIR / "schema" / "restack-workflow-run-schema.json"
@@ -17,13 +19,31 @@ SQL_DIR = Path(os.environ.get("RUNLENS_SQL_DIR", PROJECT_DIR / "sql"))
 
 
 def _env_int(name: str, default: int) -> int:
+    """A positive whole number from the environment (``default`` when unset or empty)."""
     value = os.environ.get(name)
-    return int(value) if value else default
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ConfigError(f"{name}={value!r}: expected a whole number of at least 1 (unset: {default})")
+    return number
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_fraction(name: str, default: float) -> float:
+    """A number between 0 and 1 from the environment (``default`` when unset or empty)."""
     value = os.environ.get(name)
-    return float(value) if value else default
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 <= number <= 1.0:  # NaN fails this too
+        raise ConfigError(f"{name}={value!r}: expected a number between 0 and 1 (unset: {default})")
+    return number
 
 
 @dataclass(frozen=True)
@@ -57,7 +77,7 @@ class Settings:
             lake_dir=Path(os.environ.get("RUNLENS_LAKE_DIR") or root / "lake").resolve(),
             warehouse_path=Path(os.environ.get("RUNLENS_WAREHOUSE") or root / "warehouse.duckdb").resolve(),
             schema_path=Path(os.environ.get("RUNLENS_SCHEMA") or DEFAULT_SCHEMA).resolve(),
-            quarantine_rate_threshold=_env_float("RUNLENS_QUARANTINE_RATE_THRESHOLD", 0.05),
+            quarantine_rate_threshold=_env_fraction("RUNLENS_QUARANTINE_RATE_THRESHOLD", 0.05),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

@@ -24,3 +24,7 @@ class SchemaFileError(RunlensError):
 
 class LockedError(RunlensError):
     """Another runlens process is writing to the same data directory."""
+
+
+class ConfigError(RunlensError):
+    """A setting from the environment that runlens cannot use (not a number, out of range)."""

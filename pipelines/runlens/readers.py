@@ -130,8 +130,11 @@ class ByteSource:
         with open(self.path, "rb") as handle:
             blocks = self._gunzipped(handle) if gzipped(self.path) else iter(partial(handle.read, CHUNK_BYTES), b"")
             for block in blocks:
+                room = cap - self.bytes_read
                 self.bytes_read += len(block)
-                if self.bytes_read > cap:
+                if self.bytes_read > cap:  # the bytes up to the cap still count: the records before it are read
+                    if room > 0:
+                        yield block[:room]
                     raise self._fail(
                         f"more than {cap} bytes after decompression (RUNLENS_MAX_DECOMPRESSED_BYTES); "
                         "the rest of the file was not read"
@@ -613,8 +616,11 @@ def _unescaped_quotes(data: np.ndarray) -> np.ndarray:
     return quotes[keep]
 
 
-# orjson refuses JSON nested deeper than this; RUNLENS_MAX_NESTING_DEPTH above it is treated as this.
-PARSER_MAX_DEPTH = 1024
+# The deepest nesting every parser in the chain handles from any call depth: msgspec stops at Python's recursion
+# limit (1000 frames, counting the frames already on the stack: above ~700 levels, records were refused as
+# "maximum recursion depth exceeded" depending on the caller), orjson at 1024. RUNLENS_MAX_NESTING_DEPTH above it
+# is treated as this.
+PARSER_MAX_DEPTH = 512
 _ALL_BUT_OPENERS = bytes(b for b in range(256) if b not in b"{[\x00")
 
 

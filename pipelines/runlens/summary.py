@@ -44,6 +44,13 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
         (files, read, valid, quarantined, runs, completed, failed, in_flight, conflicts, first, last) = totals
         share = f" ({quarantined / read:.2%})" if read else ""
         lines.append(f"records: {read} read = {valid} valid + {quarantined} quarantined{share}, from {files} file(s)")
+        partly = con.execute(
+            "select source_file, message from ingest_log where outcome = 'partial' and list_contains($new, source_file)"
+            " order by source_file",
+            {"new": report.new_files},
+        ).fetchall()
+        for name, message in partly:
+            lines.append(f"PARTLY READ: {name}: {message} (the records before the problem are in the lake)")
         if not runs:
             lines.append("runs: none yet; drop exports into " + str(settings.exports_dir))
             return "\n".join(lines)

@@ -579,6 +579,16 @@ def test_gzip_bomb_is_stopped_at_the_cap_in_bounded_memory(tmp_path: Path) -> No
     assert grown < 400, f"memory grew by {grown} MiB"
 
 
+def test_lone_surrogate_in_a_utf16_file_is_quarantined_not_replaced(tmp_path: Path) -> None:
+    """A UTF-16 code unit D800 with no partner: its record is quarantined, as the same character in a UTF-8 file
+    is, instead of being stored with U+FFFD in its place (a review found it staged as 'w\ufffd')."""
+    text = ndjson(rec("run_bad", workflowName="w@"), rec("run_good")).decode()
+    content = codecs.BOM_UTF16_LE + text.encode("utf-16-le").replace("@".encode("utf-16-le"), b"\x00\xd8")
+    result, lake_dir = ingest_one(tmp_path, "lone.jsonl", content)
+    assert (result.records_read, result.records_valid, result.records_quarantined) == (2, 1, 1)
+    assert [row["record_index"] for row in quarantine_of(lake_dir)] == [0]
+
+
 def test_records_before_the_decompression_cap_are_kept_in_the_block_that_crosses_it(tmp_path: Path) -> None:
     """A plain file crossing a small cap inside its first block: the records before the cap are ingested, the one
     the cap cuts is quarantined, the outcome is partial (before, the whole crossing block was dropped)."""

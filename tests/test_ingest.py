@@ -425,6 +425,10 @@ def test_utf8_encoded_surrogates_are_quarantined_not_a_crash(data_dir: Path) -> 
     assert [row["run_id"] for row in got.staged] == ["run_ok", "run_after"]
     assert [row["record_index"] for row in got.quarantine] == [1, 2]
     assert all(error["keyword"] == "json" for row in got.quarantine for error in row["errors"])
+    at = [raw.index(surrogate) + 1 for raw in raws[1:3]]  # the message names the cause and the byte
+    assert [row["errors"][0]["message"] for row in got.quarantine] == [
+        f"not valid JSON: not valid UTF-8 at byte {n} of the record" for n in at
+    ]
     assert got.log["records_read"] == 4
 
 

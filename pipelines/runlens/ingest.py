@@ -206,6 +206,10 @@ class BatchProcessor:
             except orjson.JSONDecodeError as exc:
                 try:
                     parsed.append(_strict_loads(raw))
+                except UnicodeDecodeError as undecodable:  # orjson's message names another cause
+                    where = f"byte {undecodable.start + 1} of the record"
+                    bad[pos] = [Violation("$", "json", f"not valid JSON: not valid UTF-8 at {where}")]
+                    continue
                 except (ValueError, RecursionError):
                     bad[pos] = [Violation("$", "json", f"not valid JSON: {exc}")]
                     continue

@@ -177,10 +177,15 @@ class ByteSource:
             yield first.removeprefix(codecs.BOM_UTF8)
             yield from blocks
             return
-        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-        for block in _chain(first, blocks):
-            yield decoder.decode(block).encode("utf-8")
-        yield decoder.decode(b"", final=True).encode("utf-8")
+        # A lone surrogate passes through as the bytes UTF-8 would give it (ED A0 80 ...), which are not valid UTF-8:
+        # its record is quarantined as in a UTF-8 file, instead of being stored with U+FFFD in its place.
+        decoder = codecs.getincrementaldecoder(encoding)(errors="surrogatepass")
+        try:
+            for block in _chain(first, blocks):
+                yield decoder.decode(block).encode("utf-8", "surrogatepass")
+            yield decoder.decode(b"", final=True).encode("utf-8", "surrogatepass")
+        except UnicodeDecodeError as exc:
+            raise self._fail(f"not valid {encoding}: {exc.reason}") from None
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -32,7 +32,7 @@ def _validate(args: argparse.Namespace) -> int:
     if args.schema:
         settings = settings.with_overrides(schema_path=Path(args.schema).resolve())
     validator = RecordValidator.from_file(settings.schema_path)
-    invalid = checked = 0
+    invalid = checked = unread = 0
     for name in args.files:
         path = Path(name)
         if not path.is_file() or export_format(path) is None:
@@ -51,22 +51,31 @@ def _validate(args: argparse.Namespace) -> int:
                         print(f"{where}: {error['path']}: {error['message']}")
         for note in reader.notes:
             print(f"{name}: {note}")
-    print(f"{checked} record(s) checked, {invalid} invalid", file=sys.stderr)
-    return 1 if invalid else 0
+        if reader.source.error is not None:  # read only in part: what was not read was not checked
+            unread += 1
+    print(
+        f"{checked} record(s) checked, {invalid} invalid"
+        + (f", {unread} file(s) read only in part (see above)" if unread else ""),
+        file=sys.stderr,
+    )
+    return 1 if invalid or unread else 0
 
 
 def _generate(args: argparse.Namespace) -> int:
     from runlens.generate import generate_exports
 
-    summary = generate_exports(
-        Path(args.out),
-        runs=args.runs,
-        days=args.days,
-        seed=args.seed,
-        fmt=args.format,
-        snapshots_per_day=args.snapshots_per_day,
-        invalid_ratio=args.invalid_ratio,
-    )
+    try:
+        summary = generate_exports(
+            Path(args.out),
+            runs=args.runs,
+            days=args.days,
+            seed=args.seed,
+            fmt=args.format,
+            snapshots_per_day=args.snapshots_per_day,
+            invalid_ratio=args.invalid_ratio,
+        )
+    except ValueError as exc:  # an argument out of range: the generator's message names it
+        raise RunlensError(str(exc)) from None
     print(
         f"wrote {summary.files} export file(s) to {args.out}: {summary.records} records "
         f"({summary.invalid_records} deliberately invalid) for {summary.runs} runs"
@@ -94,12 +103,29 @@ def _sql(args: argparse.Namespace) -> int:
     settings = Settings.from_env(args.data_dir)
     if not settings.warehouse_path.exists():
         raise RunlensError(f"{settings.warehouse_path}: no warehouse yet; run `runlens run` first")
-    with connect_readonly(settings.warehouse_path) as con:
+    if not args.query.strip():
+        raise RunlensError("the query is empty")
+    try:
+        con = connect_readonly(settings.warehouse_path)
+    except duckdb.Error as exc:
+        raise RunlensError(
+            f"{settings.warehouse_path}: cannot be opened ({str(exc).splitlines()[0]}); `runlens run` rebuilds it"
+        ) from None
+    with con:
         try:
-            con.sql(args.query).show(max_rows=args.max_rows, max_width=200)
+            result = con.sql(args.query)
+            if result is not None:  # None: a statement without rows (SET, a comment only)
+                result.show(max_rows=args.max_rows, max_width=200)
         except duckdb.Error as exc:
             raise RunlensError(f"query failed: {str(exc).splitlines()[0]}") from None
     return 0
+
+
+def _at_least_one(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text}")
+    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,10 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--workflow", action="append", default=[], help="only this workflow (repeatable)")
     report.set_defaults(handler=_report)
 
-    sql = sub.add_parser("sql", help="run a query against the warehouse (read-only)")
+    sql = sub.add_parser("sql", help="run a query against the warehouse (opened read-only)")
     sql.add_argument("query")
     sql.add_argument("--data-dir", help="data root (default: $RUNLENS_DATA_DIR or ./data)")
-    sql.add_argument("--max-rows", type=int, default=40, help="rows to show (default 40)")
+    sql.add_argument("--max-rows", type=_at_least_one, default=40, help="rows to show (default 40)")
     sql.set_defaults(handler=_sql)
     return parser
 
@@ -158,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("runlens: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a path that cannot be used as asked: a file where a folder must be, no permission, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"runlens: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # a bug, not bad input: one line, the traceback only on request
         if os.environ.get("RUNLENS_DEBUG"):
             traceback.print_exc()

@@ -17,7 +17,7 @@ from typing import Any
 
 import dagster as dg
 
-from runlens import exports
+from runlens import exports, warehouse
 from runlens.config import PROJECT_DIR, Settings
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import RunlensResource
@@ -54,7 +54,10 @@ class PipelineReport:
 def ensure_dagster_home(settings: Settings) -> Path:
     """DAGSTER_HOME if set; otherwise <data dir>/.dagster with the project's dagster.yaml (telemetry off)."""
     if os.environ.get("DAGSTER_HOME"):
-        return Path(os.environ["DAGSTER_HOME"])
+        home = Path(os.environ["DAGSTER_HOME"])
+        if not home.is_absolute() or not home.is_dir():
+            raise RunlensError(f"DAGSTER_HOME={str(home)!r}: Dagster needs an existing folder given by its full path")
+        return home
     home = settings.data_dir / ".dagster"
     home.mkdir(parents=True, exist_ok=True)
     template = PROJECT_DIR / "dagster.yaml"
@@ -158,6 +161,7 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
                     definitions, settings, instance, step.selection, tags=step.tags, run_config=step.run_config
                 )
                 _record(report, result)
-            if not plan and not settings.warehouse_path.exists():
+            if not plan and warehouse.built_for(settings.warehouse_path) != settings.lake_dir:
+                # missing, unreadable, or built over another lake (the data directory was moved or copied)
                 _record(report, _materialize(definitions, settings, instance, ["warehouse"]))
         return report

@@ -38,6 +38,11 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# The relation whose comment names the lake the warehouse was built over (see built_for).
+MARKED = "ingest_log"
+LAKE_MARK = "runlens lake: "
+
+
 def _parquet(glob: str, hive: dict[str, str] | None = None) -> str:
     if not hive:
         return f"read_parquet({sql_string(glob)})"
@@ -97,6 +102,8 @@ def refresh_warehouse(lake_dir: Path, warehouse_path: Path) -> list[str]:
             for name, schema in EMPTY_TABLES:
                 if name not in existing:
                     _empty(con, name, schema)
+            kind = "view" if MARKED in existing else "table"
+            con.execute(f"comment on {kind} {MARKED} is {sql_string(LAKE_MARK + str(lake_dir))}")
             con.execute(metrics.macro_sql())
             con.execute("checkpoint")
             names = sorted(row[0] for row in con.execute("select table_name from information_schema.tables").fetchall())
@@ -106,6 +113,24 @@ def refresh_warehouse(lake_dir: Path, warehouse_path: Path) -> list[str]:
         tmp.unlink(missing_ok=True)
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
     return names
+
+
+def built_for(warehouse_path: Path) -> Path | None:
+    """The lake whose files a warehouse's views read, from the mark ``refresh_warehouse`` leaves on ``ingest_log``;
+    None when there is no warehouse, it is not a DuckDB database, or it predates the mark. The views hold absolute
+    paths, so a data directory moved or copied elsewhere needs its warehouse rebuilt."""
+    if not warehouse_path.is_file():
+        return None
+    query = (
+        "select comment from duckdb_views() where view_name = $name "
+        "union all select comment from duckdb_tables() where table_name = $name"
+    )
+    try:
+        with connect_readonly(warehouse_path) as con:
+            marks = [row[0] for row in con.execute(query, {"name": MARKED}).fetchall()]
+    except duckdb.Error:
+        return None
+    return Path(marks[0].removeprefix(LAKE_MARK)) if marks and (marks[0] or "").startswith(LAKE_MARK) else None
 
 
 def connect_readonly(warehouse_path: Path) -> duckdb.DuckDBPyConnection:

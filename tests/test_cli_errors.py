@@ -1,0 +1,79 @@
+"""Bad setup and odd use of the command line: one line naming what to fix, exit code 2, never an internal error; and
+a warehouse that does not describe this data directory's lake is rebuilt (these were found by a review)."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import CliResult, CliRunner
+from runlens.warehouse import connect_readonly
+
+RUN = b'{"runId": "run_%d", "workflowName": "w", "status": "completed", "createdAt": "2026-11-01T10:00:00Z"}\n'
+
+
+def exports(data: Path, count: int = 3) -> None:
+    (data / "exports").mkdir(parents=True, exist_ok=True)
+    (data / "exports" / "a.jsonl").write_bytes(b"".join(RUN % i for i in range(count)))
+
+
+def user_error(result: CliResult, text: str) -> None:
+    assert result.code == 2, result
+    assert result.err.startswith("runlens: error:") and text in result.err, result.err
+    assert "internal error" not in result.err
+
+
+def runs_in(data: Path) -> int:
+    with connect_readonly(data / "warehouse.duckdb") as con:
+        [(count,)] = con.execute("select count(*) from runs").fetchall()
+    return count
+
+
+def test_moved_or_broken_warehouse_is_rebuilt_for_this_lake(tmp_path: Path, run_cli: CliRunner) -> None:
+    """The warehouse's views hold absolute paths: after the data directory moved, and after the warehouse file was
+    overwritten with garbage, the next run rebuilds it over this lake (it failed, or read the old directory)."""
+    first, moved = tmp_path / "first", tmp_path / "moved"
+    exports(first)
+    assert run_cli("run", "--data-dir", first).code == 0
+    shutil.move(first, moved)
+    assert run_cli("run", "--data-dir", moved).code == 0
+    assert runs_in(moved) == 3
+    copy = tmp_path / "copy"
+    shutil.copytree(moved, copy)
+    shutil.rmtree(moved / "lake" / "runs")  # the copy's warehouse must not read the original's runs
+    (copy / "warehouse.duckdb").write_bytes(b"garbage")
+    user_error(run_cli("sql", "select 1", "--data-dir", copy), "runlens run` rebuilds it")
+    assert run_cli("run", "--data-dir", copy).code == 0
+    assert runs_in(copy) == 3
+
+
+def test_sql_edge_cases(tmp_path: Path, run_cli: CliRunner) -> None:
+    exports(tmp_path / "d")
+    assert run_cli("run", "--data-dir", tmp_path / "d").code == 0
+    user_error(run_cli("sql", "  ", "--data-dir", tmp_path / "d"), "the query is empty")
+    assert run_cli("sql", "-- only a comment", "--data-dir", tmp_path / "d").code == 0
+    with pytest.raises(SystemExit) as stopped:
+        run_cli("sql", "select 1", "--max-rows", "0", "--data-dir", tmp_path / "d")
+    assert stopped.value.code == 2
+
+
+def test_unusable_paths_and_arguments_are_user_errors(
+    tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a_file").write_text("")
+    user_error(run_cli("run", "--data-dir", tmp_path / "a_file"), "a_file")
+    user_error(run_cli("generate", "--out", tmp_path / "g", "--runs", "-5"), "runs must be >= 0")
+    exports(tmp_path / "d")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "missing"))
+    user_error(run_cli("run", "--data-dir", tmp_path / "d"), "DAGSTER_HOME")
+
+
+def test_validate_fails_for_a_file_read_only_in_part(tmp_path: Path, run_cli: CliRunner) -> None:
+    """Every record it could read is valid, but the gzip stream is cut: not a clean bill of health (it exited 0)."""
+    content = gzip.compress(b"".join(RUN % i for i in range(200)), mtime=0)
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(content[:-8])
+    result = run_cli("validate", path)
+    assert result.code == 1 and "read only in part" in result.err

@@ -14,7 +14,7 @@
 --   7. numbers, decimals included, standing at a word start (a unit suffix of up to two letters stays:
 --      30s -> <n>s, 500ms -> <n>ms; v2 and sha256 stay)  -> <n>
 --   8. hex: 0x... and words of 8 or more hex digits (trace ids, hashes) -> <hex>
--- A failed run without an error message (NULL or blank; anomaly failed_without_error) gets signature
+-- A failed run without an error message (NULL, anomaly failed_without_error; or blank) gets signature
 -- '<no error>', so per workflow the runs of all signatures add up to its failed runs.
 --
 -- Columns: created_date (the runs partition); workflow_name; signature; runs (failed runs with it);

@@ -16,8 +16,8 @@
 --   $threshold_s      DOUBLE or NULL (default): one fixed threshold for every workflow, overriding the rule
 -- Columns: run_id, workflow_name, status, created_at, age_s, threshold_s, workflow_p99_s, as_of.
 -- Reads: partial_in_flight_runs (the queued and running runs with created_at, of every partition) and runs for
--- the p99 window; refresh_metrics points runs at the created_date partitions from the UTC date of
--- $as_of - $p99_window_days days to that of $as_of, which hold every run created in the window.
+-- the p99 window, through workflow_metrics, whose created_date bounds let DuckDB open only that window's
+-- partitions (refresh_metrics gives it every partition).
 -- Partition column: none (rewritten whole).
 with recent_latency as (
     select

@@ -8,7 +8,8 @@
 -- p95_regressed: both windows have at least $min_runs finished (completed + failed) runs and
 --   latest p95_s > $p95_ratio * previous p95_s.
 -- A row is returned when either flag is set. Runs created shortly before $as_of may still be in flight; they
--- are not in the failure rate or the durations yet, which can only hide a regression, never invent one.
+-- are not in the failure rate or the durations yet. That can only hide a p95 regression (the slow runs are left
+-- out), but it can invent a failure-rate one: fast failures finish first (docs/metrics.md).
 --
 -- Parameters:
 --   $as_of      TIMESTAMPTZ: end of the latest window (refresh_metrics defaults it to the newest created_at or
@@ -20,8 +21,8 @@
 --   previous_/latest_failure_rate with their _low / _high bounds; failure_rate_change = latest - previous
 --   failure_rate; previous_p95_s, latest_p95_s; p95_ratio = latest / previous p95_s; failure_rate_regressed,
 --   p95_regressed.
--- Reads: runs; refresh_metrics points it at the created_date partitions from the UTC date of
--- $as_of - 2 * $window_days days to that of $as_of, which hold every run created in the two windows. Partition column: none (recomputed whole).
+-- Reads: runs, through workflow_metrics, whose created_date bounds let DuckDB open only the partitions of the two
+-- windows (refresh_metrics gives it every partition). Partition column: none (recomputed whole).
 with windows as (
     select
         timezone('UTC', timezone('UTC', $as_of::timestamptz) - to_days(2 * $window_days::integer)) as previous_start,

@@ -46,7 +46,7 @@ class Run:
             and self.completed_at is not None
             and self.completed_at < self.created_at,
             "completed_at_on_unfinished": not finished and self.completed_at is not None,
-            "failed_without_error": self.status == "failed" and not self.error,
+            "failed_without_error": self.status == "failed" and self.error is None,  # a blank one is an error
             "missing_created_at": self.created_at is None,
         }
         return [name for name, applies in checks.items() if applies]

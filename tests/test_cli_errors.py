@@ -77,3 +77,19 @@ def test_validate_fails_for_a_file_read_only_in_part(tmp_path: Path, run_cli: Cl
     path.write_bytes(content[:-8])
     result = run_cli("validate", path)
     assert result.code == 1 and "read only in part" in result.err
+
+
+def test_links_are_listed_as_ignored_and_partition_keys_stay_distinct(tmp_path: Path, run_cli: CliRunner) -> None:
+    """A link to a folder of exports was skipped without a word; two names, one holding a newline and one its
+    percent-encoding, got one partition key."""
+    from runlens.exports import partition_key
+
+    assert partition_key("nl\nx.jsonl") != partition_key("nl%0Ax.jsonl")
+    assert partition_key("plain name.jsonl") == "plain name.jsonl"
+    elsewhere = tmp_path / "elsewhere"
+    exports(elsewhere)
+    data = tmp_path / "d"
+    exports(data, count=1)
+    (data / "exports" / "team").symlink_to(elsewhere / "exports", target_is_directory=True)
+    result = run_cli("run", "--data-dir", data)
+    assert result.code == 0 and "1 ignored" in result.out and "team" in result.out

@@ -14,8 +14,10 @@ from runlens import ingest
 from runlens.config import Settings
 from runlens.readers import export_format
 
-# Characters Dagster does not allow in a partition key; a path holding them gets a percent-encoded key.
-_KEY_FORBIDDEN = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
+# Characters Dagster does not allow in a partition key; a path holding them gets a percent-encoded key. A path
+# holding % is encoded too, so that no other path's key can equal an encoded one (`nl%0Ax.jsonl` against a name
+# with a newline).
+_KEY_FORBIDDEN = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0", "%")
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,8 @@ def discover(settings: Settings) -> Discovery:
         return Discovery(files, ignored)
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts) or path.is_dir():
-            continue
+        if any(part.startswith(".") for part in relative.parts) or (path.is_dir() and not path.is_symlink()):
+            continue  # a link to a folder is not followed, and is listed as ignored below
         name = relative.as_posix()
         if path.is_symlink() or not path.is_file() or export_format(path) is None:
             ignored.append(name)

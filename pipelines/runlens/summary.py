@@ -32,7 +32,8 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
     lines = [
         f"runlens: {len(report.new_files)} new export file(s) ingested, {report.already_ingested} already ingested"
         + (
-            f", {len(report.ignored)} ignored (not .json/.jsonl/.ndjson[.gz]): {', '.join(report.ignored[:5])}"
+            f", {len(report.ignored)} ignored (not a .json/.jsonl/.ndjson[.gz] file, or a link): "
+            f"{', '.join(report.ignored[:5])}"
             if report.ignored
             else ""
         )

@@ -175,3 +175,56 @@ def test_export_sensor_retries_a_file_it_could_not_read(data_dir: Path, monkeypa
     monkeypatch.setattr(runlens_ingest, "file_sha256", digest)
     second = run(export_files_sensor, context(instance, data_dir, first.cursor))
     assert added_keys(second) == ["b.json"]
+
+
+def test_export_sensor_requests_again_after_its_ingest_run_failed(data_dir: Path) -> None:
+    """A file the sensor requested stays in its cursor; when that ingest run fails, the next tick requests the file
+    again (it waited until the file changed), and after three failures in a row it stops asking."""
+    (data_dir / "exports" / "a.json").write_text(json.dumps([record("run_a", "queued", "2026-03-01T00:00:00Z")]))
+    instance = dg.DagsterInstance.ephemeral()
+    first = run(export_files_sensor, context(instance, data_dir))
+    (request,) = first.run_requests
+    apply(instance, first)
+    cursor = first.cursor
+
+    def finish(status: dg.DagsterRunStatus) -> None:
+        instance.add_run(dg.DagsterRun(job_name="__ASSET_JOB", status=status, tags=dict(request.tags)))
+
+    finish(dg.DagsterRunStatus.SUCCESS)  # as if it ran: nothing failed, nothing to ask again
+    assert run(export_files_sensor, context(instance, data_dir, cursor)).run_requests == []
+    for attempt in range(3):
+        finish(dg.DagsterRunStatus.FAILURE)
+        again = run(export_files_sensor, context(instance, data_dir, cursor))
+        if attempt < 2:
+            (retry,) = again.run_requests
+            assert (retry.tags[RANGE_START], retry.tags[RANGE_END]) == ("a.json", "a.json")
+        else:
+            assert again.run_requests == [], "three failures in a row: it stops asking until the file changes"
+
+
+def test_refresh_sensor_plans_again_after_a_failed_run_and_waits_while_one_is_queued(data_dir: Path) -> None:
+    """The runs of one plan share a plan tag; while one of them is queued or running, no new plan is requested; when one
+    failed, the plan's final run must not mark the ingests applied (earlier_step_failed), and the next tick plans
+    the same days again (the fixed run_key of before made Dagster skip them for ever)."""
+    from runlens.refresh import PLAN_TAG, earlier_step_failed
+
+    exports = data_dir / "exports"
+    (exports / "1.jsonl").write_text(json.dumps(record("run_1", "queued", "2026-03-01T10:00:00Z")))
+    settings = Settings.from_env(data_dir)
+    ingest_file(exports / "1.jsonl", settings, RecordValidator.from_file(settings.schema_path), "1.jsonl")
+    instance = dg.DagsterInstance.ephemeral()
+    ctx = context(instance, data_dir)
+    first = runs_refresh_sensor(ctx)
+    assert isinstance(first, dg.SensorResult) and refresh_days(first) == ["2026-03-01"]
+    tags = dict(first.run_requests[0].tags)
+    assert not earlier_step_failed(instance, tags[PLAN_TAG])
+
+    instance.add_run(dg.DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.STARTED, tags=tags))
+    assert isinstance(runs_refresh_sensor(ctx), dg.SkipReason), "one of its runs is still running"
+    instance.add_run(dg.DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.FAILURE, tags=tags))
+    assert earlier_step_failed(instance, tags[PLAN_TAG]) and not earlier_step_failed(instance, None)
+    for running in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+        instance.report_run_failed(running)
+    again = runs_refresh_sensor(ctx)
+    assert isinstance(again, dg.SensorResult) and refresh_days(again) == ["2026-03-01"]
+    assert again.run_requests[0].tags[PLAN_TAG] != tags[PLAN_TAG]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from runlens import runs
@@ -24,6 +25,8 @@ DAY_ASSETS = ["runs", "workflow_daily_metrics"]
 FLEET_ASSETS = ["workflow_hourly_throughput", "error_signatures", "stuck_runs", "workflow_regressions"]
 FINAL_ASSETS = [*DAY_ASSETS, *FLEET_ASSETS, "warehouse"]
 MAX_GAP_DAYS = 7
+# The runs of one refresh plan requested by the sensor share this tag (see earlier_step_failed).
+PLAN_TAG = "runlens/refresh_plan"
 
 
 @dataclass(frozen=True)
@@ -95,3 +98,13 @@ def plan_refresh(settings: Settings) -> list[RefreshRun]:
         )
         for i, cluster in enumerate(clusters)
     ]
+
+
+def earlier_step_failed(instance: dg.DagsterInstance, plan_id: str | None) -> bool:
+    """Whether a run of the refresh plan ``plan_id`` (its ``PLAN_TAG``) failed or was canceled: then its final run
+    must not mark the ingests applied, or that run's days would never be rebuilt. False without a plan id (a run of
+    ``runlens run``, which stops at the first failed run)."""
+    if not plan_id:
+        return False
+    stopped = [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.CANCELING]
+    return bool(instance.get_runs(filters=dg.RunsFilter(tags={PLAN_TAG: plan_id}, statuses=stopped), limit=1))

@@ -7,6 +7,7 @@ from runlens import warehouse as catalog
 from runlens.defs.assets.metrics import METRIC_ASSETS
 from runlens.defs.resources import RunlensResource
 from runlens.locks import lake_write_lock
+from runlens.refresh import PLAN_TAG, earlier_step_failed
 
 
 class WarehouseConfig(dg.Config):
@@ -21,7 +22,9 @@ class WarehouseConfig(dg.Config):
     kinds={"duckdb"},
     pool="runlens_lake",
 )
-def warehouse(config: WarehouseConfig, runlens: RunlensResource) -> dg.MaterializeResult:
+def warehouse(
+    context: dg.AssetExecutionContext, config: WarehouseConfig, runlens: RunlensResource
+) -> dg.MaterializeResult:
     """A DuckDB file holding only views over the lake (runs, quarantine, ingest_log, the metric tables) and the
     metric macros, with absolute paths, so `duckdb data/warehouse.duckdb` works from anywhere. Swapped in atomically.
 
@@ -32,7 +35,10 @@ def warehouse(config: WarehouseConfig, runlens: RunlensResource) -> dg.Materiali
     with lake_write_lock(settings.lake_dir):
         names = catalog.refresh_warehouse(settings.lake_dir, settings.warehouse_path)
         if config.applied_ingest_seq:
-            runs_table.mark_applied(settings.lake_dir, config.applied_ingest_seq)
+            if earlier_step_failed(context.instance, context.run.tags.get(PLAN_TAG)):
+                context.log.warning("a run of this refresh failed: its days are planned again, nothing marked applied")
+            else:
+                runs_table.mark_applied(settings.lake_dir, config.applied_ingest_seq)
     return dg.MaterializeResult(
         metadata={"path": dg.MetadataValue.path(str(settings.warehouse_path)), "relations": ", ".join(names)}
     )

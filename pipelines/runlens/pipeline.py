@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
 from runlens import exports, warehouse
 from runlens.config import PROJECT_DIR, Settings
@@ -31,12 +32,6 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 # Every run `runlens run` executes carries the data directory it writes, so a later `runlens run` can tell its own
 # runs from those of the UI or of another data directory sharing DAGSTER_HOME.
 DATA_DIR_TAG = "runlens/data_dir"
-UNFINISHED = [
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]
 
 
 @dataclass
@@ -105,7 +100,7 @@ def fail_orphaned_runs(instance: dg.DagsterInstance, settings: Settings) -> list
     keep the one slot of the ``runlens_lake`` pool (``dagster.yaml``) for ever, and every later run would wait for it
     without end.
     """
-    filters = dg.RunsFilter(tags={DATA_DIR_TAG: str(settings.data_dir.resolve())}, statuses=UNFINISHED)
+    filters = dg.RunsFilter(tags={DATA_DIR_TAG: str(settings.data_dir.resolve())}, statuses=NOT_FINISHED_STATUSES)
     orphans = instance.get_runs(filters=filters)
     for run in orphans:
         instance.report_run_failed(run, message="the runlens run process that executed this run ended without it")

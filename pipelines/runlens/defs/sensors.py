@@ -5,21 +5,17 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
 from runlens import exports
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import RunlensResource
 from runlens.refresh import FINAL_ASSETS, PLAN_TAG, ingest_range, plan_refresh
 
-# Tags the ingest runs the export sensor requests, so it can tell whether the last one failed.
+# Tags the runs each sensor requests (its name as the value), so it can find its own: the export sensor whether its
+# newest ingest failed, the refresh sensor whether a plan of its is still queued or running.
 SENSOR_TAG = "runlens/sensor"
 MAX_RETRIES = 3
-IN_FLIGHT = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 @dg.sensor(asset_selection=["ingested_exports"], minimum_interval_seconds=60)
@@ -80,7 +76,8 @@ def runs_refresh_sensor(
     failed (``earlier_step_failed``), so a failed day cluster is planned again on a later tick. No new plan is
     requested while a run of the last one is queued or running.
     """
-    if context.instance.get_runs(filters=dg.RunsFilter(tags={SENSOR_TAG: "runs_refresh"}, statuses=IN_FLIGHT), limit=1):
+    ours = dg.RunsFilter(tags={SENSOR_TAG: "runs_refresh"}, statuses=NOT_FINISHED_STATUSES)
+    if context.instance.get_runs(filters=ours, limit=1):
         return dg.SkipReason("a refresh requested earlier is still queued or running")
     plan = plan_refresh(runlens.settings())
     if not plan:

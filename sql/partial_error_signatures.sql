@@ -11,9 +11,10 @@
 --   4. quoted values 'x' and "x" (opening quote not inside a word, so "can't" stays) -> '<str>' and "<str>"
 --   5. paths: /abs, ~/x, ./x, ../x, relative ones with two or more slashes (a/b/c), C:\x -> <path>
 --   6. ids: run ids (run_...) and words joined by _ or - that contain a digit (req-42, job_7f3a) -> <id>
---   7. numbers, decimals included, standing at a word start (a unit suffix of up to two letters stays:
---      30s -> <n>s, 500ms -> <n>ms; v2 and sha256 stay)  -> <n>
---   8. hex: 0x... and words of 8 or more hex digits (trace ids, hashes) -> <hex>
+--   7. hex: 0x... and words of 8 or more hex digits with at least one letter a-f (trace ids, hashes) -> <hex>
+--      (before numbers, so a hex id that starts with digits, 123456ab, is not read as a number with a unit)
+--   8. numbers, decimals included, standing at a word start (a unit suffix of up to two letters stays:
+--      30s -> <n>s, 500ms -> <n>ms; v2 and sha256 stay; a word of digits only, however long, is a number) -> <n>
 -- A failed run without an error message (NULL, anomaly failed_without_error; or blank) gets signature
 -- '<no error>', so per workflow the runs of all signatures add up to its failed runs.
 --
@@ -55,8 +56,14 @@ normalised_errors as (
         regexp_replace(
             without_paths, '\b(run_[A-Za-z0-9_]+|[A-Za-z][A-Za-z0-9]*[_-][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)', '<id>', 'g'
         ) as without_ids,
-        regexp_replace(without_ids, '\b[0-9]+(\.[0-9]+)?([A-Za-z]{1,2})?\b', '<n>\2', 'g') as without_numbers,
-        regexp_replace(without_numbers, '\b(0[xX][0-9a-fA-F]+|[0-9a-fA-F]{8,})\b', '<hex>', 'g') as without_hex
+        -- a word of 8+ hex digits holding a letter: its first letter comes after i = 0..6 digits and is followed by
+        -- at least 7 - i hex digits, or comes after 7 or more digits (RE2 has no lookahead to say it shorter)
+        regexp_replace(
+            without_ids,
+            '\b(0[xX][0-9a-fA-F]+|[a-fA-F][0-9a-fA-F]{7,}|[0-9]{1}[a-fA-F][0-9a-fA-F]{6,}|[0-9]{2}[a-fA-F][0-9a-fA-F]{5,}|[0-9]{3}[a-fA-F][0-9a-fA-F]{4,}|[0-9]{4}[a-fA-F][0-9a-fA-F]{3,}|[0-9]{5}[a-fA-F][0-9a-fA-F]{2,}|[0-9]{6}[a-fA-F][0-9a-fA-F]{1,}|[0-9]{7,}[a-fA-F][0-9a-fA-F]*)\b',
+            '<hex>', 'g'
+        ) as without_hex,
+        regexp_replace(without_hex, '\b[0-9]+(\.[0-9]+)?([A-Za-z]{1,2})?\b', '<n>\2', 'g') as without_numbers
     from failed_runs
 ),
 
@@ -67,7 +74,7 @@ signed_errors as (
         created_date,
         created_at,
         error,
-        coalesce(nullif(without_hex, ''), '<no error>') as signature
+        coalesce(nullif(without_numbers, ''), '<no error>') as signature
     from normalised_errors
 )
 

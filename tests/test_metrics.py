@@ -91,6 +91,8 @@ SIGNATURES = {
         "upstream <uuid> returned HTTP <n> after <n>s at worker.py"
     ),
     "checksum mismatch: expected 0xDEADBEEF got 4bf92f3577b34da6": "checksum mismatch: expected <hex> got <hex>",
+    "trace 123456ab failed after 12345678 ms, span 9e8d7c6b": "trace <hex> failed after <n> ms, span <hex>",
+    "trace 3f9a2b1c failed after 250 ms, span 0000001e": "trace <hex> failed after <n> ms, span <hex>",
     'json {"code": 500, "msg": "boom"}': 'json {"<str>": <n>, "<str>": "<str>"}',
     "Ошибка 42: задача не найдена": "Ошибка <n>: задача не найдена",
     "C:\\jobs\\run.ps1 exited with code 2 for req-42 on src/app/main.py": (

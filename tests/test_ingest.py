@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 import reference as ref
+from runlens import exports, readers
 from runlens import ingest as ingest_module
-from runlens import readers
 from runlens.config import Settings
 from runlens.ingest import IngestResult, ingest_file
 from runlens.validation import RecordValidator
@@ -476,6 +476,42 @@ def test_same_content_is_ingested_once(data_dir: Path) -> None:
     assert again.outcome == "skipped"
     assert again.export_id == first.result.export_id
     assert [p.name for p in (settings.lake_dir / "ingest").iterdir()] == [first.result.export_id]
+
+
+def test_same_bytes_under_the_other_format_are_read_again(data_dir: Path) -> None:
+    """A .jsonl that really holds a JSON array is one bad record; renamed .json it is a new export of the array's
+    runs, while another file of the same bytes and format, in either format, is skipped."""
+    runs = [VALID_BASE, {**VALID_BASE, "runId": "run_two"}]
+    array = json.dumps(runs)
+    as_lines = ingest(data_dir, "misnamed.jsonl", array, reference=False)
+    assert (as_lines.log["format"], as_lines.log["records_read"], len(as_lines.quarantine)) == ("ndjson", 1, 1)
+    (data_dir / "exports" / "misnamed.jsonl").rename(data_dir / "exports" / "misnamed.json")
+    settings = Settings.from_env(data_dir)
+    discovered = exports.discover(settings)
+    assert [f.name for f in exports.new_exports(settings, discovered).files] == ["misnamed.json"]
+    as_array = ingest(data_dir, "misnamed.json", array)
+    assert as_array.result.outcome == "ingested"
+    assert as_array.log["format"] == "json"
+    assert sorted(row["run_id"] for row in as_array.staged) == ["run_ok", "run_two"]
+    assert as_array.result.export_id != as_lines.result.export_id
+    validator = RecordValidator.from_file(settings.schema_path)
+    for name in ("again.jsonl", "again.json"):
+        (data_dir / "exports" / name).write_text(array)
+        result = ingest_file(data_dir / "exports" / name, settings, validator, name)
+        assert (result.outcome, result.export_id) == (
+            "skipped",
+            as_lines.result.export_id if name.endswith("l") else as_array.result.export_id,
+        )
+    assert exports.new_exports(settings, exports.discover(settings)).files == []
+    assert len(list((settings.lake_dir / "ingest").iterdir())) == 2
+
+
+def test_the_same_bytes_in_both_formats_in_one_batch_are_both_new(data_dir: Path) -> None:
+    array = json.dumps([VALID_BASE])
+    for name in ("a.json", "b.jsonl", "c.json"):
+        (data_dir / "exports" / name).write_text(array)
+    settings = Settings.from_env(data_dir)
+    assert [f.name for f in exports.new_exports(settings, exports.discover(settings)).files] == ["a.json", "b.jsonl"]
 
 
 def test_a_settled_file_is_hashed_once_and_a_fresh_write_is_hashed_again(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 """Discovery of export files under ``exports/``: which ones runlens reads, and which are new.
 
-A file is identified by its content (sha256): one already ingested is skipped wherever it lies, a changed file is a
-new version. Files of other kinds are reported and left alone. Export files are never modified or deleted.
+A file is identified by its content (sha256) and its format (a ``.json`` document or ``.jsonl`` lines): one already
+ingested is skipped wherever it lies, a changed file is a new version, and the same bytes renamed to the other format
+are read again (``ingest.export_identity``). Files of other kinds are reported and left alone. Export files are never
+modified or deleted.
 """
 
 from __future__ import annotations
@@ -25,10 +27,7 @@ class ExportFile:
     path: Path
     name: str  # path relative to the exports folder, with forward slashes: what the lake records as source_file
     key: str  # the Dagster partition key of the file
-
-    @property
-    def export_id(self) -> str:
-        return ingest.export_id_for(ingest.file_sha256(self.path))
+    fmt: str  # how it is read: readers.export_format
 
 
 @dataclass(frozen=True)
@@ -53,34 +52,36 @@ def discover(settings: Settings) -> Discovery:
         if any(part.startswith(".") for part in relative.parts) or (path.is_dir() and not path.is_symlink()):
             continue  # a link to a folder is not followed, and is listed as ignored below
         name = relative.as_posix()
-        if path.is_symlink() or not path.is_file() or export_format(path) is None:
+        fmt = export_format(path)
+        if path.is_symlink() or not path.is_file() or fmt is None:
             ignored.append(name)
         else:
-            files.append(ExportFile(path, name, partition_key(name)))
+            files.append(ExportFile(path, name, partition_key(name), fmt))
     files.sort(key=lambda export: export.name)  # "path order" is the order of these names, everywhere
     return Discovery(files, ignored)
 
 
 @dataclass(frozen=True)
 class NewExports:
-    files: list[tuple[ExportFile, str]]  # content not ingested yet, with its export id (path order)
+    files: list[ExportFile]  # content not ingested yet in its format, the first file of each (path order)
     unreadable: dict[str, str]  # name -> reason, for files that could not be read now (left for the next run)
 
 
 def new_exports(settings: Settings, discovery: Discovery) -> NewExports:
-    """The discovered files whose content has not been ingested yet, and those that could not be read to tell (a
-    file removed or made unreadable since discovery): they are reported, not recorded, and tried again next time."""
-    done = ingest.ingested_ids(settings.lake_dir)
-    pending: list[tuple[ExportFile, str]] = []
+    """The discovered files whose content has not been ingested yet in their format, and those that could not be
+    read to tell (a file removed or made unreadable since discovery): they are reported, not recorded, and tried
+    again next time."""
+    pending: list[ExportFile] = []
     unreadable: dict[str, str] = {}
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for export in discovery.files:
         try:
-            export_id = export.export_id
+            sha = ingest.file_sha256(export.path)
         except OSError as exc:
             unreadable[export.name] = ingest.os_reason(exc)
             continue
-        if export_id not in done and export_id not in seen:
-            pending.append((export, export_id))
-            seen.add(export_id)
+        content = (sha, export.fmt)
+        if content not in seen and not ingest.export_identity(settings.lake_dir, *content)[1]:
+            pending.append(export)
+            seen.add(content)
     return NewExports(pending, unreadable)

@@ -127,8 +127,23 @@ def os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def export_id_for(sha256: str) -> str:
-    return sha256[:24]
+def export_identity(lake_dir: Path, sha256: str, fmt: str) -> tuple[str, bool]:
+    """The export id of a file's content read as ``fmt`` (``export_format``), and whether its ingest is committed.
+
+    An export is its bytes *and* the way they are read: the same bytes under another format give other records (a
+    ``.jsonl`` that really holds one JSON array is one bad record; renamed ``.json``, it is the array's runs). The
+    first reading of some bytes gets the id ``sha256[:24]``; a later reading in the other format gets
+    ``sha256[:24]-<format>``. Which format the first one used is read from its ingest_log only when that folder
+    exists, so the usual new file costs one ``stat``."""
+    root = lake.table_dir(lake_dir, lake.INGEST)
+    first = sha256[:24]
+    if not (root / first).is_dir():
+        return first, False
+    [logged] = pq.read_table(root / first / "ingest_log.parquet", columns=["format"]).column("format").to_pylist()
+    if logged == fmt:
+        return first, True
+    other = f"{first}-{fmt}"
+    return other, (root / other).is_dir()
 
 
 def ingested_ids(lake_dir: Path) -> set[str]:
@@ -603,9 +618,10 @@ def _ingest_file(
         sha = file_sha256(path)
     except OSError as exc:  # removed or made unreadable since discovery: nothing read, so nothing to record
         return IngestResult(name, "", "unreadable", message=f"could not be read: {os_reason(exc)}")
-    export_id = export_id_for(sha)
-    if export_id in ingested_ids(settings.lake_dir):
-        return IngestResult(name, export_id, "skipped", message="content already ingested")
+    fmt = export_format(path) or "ndjson"  # how ExportReader reads a file of no known format
+    export_id, done = export_identity(settings.lake_dir, sha, fmt)
+    if done:
+        return IngestResult(name, export_id, "skipped", message=f"content already ingested (read as {fmt})")
     ingested_at = datetime.now(UTC)
     seq = next_ingest_seq(settings.lake_dir)
     params = {"source_file": name, "export_id": export_id, "ingest_seq": seq, "ingested_at": ingested_at}
@@ -629,7 +645,7 @@ def _ingest_file(
                 "export_id": export_id,
                 "sha256": sha,
                 "bytes": path.stat().st_size,
-                "format": export_format(path),
+                "format": fmt,
                 "records_read": result.records_read,
                 "records_valid": result.records_valid,
                 "records_quarantined": result.records_quarantined,

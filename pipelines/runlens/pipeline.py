@@ -144,8 +144,8 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
             report.unreadable = [f"{name} ({reason})" for name, reason in pending.unreadable.items()]
             report.already_ingested = len(discovery.files) - len(fresh) - len(pending.unreadable)
             if fresh:
-                keys = [export.key for export, _ in fresh]
-                report.new_files = [export.name for export, _ in fresh]
+                keys = [export.key for export in fresh]
+                report.new_files = [export.name for export in fresh]
                 added, tags = ingest_range(instance.get_dynamic_partitions(export_files.name), keys)
                 instance.add_dynamic_partitions(export_files.name, added)
                 result = _materialize(definitions, settings, instance, ["ingested_exports"], tags=tags)

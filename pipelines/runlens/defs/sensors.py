@@ -36,7 +36,7 @@ def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensRes
     if pending.unreadable:
         context.log.warning(f"export files that could not be read (tried again next time): {pending.unreadable}")
         current = {f.key: current[f.key] for f in discovery.files if f.name not in pending.unreadable}
-    fresh = [export.key for export, _ in pending.files]
+    fresh = [export.key for export in pending.files]
     if not fresh:
         return dg.SensorResult(cursor=json.dumps(current))
     added, tags = ingest_range(context.instance.get_dynamic_partitions(export_files.name), fresh)

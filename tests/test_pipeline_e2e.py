@@ -411,6 +411,42 @@ def test_run_without_exports_exits_0_with_a_summary(
     assert con.execute("select count(*) from ingest_log").fetchone() == (0,)
 
 
+def test_summary_names_a_warning_as_one_says_none_for_empty_tables_and_no_checks_on_a_no_op_rerun(
+    data_dir: Path, run_cli: CliRunner
+) -> None:
+    """Ten runs, one of three records quarantined: the quarantine-rate check (severity WARN) did not pass, the
+    blocking ones did; no workflow has 20 finished runs, so the top tables say "(none)"; a rerun that changes
+    nothing runs no check and says so instead of dropping the line."""
+    records = [
+        json.dumps(r(f"run_{i}", "completed", "2026-03-01T10:00:00Z", completedAt="2026-03-01T10:01:00Z"))
+        for i in range(10)
+    ]
+    (data_dir / "exports" / "a.jsonl").write_text("\n".join([*records, '{"runId": 5}', "not json"]) + "\n")
+    first = run_cli("run", "--data-dir", data_dir)
+    assert first.code == 0, first.err
+    checks = next(line for line in first.out.splitlines() if line.startswith("checks: "))
+    assert checks == "checks: 4/5 passed; WARNING: quarantine_rate"
+    assert "FAILED" not in first.out
+    assert first.out.count("\n  (none)\n") == 2, first.out
+    second = run_cli("run", "--data-dir", data_dir)
+    assert second.code == 0, second.err
+    assert "checks: none run (this run changed no checked table)" in second.out.splitlines(), second.out
+
+
+def test_an_exports_folder_holding_the_lake_does_not_ingest_the_lake(
+    data_dir: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RUNLENS_EXPORTS_DIR set to the data root: the export is read, the lake's own state files are not."""
+    monkeypatch.setenv("RUNLENS_EXPORTS_DIR", str(data_dir))
+    (data_dir / "runs.jsonl").write_text(json.dumps(r("run_1", "queued", "2026-03-01T10:00:00Z")) + "\n")
+    first = run_cli("run", "--data-dir", data_dir)
+    assert first.code == 0, first.err
+    assert (data_dir / "lake" / "state" / "runs.json").exists()
+    again = run_cli("run", "--data-dir", data_dir)
+    assert again.code == 0, again.err
+    assert re.search(r"\b0 new export file\(s\) ingested, 1 already ingested", again.out), again.out
+
+
 def test_unexpected_problem_is_one_line_without_traceback(tmp_path: Path, run_cli: CliRunner) -> None:
     not_a_folder = tmp_path / "data-is-a-file"
     not_a_folder.write_text("x")

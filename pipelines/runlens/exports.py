@@ -41,7 +41,8 @@ def partition_key(name: str) -> str:
 
 
 def discover(settings: Settings) -> Discovery:
-    """Every export file under the exports folder, ordered by relative name (hidden files and folders skipped)."""
+    """Every export file under the exports folder, ordered by relative name (hidden files and folders skipped, and
+    runlens's own lake when it lies inside: an exports folder set to the data root must not ingest lake/state)."""
     root = settings.exports_dir
     files: list[ExportFile] = []
     ignored: list[str] = []
@@ -51,6 +52,8 @@ def discover(settings: Settings) -> Discovery:
         relative = path.relative_to(root)
         if any(part.startswith(".") for part in relative.parts) or (path.is_dir() and not path.is_symlink()):
             continue  # a link to a folder is not followed, and is listed as ignored below
+        if path.is_relative_to(settings.lake_dir):
+            continue
         name = relative.as_posix()
         fmt = export_format(path)
         if path.is_symlink() or not path.is_file() or fmt is None:

@@ -43,7 +43,9 @@ class PipelineReport:
     ignored: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # "name (reason)": not ingested, tried again next run
     dagster_runs: list[str] = field(default_factory=list)
-    checks: dict[str, bool] = field(default_factory=dict)  # asset check name -> passed
+    # asset check name -> "passed", "failed" or "warning" (a WARN-severity check that did not pass), for the checks
+    # this run evaluated (none when it changed nothing)
+    checks: dict[str, str] = field(default_factory=dict)
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
@@ -112,7 +114,13 @@ def fail_orphaned_runs(instance: dg.DagsterInstance, settings: Settings) -> list
 def _record(report: PipelineReport, result: dg.ExecuteInProcessResult) -> None:
     report.dagster_runs.append(result.run_id)
     for evaluation in result.get_asset_check_evaluations():
-        report.checks[evaluation.check_name] = evaluation.passed
+        report.checks[evaluation.check_name] = (
+            "passed"
+            if evaluation.passed
+            else "warning"
+            if evaluation.severity == dg.AssetCheckSeverity.WARN
+            else "failed"
+        )
 
 
 def _first_failure(result: dg.ExecuteInProcessResult) -> str:

@@ -24,6 +24,8 @@ def _fmt_s(seconds: float | None) -> str:
 
 
 def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
+    if not rows:
+        return ["  (none)"]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     return ["  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows]]
 
@@ -54,6 +56,8 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
             lines.append(f"PARTLY READ: {name}: {message} (the records before the problem are in the lake)")
         if not runs:
             lines.append("runs: none yet; drop exports into " + str(settings.exports_dir))
+            if report.checks:  # the records were all quarantined: the checks say how it went
+                lines.append(_checks_line(report.checks))
             return "\n".join(lines)
         lines.append(
             f"runs: {runs} ({first} .. {last} UTC): {completed} completed, {failed} failed, {in_flight} in flight"
@@ -79,18 +83,25 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
                 extras.append(f"{name.replace('_', ' ')}: {con.execute(f'select count(*) from {name}').fetchone()[0]}")
         if extras:
             lines.append("; ".join(extras))
-    if report.checks:
-        failed_checks = sorted(name for name, passed in report.checks.items() if not passed)
-        lines.append(
-            f"checks: {len(report.checks) - len(failed_checks)}/{len(report.checks)} passed"
-            + (f"; FAILED: {', '.join(failed_checks)}" if failed_checks else "")
-        )
+    lines.append(_checks_line(report.checks))
     lines.append(
         f'warehouse: {settings.warehouse_path} (query it read-only: runlens sql "select ..."'
         + ("" if settings.data_dir == Path("data").resolve() else f" --data-dir {_quote(settings.data_dir)}")
         + ")"
     )
     return "\n".join(lines)
+
+
+def _checks_line(checks: dict[str, str]) -> str:
+    if not checks:
+        return "checks: none run (this run changed no checked table)"
+    named = {
+        outcome: sorted(name for name, got in checks.items() if got == outcome) for outcome in ("failed", "warning")
+    }
+    passed = len(checks) - len(named["failed"]) - len(named["warning"])
+    return f"checks: {passed}/{len(checks)} passed" + "".join(
+        f"; {outcome.upper()}: {', '.join(names)}" for outcome, names in named.items() if names
+    )
 
 
 def _quote(path: Path) -> str:

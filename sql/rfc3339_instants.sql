@@ -3,6 +3,6 @@
 --
 -- Input: the Arrow table `stamps` (column s: date-times that passed the schema's `date-time` format). Output, in the
 -- input's order: micros (microseconds since 1970-01-01 UTC; fraction digits beyond the sixth truncated; a leap
--- second becomes the first second of the next minute) and leap (whether it was a leap second).
+-- second is the last microsecond of its minute, HH:MM:59.999999) and leap (whether it was a leap second).
 select epoch_us(rfc3339_utc(s)) as micros, coalesce(rfc3339_leap(s), false) as leap
 from stamps

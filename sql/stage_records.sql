@@ -3,7 +3,7 @@
 -- Input: the Arrow table `batch`: record_index, run_id, workflow_name, status, error, created_us and completed_us
 -- (the UTC instants of createdAt and completedAt in microseconds since 1970, NULL when absent: converted by
 -- runlens.fastpath.parse_date_times, the rest by sql/rfc3339_instants.sql; fraction digits beyond the sixth
--- truncated, a leap second moved to the next second), leap (whether either was a leap second), input and output
+-- truncated, a leap second read as HH:MM:59.999999), leap (whether either was a leap second), input and output
 -- (their raw JSON text), extra (JSON text of the top-level keys the schema does not name, or NULL).
 -- Bound: $source_file, $export_id, $ingest_seq, $ingested_at (TIMESTAMPTZ).
 --

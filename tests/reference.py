@@ -220,17 +220,15 @@ def violations(value: Any) -> list[tuple[str, str]]:
 
 def to_utc(stamp: str) -> tuple[datetime, bool]:
     """A valid RFC 3339 date-time as an aware UTC datetime truncated to microseconds, and whether it was a leap
-    second (moved to the next second)."""
+    second (read as the last microsecond of its minute, ``hh:mm:59.999999``, whatever its fraction)."""
     match = _STAMP.match(stamp)
     if match is None:
         raise ValueError(f"not an RFC 3339 date-time: {stamp!r}")
     day, hh, mm, ss, frac, zone = match.groups()
     leap = ss == "60"
-    micro = (frac or "")[:6].ljust(6, "0")
+    second, micro = ("59", "999999") if leap else (ss, (frac or "")[:6].ljust(6, "0"))
     zone = "+00:00" if zone in "Zz" else zone
-    moment = datetime.fromisoformat(f"{day}T{hh}:{mm}:{'59' if leap else ss}.{micro}{zone}")
-    if leap:
-        moment += timedelta(seconds=1)
+    moment = datetime.fromisoformat(f"{day}T{hh}:{mm}:{second}.{micro}{zone}")
     return moment.astimezone(UTC), leap
 
 

@@ -107,8 +107,8 @@ NAMES = (
 
 # (createdAt, completedAt, expected UTC created_at, expected UTC completed_at)
 VALID_TIMES = (
-    ("2026-03-01T23:59:60Z", "2026-03-02T00:00:01Z", "2026-03-02T00:00:00", "2026-03-02T00:00:01"),
-    ("2026-03-01T15:59:60.5-08:00", None, "2026-03-02T00:00:00.500000", None),
+    ("2026-03-01T23:59:60Z", "2026-03-02T00:00:01Z", "2026-03-01T23:59:59.999999", "2026-03-02T00:00:01"),
+    ("2026-03-01T15:59:60.5-08:00", None, "2026-03-01T23:59:59.999999", None),
     ("2026-03-01T00:00:00+23:59", "2026-03-01T00:00:00-23:59", "2026-02-28T00:01:00", "2026-03-01T23:59:00"),
     (
         "2026-03-01T10:00:00.123456789Z",
@@ -463,7 +463,7 @@ def test_utc_time_outside_years_1_to_9999_is_quarantined_not_fatal(tmp_path: Pat
     content = ndjson(
         rec("run_y1", createdAt="9999-12-31T23:59:59-23:59", completedAt=None),
         rec("run_y2", createdAt="0001-01-01T00:00:00+23:59", completedAt=None),
-        rec("run_y3", createdAt="9999-12-31T00:00:00Z", completedAt="9999-12-31T23:59:60Z"),
+        rec("run_y3", createdAt="9999-12-31T00:00:00Z", completedAt="9999-12-31T12:00:00-23:59"),
         rec("run_y4", createdAt="0001-01-01T00:00:00-23:59", completedAt=None),
     )
     result, lake_dir = ingest_one(tmp_path, "years.jsonl", content)

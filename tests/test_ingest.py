@@ -268,9 +268,10 @@ UTC_CASES = [
     ("2026-03-02T00:15:00+05:30", datetime(2026, 3, 1, 18, 45, tzinfo=UTC)),
     ("2026-03-01T10:00:00+23:59", datetime(2026, 2, 28, 10, 1, tzinfo=UTC)),
     ("2026-03-01T10:00:00.5-23:59", datetime(2026, 3, 2, 9, 59, 0, 500000, tzinfo=UTC)),
-    ("2026-12-31T23:59:60Z", datetime(2027, 1, 1, tzinfo=UTC)),
-    ("2026-12-31T15:59:60.25-08:00", datetime(2027, 1, 1, 0, 0, 0, 250000, tzinfo=UTC)),
-    ("2027-01-01t05:29:60.000001+05:30", datetime(2027, 1, 1, 0, 0, 0, 1, tzinfo=UTC)),
+    # a leap second is the last microsecond of its minute, whatever its fraction
+    ("2026-12-31T23:59:60Z", datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+    ("2026-12-31T15:59:60.25-08:00", datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+    ("2027-01-01t05:29:60.000001+05:30", datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
     # beyond 9 fraction digits numpy leaves the conversion to the exact SQL expression
     ("2026-03-01T10:00:00.1234567891Z", datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=UTC)),
     ("2026-03-01T10:00:00.999999999999+01:00", datetime(2026, 3, 1, 9, 0, 0, 999999, tzinfo=UTC)),
@@ -360,7 +361,7 @@ def test_anomalies_and_created_date_source(data_dir: Path) -> None:
     assert rows["run_notimes"]["created_date"] == got.log["ingested_at"].date()
     assert rows["run_notimes"]["created_date_source"] == "ingested_at"
     assert set(rows["run_leap"]["anomalies"]) == {"leap_second"}
-    assert rows["run_leap"]["completed_at"] == datetime(2026, 7, 1, tzinfo=UTC)
+    assert rows["run_leap"]["completed_at"] == datetime(2026, 6, 30, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 def test_duplicate_top_level_keys_last_one_wins(data_dir: Path) -> None:

@@ -212,6 +212,14 @@ def test_duration_rules(data_dir: Path) -> None:
                         rec("run_nocompleted", "completed", "2026-03-01T10:00:00Z"),
                         rec("run_running", "running", "2026-03-01T10:00:00Z", completedAt="2026-03-01T10:00:09Z"),
                         rec("run_leap", "completed", "2026-12-31T23:59:59Z", completedAt="2026-12-31T23:59:60Z"),
+                        # finished 0.9 s after it started, across the leap second
+                        rec(
+                            "run_leap_start",
+                            "completed",
+                            "2016-12-31T23:59:60.2Z",
+                            completedAt="2017-01-01T00:00:00.1Z",
+                        ),
+                        rec("run_in_leap", "completed", "2016-12-31T23:59:60.2Z", completedAt="2016-12-31T23:59:60.8Z"),
                         rec("run_noerror", "failed", "2026-03-01T10:00:00Z", completedAt="2026-03-01T10:00:02Z"),
                     ],
                 )
@@ -227,14 +235,16 @@ def test_duration_rules(data_dir: Path) -> None:
         "run_nocreated": None,
         "run_nocompleted": None,
         "run_running": None,
-        "run_leap": 1.0,
+        "run_leap": 0.999999,  # the leap second reads as 23:59:59.999999
+        "run_leap_start": 0.100001,  # from 23:59:59.999999 to 00:00:00.1, never negative
+        "run_in_leap": 0.0,
         "run_noerror": 2.0,
     }
     anomalies = {k: set(v.anomalies) for k, v in got.items()}
     assert anomalies["run_neg"] == {"completed_before_created"}
     assert anomalies["run_nocreated"] == {"missing_created_at"}
     assert anomalies["run_running"] == {"completed_at_on_unfinished"}
-    assert anomalies["run_leap"] == {"leap_second"}
+    assert anomalies["run_leap"] == anomalies["run_leap_start"] == anomalies["run_in_leap"] == {"leap_second"}
     assert anomalies["run_noerror"] == {"failed_without_error"}
     assert anomalies["run_ok"] == anomalies["run_zero"] == set()
 

@@ -19,7 +19,7 @@ ANOMALIES = {
     "completed_at_on_unfinished": "a queued or running run carries completedAt",
     "failed_without_error": "a failed run has no error message",
     "missing_created_at": "no createdAt: created_date comes from completedAt or the ingestion time",
-    "leap_second": "a timestamp had second 60; it was moved to the next second",
+    "leap_second": "a timestamp had second 60; it was read as the last microsecond of its minute (hh:mm:59.999999)",
     "status_conflict": "the run was seen both completed and failed; the later record was kept",
 }
 

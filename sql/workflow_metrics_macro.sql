@@ -1,10 +1,10 @@
 -- Macros shared by the metric SQL and by ad-hoc users of the warehouse. All of them read the `runs` relation
 -- (a view over lake/runs) when they are called, so they are created once per connection or warehouse.
 --
--- Time: every window is UTC whatever the session's TimeZone. `since` and `until` may be TIMESTAMPTZ, or a DATE,
--- TIMESTAMP or string read as UTC (a string with an explicit offset or `Z` keeps its offset). Windows are
--- half-open: since <= created_at < until. Runs without created_at (anomaly `missing_created_at`) fall in no
--- window; they still count in the created_date cohort of `workflow_daily_metrics`.
+-- Time: every window is UTC whatever the session's TimeZone. `since` and `until` are read by utc_instant (below):
+-- TIMESTAMPTZ as it is; a DATE, TIMESTAMP or string without a zone as UTC; a string with `Z`, an offset or a time
+-- zone name in that zone. Windows are half-open: since <= created_at < until. Runs without created_at (anomaly
+-- `missing_created_at`) fall in no window; they still count in the created_date cohort of `workflow_daily_metrics`.
 --
 -- Counting: runs = every run; completed / failed by status; in_flight = queued + running.
 -- failure_rate = failed / (completed + failed), NULL when neither. failure_rate_low / failure_rate_high = the
@@ -14,13 +14,33 @@
 -- maximum, over duration_s of the completed and failed runs whose duration_s is not NULL (a missing timestamp
 -- or completed_at before created_at leaves it NULL); NULL when there is none.
 
--- A moment as TIMESTAMPTZ, reading dates, naive timestamps and offset-less strings as UTC.
+-- A moment as TIMESTAMPTZ, the same in any session TimeZone:
+-- * a TIMESTAMPTZ: itself;
+-- * a DATE, a TIMESTAMP (TIMESTAMP_NS rounded to microseconds), or a string `YYYY-MM-DD` or
+--   `YYYY-MM-DD hh:mm[:ss[.fraction]]` (`T` or a space before the time; fraction digits beyond microseconds
+--   truncated): read as UTC;
+-- * that string followed by `Z`, an offset (`+hh`, `+hhmm`, `+hh:mm`, or `-`) or a space and a time zone name
+--   (`America/New_York`, `UTC`, `Etc/GMT+5`: any name DuckDB's ICU time zones know): read in that zone, with its
+--   summer time. A local time that a switch repeats is the later of its two instants (2026-11-01 01:30 in New York
+--   is 06:30 UTC); one that a switch skips is read with the offset in force before it (2026-03-08 02:30 in New York
+--   is 07:30 UTC). An unknown name is DuckDB's error;
+-- * any other string (a date with a zone but no time, another layout) is an error naming it. A cast alone would
+--   misread some: to TIMESTAMP it drops whatever zone follows the time, to TIMESTAMPTZ it reads a string without
+--   one in the session's zone.
+-- tests/test_time.py checks each form against instants computed with Python's zoneinfo, in three session zones.
 create or replace macro utc_instant(t) as
     case
         when typeof(t) = 'TIMESTAMP WITH TIME ZONE' then t::timestamptz
-        when typeof(t) = 'VARCHAR' and regexp_matches(t::varchar, '\d:\d\d(:\d\d(\.\d*)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?)$')
-            then t::timestamptz
-        else timezone('UTC', t::timestamp)
+        when typeof(t) <> 'VARCHAR' then timezone('UTC', t::timestamp)
+        when regexp_full_match(t::varchar, '\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?)?')
+            then timezone('UTC', t::timestamp)
+        when regexp_full_match(
+            t::varchar, '\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d(:?\d\d)?| [A-Za-z][\w/+:-]*)'
+        ) then t::timestamptz
+        when t is not null then error(
+            'utc_instant cannot read ''' || t::varchar || ''': expected YYYY-MM-DD or YYYY-MM-DD hh:mm[:ss[.fraction]]'
+            || ' (UTC), the latter optionally followed by Z, an offset (+hh[:mm]) or a space and a time zone name'
+        )
     end;
 
 -- One bound of the Wilson score interval for failed out of finished: z < 0 gives the low bound, z > 0 the high.

@@ -476,6 +476,7 @@ def test_windows_are_exact_and_utc_in_any_session_zone(edge_lake: Path) -> None:
         {"since": since, "until": until},
         {"since": "2026-03-01 12:00:00", "until": "2026-03-15 12:00:00"},
         {"since": "2026-03-01T07:00:00-05:00", "until": until},
+        {"since": "2026-03-01 07:00:00 America/New_York", "until": "2026-03-15 08:00:00 America/New_York"},  # EST, EDT
     ]
     with duckdb.connect() as con:
         create_warehouse_views(con, edge_lake)

@@ -1,17 +1,20 @@
 """The SQL and numpy conversions of RFC 3339 date-times to UTC against an independent Python conversion
 (tests/reference.py), on stamps with upper- and lower-case t and z, offsets, leap seconds and 0-9 fraction
-digits."""
+digits; the warehouse macro utc_instant against instants built with zoneinfo, in several session time zones."""
 
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
 import pytest
 from runlens.config import SQL_DIR
 from runlens.fastpath import parse_date_times
+from runlens.metrics import macro_sql
 
 from tests import reference
 
@@ -53,3 +56,73 @@ def test_numpy_conversion_equals_python_reference() -> None:
         assert parsed == (not leap), stamp
         if parsed:
             assert EPOCH + timedelta(microseconds=value) == expected, stamp
+
+
+NEW_YORK, BERLIN, SYDNEY = ZoneInfo("America/New_York"), ZoneInfo("Europe/Berlin"), ZoneInfo("Australia/Sydney")
+# utc_instant's argument and the instant it means, built from its parts (a DST switch's repeated hour is read as
+# its later instant, fold=1; a skipped hour with the offset in force before the switch, fold=0).
+INSTANTS: list[tuple[Any, datetime]] = [
+    ("2026-03-01 00:00:00 America/New_York", datetime(2026, 3, 1, tzinfo=NEW_YORK)),
+    ("2026-03-08 01:59:59 America/New_York", datetime(2026, 3, 8, 1, 59, 59, tzinfo=NEW_YORK)),  # last second of EST
+    ("2026-03-08T03:00:00 America/New_York", datetime(2026, 3, 8, 3, tzinfo=NEW_YORK)),  # first second of EDT
+    ("2026-03-08 02:30:00 America/New_York", datetime(2026, 3, 8, 2, 30, tzinfo=NEW_YORK, fold=0)),  # skipped
+    ("2026-11-01 01:30:00 America/New_York", datetime(2026, 11, 1, 1, 30, tzinfo=NEW_YORK, fold=1)),  # repeated
+    ("2026-03-29 02:30:00 Europe/Berlin", datetime(2026, 3, 29, 2, 30, tzinfo=BERLIN, fold=0)),
+    ("2026-10-25 02:30:00 Europe/Berlin", datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN, fold=1)),
+    ("2026-04-05 02:30:00 Australia/Sydney", datetime(2026, 4, 5, 2, 30, tzinfo=SYDNEY, fold=1)),
+    ("2026-10-04 02:30:00 Australia/Sydney", datetime(2026, 10, 4, 2, 30, tzinfo=SYDNEY, fold=0)),
+    ("2026-03-01T12:34:56.789 Asia/Kolkata", datetime(2026, 3, 1, 12, 34, 56, 789000, tzinfo=ZoneInfo("Asia/Kolkata"))),
+    ("2026-03-01 00:00 America/St_Johns", datetime(2026, 3, 1, tzinfo=ZoneInfo("America/St_Johns"))),
+    ("2026-03-01 00:00:00 Etc/GMT+5", datetime(2026, 3, 1, 5, tzinfo=UTC)),  # POSIX sign: GMT+5 is UTC-5
+    ("2026-03-01 00:00:00 UTC", datetime(2026, 3, 1, tzinfo=UTC)),
+    ("2026-03-01 00:00:00+05:30", datetime(2026, 3, 1, tzinfo=timezone(timedelta(hours=5, minutes=30)))),
+    ("2026-03-01T00:00:00-0330", datetime(2026, 3, 1, tzinfo=timezone(-timedelta(hours=3, minutes=30)))),
+    ("2026-03-01T00:00:00.5+05", datetime(2026, 3, 1, 0, 0, 0, 500000, tzinfo=timezone(timedelta(hours=5)))),
+    ("2026-03-01T23:30:00Z", datetime(2026, 3, 1, 23, 30, tzinfo=UTC)),
+    ("2026-03-01", datetime(2026, 3, 1, tzinfo=UTC)),
+    ("2026-03-01 10:15", datetime(2026, 3, 1, 10, 15, tzinfo=UTC)),
+    ("2026-03-01T10:15:30.25", datetime(2026, 3, 1, 10, 15, 30, 250000, tzinfo=UTC)),
+    (date(2026, 3, 1), datetime(2026, 3, 1, tzinfo=UTC)),
+    (datetime(2026, 3, 1, 10, 15), datetime(2026, 3, 1, 10, 15, tzinfo=UTC)),  # TIMESTAMP
+    (datetime(2026, 3, 1, 10, tzinfo=NEW_YORK), datetime(2026, 3, 1, 15, tzinfo=UTC)),  # TIMESTAMPTZ
+    (None, None),
+]
+# Strings utc_instant must refuse rather than misread (a date with a zone but no time; an unknown zone; a space
+# before an offset; other layouts).
+UNREADABLE = [
+    "2026-03-01 America/New_York",
+    "2026-03-01 00:00:00 Mars/Olympus",
+    "2026-03-01 00:00:00 +05:30",
+    "2026-3-1",
+    "03/01/2026 00:00",
+    "yesterday",
+]
+SESSION_ZONES = ["UTC", "Asia/Tokyo", "America/St_Johns"]
+
+
+@pytest.fixture(scope="module")
+def macros() -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect()
+    connection.execute("create table runs (x integer)")  # the macros need a relation named runs to be created
+    connection.execute(macro_sql())
+    return connection
+
+
+@pytest.mark.parametrize("session_zone", SESSION_ZONES)
+def test_utc_instant_reads_every_documented_spelling(macros: duckdb.DuckDBPyConnection, session_zone: str) -> None:
+    macros.execute(f"set TimeZone = '{session_zone}'")
+    for value, expected in INSTANTS:
+        # compared as naive UTC: Python's == between zones is False for any time in a fold or gap (PEP 495)
+        instant = macros.execute("select timezone('UTC', utc_instant(?))", [value]).fetchone()
+        assert instant == (None if expected is None else expected.astimezone(UTC).replace(tzinfo=None),), value
+    # a literal, as an ad-hoc query writes it
+    [(instant,)] = macros.execute("select utc_instant('2026-03-01 00:00:00 America/New_York')").fetchall()
+    assert instant == datetime(2026, 3, 1, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("session_zone", SESSION_ZONES)
+def test_utc_instant_refuses_what_it_cannot_read(macros: duckdb.DuckDBPyConnection, session_zone: str) -> None:
+    macros.execute(f"set TimeZone = '{session_zone}'")
+    for value in UNREADABLE:
+        with pytest.raises(duckdb.Error, match=r"utc_instant cannot read|Unknown TimeZone"):
+            macros.execute("select utc_instant(?)", [value]).fetchall()

@@ -83,9 +83,10 @@ create or replace macro run_stats(status, duration_s) as cohort_stats(
     max(duration_s) filter (where status in ('completed', 'failed'))
 );
 
--- The runs created in [since, until). created_date is the UTC date of created_at whenever created_at is set, so
--- the created_date bounds select no other rows; they let DuckDB skip the runs partitions outside the window
--- without opening them (a week's metrics over a year's lake read 8 partitions, not 365).
+-- The runs created in [since, until). created_date is the UTC date of created_at whenever created_at is set (the
+-- asset check sql/checks/runs_created_date_matches.sql fails on a lake where another writer broke that), so the
+-- created_date bounds select no other rows; they let DuckDB skip the runs partitions outside the window without
+-- opening them (a week's metrics over a year's lake read 8 partitions, not 365).
 create or replace macro window_runs(since, until) as table
     select run_id, workflow_name, status, created_at, completed_at, duration_s, error
     from runs

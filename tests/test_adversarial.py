@@ -32,7 +32,13 @@ from runlens.validation import RecordValidator
 
 DAY = "2026-03-01"
 BIG_STRING_BYTES = 50 * 10**6
-CHECKS = ("ingest_reconciles", "run_ids_unique", "daily_metrics_valid", "daily_metrics_reconcile")
+CHECKS = (
+    "ingest_reconciles",
+    "run_ids_unique",
+    "runs_created_date_matches",
+    "daily_metrics_valid",
+    "daily_metrics_reconcile",
+)
 
 
 def rec(run_id: str, **fields: Any) -> dict[str, Any]:

@@ -356,6 +356,8 @@ def test_bundled_sample_is_the_default_generator_output_and_ingests_exactly(
         shutil.copyfile(SAMPLE_DIR / name, data_dir / "exports" / name)
     result = run_cli("run", "--data-dir", data_dir)
     assert result.code == 0, result.err
+    checks = len(list((PROJECT_DIR / "sql" / "checks").glob("*.sql")))  # one asset check per query
+    assert f"checks: {checks}/{checks} passed" in result.out, result.out
     con = warehouse(data_dir)
     assert_warehouse_matches(con, fetch, reference_for(data_dir / "exports", con, []))
 

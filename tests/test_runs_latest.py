@@ -13,9 +13,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import reference as ref
-from runlens import generate, runs
+from runlens import generate, invariants, runs
 from runlens.config import Settings
 from runlens.contracts import RUNS_SCHEMA
+from runlens.defs.checks import runs_created_date_matches
+from runlens.defs.resources import RunlensResource
 from runlens.ingest import ingest_file
 from runlens.validation import RecordValidator
 
@@ -411,3 +413,68 @@ def test_day_files_keep_each_days_rows_in_order_across_many_interleaved_batches(
         written = pq.read_table(tmp_path / f"created_date={day.isoformat()}" / "data.parquet")
         assert written.schema.equals(RUNS_SCHEMA)
         assert written.column("run_id").to_pylist() == [r["run_id"] for r in rows if r["created_date"] == day]
+
+
+def write_foreign_file(lake_dir: Path, day: str, created: list[datetime | None]) -> None:
+    """A runs file another writer put in partition ``day``: one queued run per created_at."""
+    rows = [
+        {name: None for name in RUNS_SCHEMA.names}
+        | {"run_id": f"run_foreign_{day}_{i}", "workflow_name": "wf", "status": "queued", "created_at": at}
+        for i, at in enumerate(created)
+    ]
+    pq.write_table(
+        pa.Table.from_pylist(rows, schema=RUNS_SCHEMA), lake_dir / "runs" / f"created_date={day}" / "foreign.parquet"
+    )
+
+
+def test_created_date_check_flags_runs_outside_their_utc_day(data_dir: Path) -> None:
+    """runs_created_date_matches passes on what runlens writes (stamps at both ends of a UTC day, offsets, a run
+    without createdAt) and fails on runs another writer filed under another day: created on 2026-03-02 UTC (still
+    2026-03-01 in New York) or 2026-03-04 UTC, in the folders of 2026-03-01 and 2026-03-05."""
+    lake = build(
+        data_dir,
+        [
+            (
+                "1.jsonl",
+                [
+                    rec("run_first", "queued", "2026-03-01T00:00:00Z"),
+                    rec("run_last", "queued", "2026-03-01T23:59:59.999999Z"),
+                    rec("run_ny", "queued", "2026-03-01T22:00:00-05:00"),
+                    rec("run_leap", "queued", "2026-03-05T15:59:60.5-08:00"),
+                    rec("run_no_created", "completed", None, completedAt="2026-03-05T10:00:00Z"),
+                ],
+            )
+        ],
+    )
+    assert_runs_match(lake)
+    resource = RunlensResource(data_dir=str(data_dir))
+    assert invariants.violations(lake.settings, "runs_created_date_matches") == []
+    assert runs_created_date_matches(runlens=resource).passed
+
+    lake_dir = lake.settings.lake_dir
+    write_foreign_file(
+        lake_dir,
+        "2026-03-01",
+        [
+            datetime(2026, 3, 1, 12, tzinfo=UTC),  # in its day
+            datetime(2026, 3, 2, 3, tzinfo=UTC),  # 22:00 the day before in New York
+            datetime(2026, 3, 2, 4, 30, tzinfo=UTC),
+            datetime(2026, 3, 2, tzinfo=UTC),  # the first instant of the next day
+            None,  # not checked
+        ],
+    )
+    write_foreign_file(lake_dir, "2026-03-05", [datetime(2026, 3, 4, 23, 59, 59, 999999, tzinfo=UTC)])
+
+    expected = [
+        (date(2026, 3, 1), 3, datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 2, 4, 30, tzinfo=UTC)),
+        (
+            date(2026, 3, 5),
+            1,
+            datetime(2026, 3, 4, 23, 59, 59, 999999, tzinfo=UTC),
+            datetime(2026, 3, 4, 23, 59, 59, 999999, tzinfo=UTC),
+        ),
+    ]
+    assert invariants.violations(lake.settings, "runs_created_date_matches") == expected
+    result = runs_created_date_matches(runlens=resource)
+    assert not result.passed
+    assert result.metadata["violations"].value == 2

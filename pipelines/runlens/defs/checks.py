@@ -32,6 +32,14 @@ def run_ids_unique(runlens: RunlensResource) -> dg.AssetCheckResult:
     return _result(violations(runlens.settings(), "run_ids_unique"))
 
 
+@dg.asset_check(asset="runs")
+def runs_created_date_matches(runlens: RunlensResource) -> dg.AssetCheckResult:
+    """Every run with created_at is in the partition of its UTC date, as the window macros' partition bounds assume
+    (runlens writes it so; a file another writer added to the lake may not). Not blocking: the daily tables do not
+    depend on it; the windowed ones (stuck runs, regressions, workflow_metrics) would miss the misplaced runs."""
+    return _result(violations(runlens.settings(), "runs_created_date_matches"))
+
+
 @dg.asset_check(asset="workflow_daily_metrics")
 def daily_metrics_valid(runlens: RunlensResource) -> dg.AssetCheckResult:
     """Rates and their intervals within [0, 1]; p50 <= p90 <= p95 <= p99 <= max; runs = completed + failed +

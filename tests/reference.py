@@ -73,8 +73,13 @@ def file_text(path: Path) -> str:
 
 
 def split_ndjson(text: str) -> list[RawItem]:
+    """One record per non-blank line. Lines end in \\n, unless the first line ends in \\r alone (old Mac line
+    endings): then \\r\\n, \\r and \\n each end a line."""
+    first_end = re.search(r"\r\n|\r|\n", text)
+    cr_lines = first_end is not None and first_end.group() == "\r"
+    lines = re.split(r"\r\n|\r|\n", text) if cr_lines else text.split("\n")
     items: list[RawItem] = []
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(lines, start=1):
         if line.strip():
             items.append(RawItem(len(items), number, line))
     return items

@@ -172,6 +172,12 @@ def corpus() -> list[Case]:
             {2: (3, "required")},
         ),
         Case(
+            "cr_only.jsonl",
+            line(rec("run_cr_1")) + b"\r" + line(rec("run_cr_2")) + b"\r\r" + b'{"runId": "run_cr_3"}\r',
+            ("run_cr_1", "run_cr_2"),
+            {2: (4, "required")},
+        ),
+        Case(
             "blank_lines.jsonl",
             line(rec("run_bl_1"))
             + b"\n\n   \n\t\r\n"

@@ -239,6 +239,7 @@ def shapes() -> dict[str, str]:
         "wrapped-items.json": json.dumps({"page": {"n": [1]}, "items": records}),
         "lines.jsonl": ndjson,
         "lines.ndjson": ndjson.replace("\n", "\r\n"),
+        "lines-cr.jsonl": ndjson.replace("\n", "\r"),
     }
 
 

@@ -191,11 +191,15 @@ def test_json_splitter_output_does_not_depend_on_chunk_size(
     ),
     cap=st.sampled_from([8, 20, 64 * 2**20]),
     newline_at_end=st.booleans(),
+    ending=st.sampled_from(["\n", "\r\n", "\r"]),
 )
 @settings(max_examples=100, deadline=None, database=None)
-def test_ndjson_output_does_not_depend_on_chunk_size(lines: list[str], cap: int, newline_at_end: bool) -> None:
-    """Over-long lines (a small cap) are flagged and keep the same start whatever the chunking, the last line too."""
-    text = "\n".join(lines) + ("\n" if newline_at_end else "")
+def test_ndjson_output_does_not_depend_on_chunk_size(
+    lines: list[str], cap: int, newline_at_end: bool, ending: str
+) -> None:
+    """Over-long lines (a small cap) are flagged and keep the same start whatever the chunking, the last line too,
+    with any line ending."""
+    text = ending.join(lines) + (ending if newline_at_end else "")
 
     def split(size: int) -> list[tuple[bytes, int, str | None]]:
         return collect(iter_ndjson(chunked(text.encode(), size), Limits(max_record_bytes=cap)))
@@ -222,6 +226,27 @@ def test_ndjson_lines_match_reference_for_any_chunk_size(size: int) -> None:
     expected = [(item.raw.encode(), item.line, None) for item in ref.split_ndjson(NDJSON_TEXT)]
     assert got == expected
     assert [line for _, line, _ in got] == [1, 4, 5, 6, 7]
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 17, 10**9])
+@pytest.mark.parametrize("ending", ["\r", "\r\n", "\n"])
+def test_ndjson_lines_ending_in_cr_alone_are_lines(size: int, ending: str) -> None:
+    """Old Mac line endings (CR alone) split records as LF and CRLF do, with the same lines, whatever the chunking;
+    they used to read as one record ("unexpected content after document")."""
+    text = NDJSON_TEXT.replace("\r\n", "\n").replace("\n", ending)
+    got = collect(iter_ndjson(chunked(text.encode(), size), Limits()))
+    assert got == [(item.raw.encode(), item.line, None) for item in ref.split_ndjson(text)]
+    assert [line for _, line, _ in got] == [1, 4, 5, 6, 7]
+    records = [item.raw.rstrip("\r").encode() for item in ref.split_ndjson(NDJSON_TEXT)]
+    assert [raw.rstrip(b"\r") for raw, _, _ in got] == records
+
+
+@pytest.mark.parametrize("size", [1, 3, 10**9])
+def test_a_cr_inside_a_line_ends_no_line_when_the_first_line_ends_in_lf(size: int) -> None:
+    """The first line end decides: in a file whose lines end in LF, a CR alone is the JSON white space it is."""
+    text = '{"runId": "run_1"}\r\n{"runId": "run_2",\r"status": "queued"}\n'
+    got = collect(iter_ndjson(chunked(text.encode(), size), Limits()))
+    assert got == [(b'{"runId": "run_1"}\r', 1, None), (b'{"runId": "run_2",\r"status": "queued"}', 2, None)]
 
 
 @pytest.mark.parametrize("suffix", [".json", ".json.gz", ".jsonl", ".ndjson.gz"])

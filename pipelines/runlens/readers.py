@@ -213,14 +213,15 @@ def iter_records(source: Iterable[bytes], fmt: str, limits: Limits) -> Iterator[
 
 
 def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[Batch]:
-    """One record per non-blank line; ``\\r\\n`` endings are fine (JSON treats ``\\r`` as white space). A chunk whose
-    lines are all plain records comes out packed (``PackedLines``); otherwise line by line (``RawBatch``)."""
+    """One record per non-blank line; ``\\r\\n`` endings are fine (JSON treats ``\\r`` as white space), and so are
+    old Mac ones, ``\\r`` alone (``_cr_lines_as_newlines``). A chunk whose lines are all plain records comes out packed
+    (``PackedLines``); otherwise line by line (``RawBatch``)."""
     cap = limits.max_record_bytes
     carry = b""
     line_no = 1  # line number of the first line in the current buffer
     index = 0
     skipping: tuple[bytes, int] | None = None  # (kept head, line) of an over-long line being skipped
-    for chunk in chunks:
+    for chunk in _cr_lines_as_newlines(chunks):
         batch = RawBatch(index)
         if skipping is not None:
             end = chunk.find(b"\n")
@@ -253,6 +254,40 @@ def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[Batch]:
         _add_lines(tail, [carry], line_no, cap, padded=True)  # one line: the per-line path strips it, caps it
     if tail.raws:
         yield tail
+
+
+def _cr_lines_as_newlines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The chunks of an NDJSON file, with its line ends made ``\\n`` when its first line ends in ``\\r`` alone (old
+    Mac line endings, which the ``\\n`` splitter would read as one line): then ``\\r\\n``, ``\\r`` and ``\\n`` each
+    end a line, as Python's universal newlines and Hadoop's line reader have it. The file's first line end decides,
+    so a file whose lines end in ``\\n`` or ``\\r\\n`` passes untouched (no cost per chunk, and a ``\\r`` inside one of
+    its records stays the JSON white space it is)."""
+    cr_lines: bool | None = None  # None until the first line end is seen whole
+    held = b""  # a \r that ended the last chunk: whether a \n follows shows in the next one
+    for chunk in chunks:
+        if held:
+            chunk, held = held + chunk, b""
+        if cr_lines is None:
+            cr_lines = _first_line_end_is_cr(chunk)
+        if cr_lines is not False and chunk.endswith(b"\r"):
+            chunk, held = chunk[:-1], b"\r"
+        if cr_lines:
+            if b"\n" in chunk:  # \r\n is one line end; finding it costs 3x replacing \r, so only where \n is
+                chunk = chunk.replace(b"\r\n", b"\n")
+            chunk = chunk.replace(b"\r", b"\n")
+        yield chunk
+    if held:  # the file ends in a \r: the end of its last line
+        yield b"\n"
+
+
+def _first_line_end_is_cr(head: bytes) -> bool | None:
+    """Whether the first line end in ``head`` is a ``\\r`` without a ``\\n`` after it; None when ``head`` holds no line
+    end, or ends with the ``\\r`` that may be one."""
+    newline = head.find(b"\n")
+    cr = head.find(b"\r", 0, newline if newline >= 0 else len(head))
+    if cr < 0:
+        return None if newline < 0 else False
+    return None if cr == len(head) - 1 else cr + 1 != newline
 
 
 def _add_lines(batch: RawBatch, lines: list[bytes], first_line: int, cap: int, padded: bool) -> None:

@@ -622,6 +622,32 @@ def test_summary_names_a_file_read_only_in_part(data_dir: Path, run_cli: CliRunn
     assert len(partly) == 1 and partly[0].startswith("PARTLY READ: cut.jsonl.gz: the gzip stream ends early")
 
 
+def test_a_jsonl_file_holding_one_document_is_named_and_read_once_renamed(data_dir: Path, run_cli: CliRunner) -> None:
+    """A pretty-printed array saved as .jsonl: `runlens validate` and `runlens run` say in one line what is wrong
+    and how to fix it (each of its lines used to be quarantined as invalid JSON, and the file recorded as ingested);
+    nothing of it reaches the lake, and once renamed the next run ingests it."""
+    exports = data_dir / "exports"
+    (exports / "pretty.jsonl").write_text(json.dumps([rec("run_pp_1"), rec("run_pp_2")], indent=2))
+    (exports / "whole.jsonl").write_bytes(ndjson(rec("run_whole")))
+    reason = (
+        "this .jsonl file holds one JSON document spread over several lines, not one record per line: "
+        "rename it to .json"
+    )
+    checked = run_cli("validate", exports / "pretty.jsonl")
+    assert (checked.code, checked.out) == (1, f"{exports / 'pretty.jsonl'}: {reason}\n")
+
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    assert f"not read now (left for the next run): pretty.jsonl ({reason})" in result.out.splitlines()
+    assert query(data_dir, "select run_id from runs") == [("run_whole",)]
+
+    (exports / "pretty.jsonl").rename(exports / "pretty.json")
+    again = run_cli("run", "--data-dir", data_dir)
+    assert again.code == 0, again.err
+    assert "not read now" not in again.out
+    assert query(data_dir, "select run_id from runs order by run_id") == [("run_pp_1",), ("run_pp_2",), ("run_whole",)]
+
+
 @pytest.mark.slow
 def test_a_single_line_of_gigabytes_in_bounded_memory(tmp_path: Path) -> None:
     """3 GiB on one line between two good records, default caps: the line is quarantined (its head kept), both

@@ -543,6 +543,27 @@ def test_export_gone_before_its_ingest_is_unreadable_and_records_nothing(data_di
     assert ingest_module.ingested_ids(settings.lake_dir) == set()
 
 
+def test_a_jsonl_file_holding_one_document_is_unreadable_until_renamed(data_dir: Path) -> None:
+    """A pretty-printed array saved as .jsonl used to be quarantined line by line and recorded, so that renamed to
+    .json it was skipped as already ingested. Now nothing of it is read or recorded, the reason says what to do, and
+    the same bytes renamed are ingested."""
+    content = json.dumps([VALID_BASE, variant(runId="run_2")], indent=2)
+    path = data_dir / "exports" / "pretty.jsonl"
+    path.write_text(content)
+    settings = Settings.from_env(data_dir)
+    result = ingest_file(path, settings, RecordValidator.from_file(settings.schema_path), "pretty.jsonl")
+    assert (result.outcome, result.records_read) == ("unreadable", 0)
+    assert result.message == (
+        "this .jsonl file holds one JSON document spread over several lines, not one record per line: "
+        "rename it to .json"
+    )
+    assert ingest_module.ingested_ids(settings.lake_dir) == set()
+    assert not list(settings.lake_dir.rglob("*.parquet"))
+    path.unlink()
+    got = ingest(data_dir, "pretty.json", content)
+    assert (got.result.outcome, got.log["records_read"], got.log["records_valid"]) == ("ingested", 2, 2)
+
+
 def test_worker_pool_writes_the_same_lake_as_one_process(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

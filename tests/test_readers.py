@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from runlens import exports, readers
 from runlens.config import Limits, Settings
+from runlens.errors import NotLineDelimitedError
 from runlens.readers import Batch, ByteSource, JsonSplitter, export_format, iter_ndjson, iter_records
 
 TRICKY = [
@@ -336,3 +337,56 @@ def test_decoded_size_hint_reads_the_gzip_trailer(tmp_path: Path) -> None:
     plain.write_bytes(payload)
     assert packed.stat().st_size < len(payload)
     assert readers.decoded_size_hint(packed) == len(payload) == readers.decoded_size_hint(plain)
+
+
+ONE_DOCUMENT = {
+    "pretty_array": DOCS["pretty_array"],
+    "wrapper_runs": DOCS["wrapper_runs"],
+    "single_object": DOCS["single_object"],
+    "array_one_record_per_line": "[\n" + ",\n".join(json.dumps(r) for r in tricky_records()) + "\n]\n",
+    "array_and_object_on_the_first_line": "[ {\n" + DOCS["pretty_array_escaped"][7:],
+    "wrapper_key_on_the_first_line": '\n\n  {"runs": [\r\n' + DOCS["pretty_array"][1:] + "}",
+    "cr_line_ends": DOCS["pretty_array"].replace("\n", "\r"),
+}
+NOT_ONE_DOCUMENT = {
+    "records": "\n".join(json.dumps(r) for r in tricky_records()),
+    "a cut first record": NDJSON_TEXT.split("\n", 4)[-1],
+    "an opener inside a string": '{"runId": "run_1", "error": "ends with \\" {\n{"runId": "run_2"}\n',
+    "one line only": "[",
+}
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".NDJSON.gz"])
+@pytest.mark.parametrize("name", sorted(ONE_DOCUMENT))
+def test_an_ndjson_file_holding_one_document_is_refused_whole(tmp_path: Path, name: str, suffix: str) -> None:
+    """Read line by line, each line of a pretty-printed document used to be quarantined with a parse error that did
+    not say why; the file is refused before any record, with what is wrong and the fix."""
+    data = ONE_DOCUMENT[name].encode()
+    path = tmp_path / f"export{suffix}"
+    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    source = ByteSource(path, Limits(), "shown/name")
+    assert collect(iter_records(source, "ndjson", Limits())) == []
+    gz = ".gz" if suffix.endswith(".gz") else ""
+    reason = (
+        f"this {suffix} file holds one JSON document spread over several lines, not one record per line: rename it to "
+        f".json{gz}"
+    )
+    assert isinstance(source.error, NotLineDelimitedError)
+    assert str(source.error) == f"shown/name: {reason}"
+    assert readers.one_document_problem(path, Limits(), "shown/name") == reason
+    as_json = path.with_name(f"export.json{gz}")
+    path.rename(as_json)
+    assert readers.one_document_problem(as_json, Limits(), "shown/name") is None
+    assert collect(iter_records(ByteSource(as_json, Limits(), as_json.name), "json", Limits()))
+
+
+@pytest.mark.parametrize("name", sorted(NOT_ONE_DOCUMENT))
+def test_an_ndjson_file_of_records_is_not_taken_for_one_document(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "export.jsonl"
+    path.write_text(NOT_ONE_DOCUMENT[name])
+    source = ByteSource(path, Limits(), path.name)
+    assert collect(iter_records(source, "ndjson", Limits())) == [
+        (item.raw.encode(), item.line, None) for item in ref.split_file(path)
+    ]
+    assert source.error is None
+    assert readers.one_document_problem(path, Limits(), path.name) is None

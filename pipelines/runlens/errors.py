@@ -18,6 +18,11 @@ class ExportReadError(RunlensError):
         self.offset = offset
 
 
+class NotLineDelimitedError(ExportReadError):
+    """A .jsonl/.ndjson file that holds one JSON document spread over several lines: none of it is read, and it is
+    not recorded as ingested, so once renamed to .json it is read as the document it is."""
+
+
 class SchemaFileError(RunlensError):
     """The schema file is missing, not JSON, or not a valid JSON Schema."""
 

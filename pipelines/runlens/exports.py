@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from runlens import ingest
 from runlens.config import Settings
-from runlens.readers import export_format
+from runlens.readers import export_format, one_document_problem
 
 # Characters Dagster does not allow in a partition key; a path holding them gets a percent-encoded key. A path
 # holding % is encoded too, so that no other path's key can equal an encoded one (`nl%0Ax.jsonl` against a name
@@ -67,24 +67,28 @@ def discover(settings: Settings) -> Discovery:
 @dataclass(frozen=True)
 class NewExports:
     files: list[ExportFile]  # content not ingested yet in its format, the first file of each (path order)
-    unreadable: dict[str, str]  # name -> reason, for files that could not be read now (left for the next run)
+    unreadable: dict[str, str]  # name -> reason, for files that cannot be read now (left for the next run)
 
 
 def new_exports(settings: Settings, discovery: Discovery) -> NewExports:
-    """The discovered files whose content has not been ingested yet in their format, and those that could not be
-    read to tell (a file removed or made unreadable since discovery): they are reported, not recorded, and tried
-    again next time."""
+    """The discovered files whose content has not been ingested yet in their format, and those that cannot be read:
+    a file removed or made unreadable since discovery, or a .jsonl/.ndjson one holding a single JSON document spread
+    over several lines. They are reported, not recorded, and tried again next time (a renamed file is a new one)."""
     pending: list[ExportFile] = []
     unreadable: dict[str, str] = {}
     seen: set[tuple[str, str]] = set()
     for export in discovery.files:
         try:
             sha = ingest.file_sha256(export.path)
+            content = (sha, export.fmt)
+            new = content not in seen and not ingest.export_identity(settings.lake_dir, *content)[1]
+            problem = one_document_problem(export.path, settings.limits, export.name) if new else None
         except OSError as exc:
             unreadable[export.name] = ingest.os_reason(exc)
             continue
-        content = (sha, export.fmt)
-        if content not in seen and not ingest.export_identity(settings.lake_dir, *content)[1]:
+        if problem is not None:
+            unreadable[export.name] = problem
+        elif new:
             pending.append(export)
             seen.add(content)
     return NewExports(pending, unreadable)

@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 from runlens import db, lake
 from runlens.config import SQL_DIR, Limits, Settings
 from runlens.contracts import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, RUN_KEY_SQL, STAGED_SCHEMA
+from runlens.errors import NotLineDelimitedError
 from runlens.fastpath import (
     ABSENT,
     KNOWN_FIELDS,
@@ -563,8 +564,9 @@ class ExportReader:
     def notes(self) -> list[str]:
         """File-level problems, after iteration: a read error first, then the splitter's warnings."""
         notes = list(self.splitter.warnings if self.splitter else [])
-        if self.source.error is not None:
-            notes.insert(0, f"{self.source.error.reason} (after {self.source.error.offset} bytes)")
+        error = self.source.error
+        if error is not None:
+            notes.insert(0, error.reason if error.offset is None else f"{error.reason} (after {error.offset} bytes)")
         return notes
 
 
@@ -636,6 +638,9 @@ def _ingest_file(
             result.records_quarantined += len(quarantined)
             if staged.num_rows:
                 result.days.update(staged.column("created_date").unique().to_pylist())
+        if isinstance(reader.source.error, NotLineDelimitedError):  # none of it read: not recorded, so it can be fixed
+            writer.abort()
+            return IngestResult(name, export_id, "unreadable", message=reader.source.error.reason)
         if reader.source.error is not None:
             result.outcome = "partial"
         result.message = "; ".join(reader.notes)

@@ -9,8 +9,9 @@ The JSON splitter is vectorised with numpy: per chunk it finds the structural ch
 depth, so Python only touches one event per record. Records come out as raw bytes, byte for byte as in the file;
 parsing and validation happen later (``runlens.ingest``). Whatever cannot be a record (content after the end of the
 document, a file cut off inside a value, an over-long record) still comes out as a raw record with a reason, so
-nothing is dropped. ``DepthCheck`` finds the records nested deeper than ``RUNLENS_MAX_NESTING_DEPTH`` before they are
-parsed.
+nothing is dropped; an NDJSON file that holds one JSON document spread over several lines is refused whole before
+its first record (``NotLineDelimitedError``), so that it can be renamed and read. ``DepthCheck`` finds the records
+nested deeper than ``RUNLENS_MAX_NESTING_DEPTH`` before they are parsed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import BinaryIO
 import numpy as np
 
 from runlens.config import Limits
-from runlens.errors import ExportReadError
+from runlens.errors import ExportReadError, NotLineDelimitedError
 
 CHUNK_BYTES = 8 * 2**20
 KEEP_OVERSIZED_BYTES = 64 * 2**10
@@ -121,7 +122,8 @@ class ByteSource:
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self._decoded(self._decompressed())
+            blocks = self._decoded(self._decompressed())
+            yield from self._line_delimited(blocks) if export_format(self.path) == "ndjson" else blocks
         except ExportReadError as exc:
             self.error = exc
 
@@ -167,6 +169,15 @@ class ByteSource:
         if problem:
             raise self._fail(problem)
 
+    def _line_delimited(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
+        """An NDJSON file's blocks, refused before the first when the file holds one JSON document spread over
+        several lines. Read line by line, each of its lines would be quarantined with a parse error that does not say
+        why, and the file recorded as ingested (renamed to .json, it would then be skipped as already ingested)."""
+        first = next(blocks, b"")
+        if _opens_a_document(first):
+            raise NotLineDelimitedError(self.display, _one_document_reason(self.path))
+        yield from _chain(first, blocks)
+
     def _fail(self, message: str) -> ExportReadError:
         return ExportReadError(self.display, message, self.bytes_read)
 
@@ -186,6 +197,40 @@ class ByteSource:
             yield decoder.decode(b"", final=True).encode("utf-8", "surrogatepass")
         except UnicodeDecodeError as exc:
             raise self._fail(f"not valid {encoding}: {exc.reason}") from None
+
+
+def _opens_a_document(head: bytes) -> bool:
+    """Whether the first non-blank line of ``head`` (the start of an NDJSON file) opens a JSON array or object and
+    ends with an opener outside any string (``[``, ``{``, ``[ {``, ``{"runs": [``), with a line end after it: a
+    document pretty-printed over several lines starts so, a record written on one line never does."""
+    text = head.lstrip()
+    ends = [end for end in (text.find(b"\n"), text.find(b"\r")) if end >= 0]
+    if not ends:
+        return False
+    line = text[: min(ends)].rstrip()
+    if line[:1] not in (b"[", b"{") or line[-1:] not in (b"[", b"{"):
+        return False
+    return _unescaped_quotes(np.frombuffer(line, dtype=np.uint8)).size % 2 == 0
+
+
+def _one_document_reason(path: Path) -> str:
+    """What is wrong with an NDJSON file holding one JSON document over several lines, and the fix."""
+    gz = path.name[-3:] if gzipped(path) else ""
+    base = path.name[: len(path.name) - len(gz)]
+    return (
+        f"this {base[base.rfind('.') :]}{gz} file holds one JSON document spread over several lines, not one record "
+        f"per line: rename it to .json{gz}"
+    )
+
+
+def one_document_problem(path: Path, limits: Limits, display: str) -> str | None:
+    """``_one_document_reason`` for an NDJSON file whose first block ``ByteSource`` refuses as one JSON document
+    spread over several lines; None for any other file (read errors are left to the ingest, which reports them)."""
+    if export_format(path) != "ndjson":
+        return None
+    source = ByteSource(path, limits, display)
+    next(iter(source), None)  # the check runs on the first block; the generator is dropped (and the file closed)
+    return source.error.reason if isinstance(source.error, NotLineDelimitedError) else None
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

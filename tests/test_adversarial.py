@@ -507,6 +507,29 @@ def test_extra_fields_keep_their_exported_text(tmp_path: Path) -> None:
     assert json.loads(extra)["big"] == 123456789012345678901234567890
 
 
+def test_a_number_beyond_a_double_is_reported_as_written(tmp_path: Path) -> None:
+    """1E400 overflows a double. In a string field it used to be reported as `null is not of type "string"` (the
+    value as parsed); inside input, where any value passes the schema, the record stays valid, its text kept."""
+    content = ndjson(
+        b'{"runId": 1E400, "workflowName": "w", "status": "queued"}',
+        b'{"runId": "run_ob_2", "workflowName": "w", "status": -1E400, "input": {"x": 1E400}}',
+        b'{"runId": "run_ob_3", "workflowName": "w", "status": "queued", "input": {"x": 1E400}}',
+    )
+    result, lake_dir = ingest_one(tmp_path, "overflow.jsonl", content)
+    assert (result.records_valid, result.records_quarantined) == (1, 2)
+    rows = quarantine_of(lake_dir)
+    assert {row["record_index"]: [(e["path"], e["message"]) for e in row["errors"]] for row in rows} == {
+        0: [("$.runId", '1E400 is not of type "string"')],
+        1: [
+            ("$.status", '-1E400 is not of type "string"'),
+            ("$.status", '-1E400 is not one of "queued", "running" or 2 other candidates'),
+        ],
+    }
+    with duckdb.connect() as con:
+        glob = f"{lake_dir}/ingest/*/staged.parquet"
+        assert con.execute("select input from read_parquet($glob)", {"glob": glob}).fetchall() == [('{"x": 1E400}',)]
+
+
 def test_lone_surrogate_in_an_unknown_field_is_quarantined_not_fatal(tmp_path: Path) -> None:
     content = ndjson(
         rec("run_ls_1"),

@@ -146,3 +146,45 @@ def test_batch_violations_equal_record_by_record(file: str, group: str) -> None:
 
 def test_json_path_quotes_odd_keys() -> None:
     assert json_path(["input", 0, "a b", "x"]) == '$.input[0]["a b"].x'
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            '{"runId": 1E400, "workflowName": "w", "status": "queued"}',
+            [("$.runId", "type", '1E400 is not of type "string"')],
+        ),
+        (
+            '{"runId": "run_1", "workflowName": "w", "status": -1e999, "input": {"a": 1E400}}',
+            [
+                ("$.status", "type", '-1e999 is not of type "string"'),
+                ("$.status", "enum", '-1e999 is not one of "queued", "running" or 2 other candidates'),
+            ],
+        ),
+        ("1E400", [("$", "type", '1E400 is not of type "object"')]),
+        (
+            '{"runId": "run_1", "workflowName": "w", "status": "queued", "error": null}',
+            [("$.error", "type", 'null is not of type "string"')],
+        ),
+    ],
+)
+def test_a_number_beyond_a_double_is_named_as_written(raw: str, expected: list[tuple[str, str, str]]) -> None:
+    """Python's json parses 1E400 to infinity, which jsonschema-rs reads as null: messages used to say `null is not
+    of type "string"`, naming a value the file does not hold. A real null keeps its message."""
+    ours = RecordValidator(RUN_SCHEMA)
+    record = json.loads(raw)
+    found = [(v.path, v.keyword, v.message) for v in ours.check_batch([record], [raw.encode()])[0]]
+    assert found == expected
+
+
+def test_a_number_beyond_a_double_where_a_number_is_allowed_is_out_of_range() -> None:
+    """1E400 is a number, so `is not of type "number"` would be wrong: the message says why it cannot be checked,
+    for any keyword but `type` without a number and `enum`."""
+    ours = RecordValidator({"type": "object", "properties": {"n": {"type": ["number", "string"]}, "c": {"const": 1}}})
+    raw = b'{"n": 1E400, "c": -1E400}'
+    found = ours.check_batch([{"n": float("inf"), "c": float("-inf")}], [raw])[0]
+    assert sorted((v.path, v.keyword, v.message) for v in found) == [
+        ("$.c", "const", "number out of range: -1E400 is beyond what a 64-bit float holds (about ±1.8e308)"),
+        ("$.n", "type", "number out of range: 1E400 is beyond what a 64-bit float holds (about ±1.8e308)"),
+    ]

@@ -199,7 +199,7 @@ class BatchProcessor:
             bad.setdefault(pos, [too_deep])
         fast = self.fast.accept(batch.raws, bad) if self.fast is not None else None
         parsed, positions = self._parse(batch, bad, None if fast is None else fast.refused)
-        for i, violations in self.validator.check_batch(parsed).items():
+        for i, violations in self.validator.check_batch(parsed, [batch.raws[pos] for pos in positions]).items():
             bad[positions[i]] = violations
         valid = [(pos, rec) for pos, rec in zip(positions, parsed, strict=True) if pos not in bad]
         staged = self._stage(batch, fast, valid, bad)

@@ -9,6 +9,8 @@ tests/test_validation.py for where the two differ and why).
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ from typing import Any
 import jsonschema_rs
 
 from runlens.errors import SchemaFileError
+
+ErrorKind = jsonschema_rs.ValidationErrorKind
 
 
 @dataclass(frozen=True)
@@ -74,15 +78,41 @@ class RecordValidator:
         """The violations of one record (empty when it is valid)."""
         return self.check_batch([record]).get(0, [])
 
-    def check_batch(self, records: list[Any]) -> dict[int, list[Violation]]:
-        """Violations of the invalid records in ``records``, by position; empty when all are valid."""
+    def check_batch(self, records: list[Any], raws: Sequence[bytes] | None = None) -> dict[int, list[Violation]]:
+        """Violations of the invalid records in ``records``, by position; empty when all are valid. ``raws``: the
+        records' JSON texts, for messages that name a number beyond a double's range as written."""
         if self._batch.is_valid(records):
             return {}
         found: dict[int, list[Violation]] = {}
         for err in self._batch.iter_errors(records):
-            index, *path = err.instance_path
-            found.setdefault(int(index), []).append(Violation(json_path(path), _keyword(err), err.message))
+            first, *path = err.instance_path
+            index = int(first)
+            message = err.message
+            if raws is not None and err.instance is None:  # maybe a number jsonschema-rs could only read as null
+                message = _out_of_range(err, records[index], raws[index], path) or message
+            found.setdefault(index, []).append(Violation(json_path(path), _keyword(err), message))
         return found
+
+
+def _out_of_range(err: jsonschema_rs.ValidationError, record: Any, raw: bytes, path: list[str | int]) -> str | None:
+    """The message of an error on a number beyond a double's range (``1E400``), naming it as written; None when the
+    error is on something else. Such a number parses to infinity, which jsonschema-rs reads as null, so its own
+    message would name a null the file does not hold: ``null is not of type "string"``."""
+    value = record
+    for part in path:
+        value = value[part]
+    if not (isinstance(value, float) and math.isinf(value)):
+        return None
+    written = json.loads(raw.decode("utf-8"), parse_float=str)  # numbers with a fraction or exponent: their text
+    for part in path:
+        written = written[part]
+    kind = err.kind
+    numbers_allowed = isinstance(kind, ErrorKind.Type) and bool({"number", "integer"} & set(kind.types))
+    if isinstance(kind, (ErrorKind.Type, ErrorKind.Enum)) and not numbers_allowed:
+        # "null is not of type ..." / "null is not one of ...": true of the number too, whatever its size
+        return written + err.message.removeprefix("null")
+    # a number where numbers are allowed, or another rule: it failed only because the number was read as null
+    return f"number out of range: {written} is beyond what a 64-bit float holds (about ±1.8e308)"
 
 
 def _keyword(err: jsonschema_rs.ValidationError) -> str:

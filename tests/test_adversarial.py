@@ -653,7 +653,7 @@ def test_a_jsonl_file_holding_one_document_is_named_and_read_once_renamed(data_d
     (exports / "pretty.jsonl").write_text(json.dumps([rec("run_pp_1"), rec("run_pp_2")], indent=2))
     (exports / "whole.jsonl").write_bytes(ndjson(rec("run_whole")))
     reason = (
-        "this .jsonl file holds one JSON document spread over several lines, not one record per line: "
+        "this .jsonl file holds pretty-printed JSON (values spread over several lines), not one record per line: "
         "rename it to .json"
     )
     checked = run_cli("validate", exports / "pretty.jsonl")

@@ -554,7 +554,7 @@ def test_a_jsonl_file_holding_one_document_is_unreadable_until_renamed(data_dir:
     result = ingest_file(path, settings, RecordValidator.from_file(settings.schema_path), "pretty.jsonl")
     assert (result.outcome, result.records_read) == ("unreadable", 0)
     assert result.message == (
-        "this .jsonl file holds one JSON document spread over several lines, not one record per line: "
+        "this .jsonl file holds pretty-printed JSON (values spread over several lines), not one record per line: "
         "rename it to .json"
     )
     assert ingest_module.ingested_ids(settings.lake_dir) == set()

@@ -368,8 +368,8 @@ def test_an_ndjson_file_holding_one_document_is_refused_whole(tmp_path: Path, na
     assert collect(iter_records(source, "ndjson", Limits())) == []
     gz = ".gz" if suffix.endswith(".gz") else ""
     reason = (
-        f"this {suffix} file holds one JSON document spread over several lines, not one record per line: rename it to "
-        f".json{gz}"
+        f"this {suffix} file holds pretty-printed JSON (values spread over several lines), not one record per line: "
+        f"rename it to .json{gz}"
     )
     assert isinstance(source.error, NotLineDelimitedError)
     assert str(source.error) == f"shown/name: {reason}"

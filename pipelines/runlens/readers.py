@@ -218,8 +218,8 @@ def _one_document_reason(path: Path) -> str:
     gz = path.name[-3:] if gzipped(path) else ""
     base = path.name[: len(path.name) - len(gz)]
     return (
-        f"this {base[base.rfind('.') :]}{gz} file holds one JSON document spread over several lines, not one record "
-        f"per line: rename it to .json{gz}"
+        f"this {base[base.rfind('.') :]}{gz} file holds pretty-printed JSON (values spread over several lines), "
+        f"not one record per line: rename it to .json{gz}"
     )
 
 

@@ -658,6 +658,7 @@ def test_a_jsonl_file_holding_one_document_is_named_and_read_once_renamed(data_d
     )
     checked = run_cli("validate", exports / "pretty.jsonl")
     assert (checked.code, checked.out) == (1, f"{exports / 'pretty.jsonl'}: {reason}\n")
+    assert checked.err.endswith("0 record(s) checked, 0 invalid, 1 file(s) not read whole (see above)\n")
 
     result = run_cli("run", "--data-dir", data_dir)
     assert result.code == 0, result.err

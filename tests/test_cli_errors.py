@@ -76,7 +76,7 @@ def test_validate_fails_for_a_file_read_only_in_part(tmp_path: Path, run_cli: Cl
     path = tmp_path / "cut.jsonl.gz"
     path.write_bytes(content[:-8])
     result = run_cli("validate", path)
-    assert result.code == 1 and "read only in part" in result.err
+    assert result.code == 1 and "1 file(s) not read whole (see above)" in result.err
 
 
 def test_links_are_listed_as_ignored_and_partition_keys_stay_distinct(tmp_path: Path, run_cli: CliRunner) -> None:

@@ -51,11 +51,11 @@ def _validate(args: argparse.Namespace) -> int:
                         print(f"{where}: {error['path']}: {error['message']}")
         for note in reader.notes:
             print(f"{name}: {note}")
-        if reader.source.error is not None:  # read only in part: what was not read was not checked
+        if reader.source.error is not None:  # read in part or not at all: what was not read was not checked
             unread += 1
     print(
         f"{checked} record(s) checked, {invalid} invalid"
-        + (f", {unread} file(s) read only in part (see above)" if unread else ""),
+        + (f", {unread} file(s) not read whole (see above)" if unread else ""),
         file=sys.stderr,
     )
     return 1 if invalid or unread else 0

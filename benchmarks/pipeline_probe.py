@@ -19,7 +19,7 @@ OUTSIDE = "outside Dagster runs"
 DATA, DAGSTER, NESTED = "data", "dagster", "nested"  # nested: part of another timed call, not added up again
 TIMED = (  # (module, attribute, label, kind)
     ("runlens.pipeline", "_definitions", "load Dagster definitions", DAGSTER),
-    ("dagster", "DagsterInstance.get", "open the Dagster instance", DAGSTER),
+    ("runlens.pipeline", "open_instance", "open the Dagster instance", DAGSTER),
     ("runlens.exports", "new_exports", "find new export files", DATA),
     ("runlens.ingest", "file_sha256", "sha256 of export files", NESTED),
     ("runlens.defs.assets.ingest", "ingest_file", "ingest_file", DATA),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
 from runlens import exports, warehouse
@@ -32,6 +33,14 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 # Every run `runlens run` executes carries the data directory it writes, so a later `runlens run` can tell its own
 # runs from those of the UI or of another data directory sharing DAGSTER_HOME.
 DATA_DIR_TAG = "runlens/data_dir"
+# The runs execute in this process, so what a step prints goes straight to the terminal. Dagster's default compute-log
+# manager would send it to a file and copy it back through helper processes (`tail` and a Python watcher per stream);
+# they sit in the terminal's process group, so Ctrl-C reached them too and each watcher printed a KeyboardInterrupt
+# traceback. Dagster's own in-process default (an ephemeral instance) captures nothing either; the UI still shows every
+# run's events, and the instance's own setting still applies to the runs the UI and the daemon launch.
+NO_COMPUTE_LOG_CAPTURE = {
+    "compute_logs": {"module": "dagster._core.storage.noop_compute_log_manager", "class": "NoOpComputeLogManager"}
+}
 
 
 @dataclass
@@ -63,6 +72,11 @@ def ensure_dagster_home(settings: Settings) -> Path:
         shutil.copyfile(template, target)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def open_instance(home: Path) -> dg.DagsterInstance:
+    """The instance in ``home`` as its dagster.yaml configures it, without compute-log capture (see above)."""
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides=NO_COMPUTE_LOG_CAPTURE))
 
 
 def _definitions() -> dg.Definitions:
@@ -139,10 +153,10 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
     RecordValidator.from_file(settings.schema_path)  # a broken schema file is the user's to fix: say so up front
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with file_lock(settings.data_dir / ".runlens-run.lock", on_wait=echo):
-        ensure_dagster_home(settings)
+        home = ensure_dagster_home(settings)
         report = PipelineReport()
         definitions = _definitions()
-        with dg.DagsterInstance.get() as instance:
+        with open_instance(home) as instance:
             for run_id in fail_orphaned_runs(instance, settings):
                 echo(f"Dagster run {run_id} of an earlier runlens run that was killed: marked failed, its slot freed")
             discovery = exports.discover(settings)

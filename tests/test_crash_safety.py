@@ -4,6 +4,7 @@ Each attempt runs the real CLI in a subprocess on the same data directory and is
 targets shows on disk (its temporary files, or its outputs newer than the attempt), plus one attempt killed after a
 random delay. After every kill the lake must be readable as it is; after a final uninterrupted run the data must
 equal that of one uninterrupted run from scratch, with no duplicate and no temporary left where readers look.
+Ctrl-C (SIGINT to the process group, as a terminal sends it) ends a run with one line and exit code 130.
 """
 
 from __future__ import annotations
@@ -219,3 +220,45 @@ def test_a_killed_warehouse_swap_leaves_no_orphan_after_the_next_one(tmp_path: P
     warehouse.refresh_warehouse(tmp_path / "lake", target)
     assert not orphan.exists() and not orphan_wal.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["warehouse.duckdb"]
+
+
+def group_is_gone(pgid: int, timeout_s: float = 10) -> bool:
+    """Whether every process of the group has exited (within the timeout)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_ctrl_c_ends_the_run_with_one_line_and_exit_code_130_then_the_next_run_completes(
+    tmp_path: Path, dagster_homes: Callable[[str], Path]
+) -> None:
+    """Ctrl-C in a terminal sends SIGINT to the whole process group. Dagster's compute-log helpers (`tail` and a
+    watcher) were in it and printed KeyboardInterrupt tracebacks, and Dagster turned the interrupt into a failed run,
+    so `runlens run` exited 2 with a traceback instead of saying `runlens: interrupted` and exiting 130."""
+    data = tmp_path / "data"
+    summary = generate_exports(data / "exports", runs=5_000, days=2, seed=11)
+    home = dagster_homes("interrupted")
+    since = time.time()
+    process = start_runlens_run(
+        data, home, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while "ingest" not in phases(data, since):  # a step of the Dagster run is writing the lake
+        assert process.poll() is None and time.monotonic() < deadline, "the ingest never started"
+        time.sleep(0.002)
+    os.killpg(process.pid, signal.SIGINT)  # what the terminal does
+    out, err = process.communicate(timeout=120)
+
+    assert "Traceback" not in err, err
+    assert (process.returncode, err, out) == (130, "runlens: interrupted\n", "")
+    assert group_is_gone(process.pid), "a process it started outlived it"
+    rerun = start_runlens_run(data, home, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = rerun.communicate(timeout=300)
+    assert (rerun.returncode, err) == (0, ""), err  # nothing left for it to mark failed: Dagster ended that run
+    assert f"records: {summary.records} read" in out and f"runs: {summary.runs} (" in out, out
+    assert temporaries(data) == []

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 import dagster as dg
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
+from dagster._utils.interrupts import capture_interrupts
 
 from runlens import exports, warehouse
 from runlens.config import PROJECT_DIR, Settings
@@ -83,6 +86,43 @@ def _definitions() -> dg.Definitions:
     from runlens.definitions import defs
 
     return defs()
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[Callable[[], None]]:
+    """Hold Ctrl-C (SIGINT, and SIGTERM, which Dagster takes alike) back while the Dagster instance is in use; yields
+    ``checkpoint``, which raises KeyboardInterrupt once one has arrived. Leaving raises it too, in place of whatever
+    the interrupt made fail.
+
+    Dagster's storage is not safe to interrupt anywhere: a KeyboardInterrupt at a random point of it left a new
+    instance without its tables, runs STARTED and SQLAlchemy tracebacks on stderr. Dagster's ``capture_interrupts``
+    only notes the signal, and a run then raises it inside a step, in our crash-safe code, and fails. How it comes
+    out of a run varies (DagsterExecutionInterruptedError; DuckDB's ``RuntimeError: Query interrupted``; nothing when
+    it came after the last step: a run forgets the note when it ends), so whether one arrived is read from the
+    wakeup fd, which hears every signal that reaches a Python handler, whichever handler that is.
+    """
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    os.set_blocking(write, False)  # written from the signal handler, which must never wait
+    received = bytearray()
+
+    def checkpoint() -> None:
+        with suppress(BlockingIOError):
+            received.extend(os.read(read, 4096))  # one byte per signal: its number
+        if signal.SIGINT in received or signal.SIGTERM in received:
+            raise KeyboardInterrupt
+
+    previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    try:
+        with capture_interrupts():
+            try:
+                yield checkpoint
+            finally:
+                checkpoint()
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(read)
+        os.close(write)
 
 
 def _materialize(
@@ -156,29 +196,31 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
         home = ensure_dagster_home(settings)
         report = PipelineReport()
         definitions = _definitions()
-        with open_instance(home) as instance:
+        # before Dagster holds Ctrl-C back: hashing every export can take seconds
+        discovery = exports.discover(settings)
+        report.ignored = discovery.ignored
+        pending = exports.new_exports(settings, discovery)
+        fresh = pending.files
+        report.unreadable = [f"{name} ({reason})" for name, reason in pending.unreadable.items()]
+        report.already_ingested = len(discovery.files) - len(fresh) - len(pending.unreadable)
+        with _interrupts_held() as checkpoint, open_instance(home) as instance:
+
+            def materialize(selection: list[str], **options: Any) -> None:
+                checkpoint()  # no run after Ctrl-C: the one before may have finished without noticing it
+                _record(report, _materialize(definitions, settings, instance, selection, **options))
+
             for run_id in fail_orphaned_runs(instance, settings):
                 echo(f"Dagster run {run_id} of an earlier runlens run that was killed: marked failed, its slot freed")
-            discovery = exports.discover(settings)
-            report.ignored = discovery.ignored
-            pending = exports.new_exports(settings, discovery)
-            fresh = pending.files
-            report.unreadable = [f"{name} ({reason})" for name, reason in pending.unreadable.items()]
-            report.already_ingested = len(discovery.files) - len(fresh) - len(pending.unreadable)
             if fresh:
                 keys = [export.key for export in fresh]
                 report.new_files = [export.name for export in fresh]
                 added, tags = ingest_range(instance.get_dynamic_partitions(export_files.name), keys)
                 instance.add_dynamic_partitions(export_files.name, added)
-                result = _materialize(definitions, settings, instance, ["ingested_exports"], tags=tags)
-                _record(report, result)
+                materialize(["ingested_exports"], tags=tags)
             plan = plan_refresh(settings)
             for step in plan:
-                result = _materialize(
-                    definitions, settings, instance, step.selection, tags=step.tags, run_config=step.run_config
-                )
-                _record(report, result)
+                materialize(step.selection, tags=step.tags, run_config=step.run_config)
             if not plan and warehouse.built_for(settings.warehouse_path) != settings.lake_dir:
                 # missing, unreadable, or built over another lake (the data directory was moved or copied)
-                _record(report, _materialize(definitions, settings, instance, ["warehouse"]))
+                materialize(["warehouse"])
         return report

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import os
+import signal
 import time
 import zlib
 from dataclasses import dataclass
@@ -596,3 +597,18 @@ def test_worker_pool_writes_the_same_lake_as_one_process(
     alone = lake_of(tmp_path / "alone", workers=1, pool_min=0)
     assert pooled["result"][0] > 4000 and pooled["result"][2] >= 3
     assert pooled == alone
+
+
+def test_pool_workers_leave_ctrl_c_to_the_process_that_owns_the_pool(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in a terminal reaches every process of its group; a worker that took it while starting up printed a
+    KeyboardInterrupt traceback. The owner, interrupted too, stops the pool."""
+    monkeypatch.setenv("RUNLENS_INGEST_WORKERS", "2")
+    monkeypatch.setattr(ingest_module, "POOL_MIN_BYTES", 0)
+    path = data_dir / "exports" / "a.jsonl"
+    path.write_bytes(b"{}\n")
+    settings = Settings.from_env(data_dir)
+    with ingest_module.worker_pool(path, settings.limits, RecordValidator.from_file(settings.schema_path)) as pool:
+        assert pool is not None
+        assert pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN

@@ -21,6 +21,7 @@ import hashlib
 import json
 import multiprocessing
 import shutil
+import signal
 import time
 import uuid
 from collections import deque
@@ -595,6 +596,10 @@ def worker_pool(path: Path, limits: Limits, validator: RecordValidator) -> Itera
 
 def _init_worker(schema: dict[str, Any], limits: Limits) -> None:
     global _worker
+    # Ctrl-C in a terminal reaches every process of its group, and a worker that took it printed a KeyboardInterrupt
+    # traceback. The owner is interrupted too and stops the pool; a worker that died of the signal instead could die
+    # while sending a result, and the owner then waited for the rest of it for ever.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.disable()  # see gc_paused; the worker only ever parses
     con = db.connect(threads=1)
     con.execute("set TimeZone = 'UTC'")

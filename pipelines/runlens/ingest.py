@@ -148,12 +148,6 @@ def export_identity(lake_dir: Path, sha256: str, fmt: str) -> tuple[str, bool]:
     return other, (root / other).is_dir()
 
 
-def ingested_ids(lake_dir: Path) -> set[str]:
-    """Export ids whose ingest has been committed."""
-    root = lake.table_dir(lake_dir, lake.INGEST)
-    return {p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
-
-
 def next_ingest_seq(lake_dir: Path) -> int:
     """One more than the largest ingest sequence number in the lake (the caller holds the write lock)."""
     if not lake.has_files(lake_dir, lake.INGEST, partitioned=True):

@@ -19,6 +19,7 @@ import pytest
 import reference as ref
 from conftest import CliRunner, Fetch
 from runlens import exports as runlens_exports
+from runlens import runs as runs_module
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PROJECT_DIR / "data" / "exports"
@@ -434,6 +435,26 @@ def test_summary_names_a_warning_as_one_says_none_for_empty_tables_and_no_checks
     second = run_cli("run", "--data-dir", data_dir)
     assert second.code == 0, second.err
     assert "checks: none run (this run changed no checked table)" in second.out.splitlines(), second.out
+
+
+def test_an_export_of_only_invalid_records_shows_in_the_warehouse_and_is_recorded_applied(
+    data_dir: Path, run_cli: CliRunner, warehouse: OpenWarehouse
+) -> None:
+    """After a first run over no exports (the warehouse is built with empty placeholders), an export whose every
+    record is quarantined changes no day of runs; its quarantine and ingest_log rows must still reach the
+    warehouse, and the ingest be recorded applied so that later runs do not plan it again."""
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    bad = {"runId": "3f2b6a6e-8a55-4c1e-9d7e-0a1b2c3d4e5f", "workflowName": "w", "status": "completed"}
+    (data_dir / "exports" / "uuids.jsonl").write_text(json.dumps(bad) + "\n")
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    assert "records: 1 read = 0 valid + 1 quarantined (100.00%), from 1 file(s)" in result.out.splitlines()
+    con = warehouse(data_dir)
+    assert con.execute("select source_file, record_index from quarantine").fetchall() == [("uuids.jsonl", 0)]
+    assert con.execute("select records_quarantined from ingest_log").fetchall() == [(1,)]
+    con.close()
+    assert runs_module.pending_exports(data_dir / "lake")[0] == []
+    assert "0 new export file(s) ingested, 1 already ingested" in run_cli("run", "--data-dir", data_dir).out
 
 
 def test_an_exports_folder_holding_the_lake_does_not_ingest_the_lake(

@@ -31,7 +31,9 @@ PLAN_TAG = "runlens/refresh_plan"
 
 @dataclass(frozen=True)
 class RefreshRun:
-    """One Dagster run of a refresh: the partition range it records and the exact days it rebuilds."""
+    """One Dagster run of a refresh: the partition range it records and the exact days it rebuilds. A run without
+    days is for ingests that change no day (every record quarantined): it rebuilds only the warehouse, whose views
+    then show their quarantine and ingest_log rows, and records them applied."""
 
     first: date
     last: date
@@ -42,10 +44,14 @@ class RefreshRun:
 
     @property
     def selection(self) -> list[str]:
+        if not self.days:
+            return ["warehouse"]
         return FINAL_ASSETS if self.final else DAY_ASSETS
 
     @property
     def tags(self) -> dict[str, str]:
+        if not self.days:
+            return {}
         return {
             ASSET_PARTITION_RANGE_START_TAG: self.first.isoformat(),
             ASSET_PARTITION_RANGE_END_TAG: self.last.isoformat(),
@@ -54,9 +60,10 @@ class RefreshRun:
     @property
     def run_config(self) -> dict[str, Any]:
         only = {"config": {"only_days": [d.isoformat() for d in self.days]}}
-        ops: dict[str, Any] = {name: only for name in DAY_ASSETS}
+        ops: dict[str, Any] = {name: only for name in DAY_ASSETS} if self.days else {}
         if self.final:
-            ops["reliability_tables"] = {"config": {"only_days": [d.isoformat() for d in self.all_days]}}
+            if self.days:
+                ops["reliability_tables"] = {"config": {"only_days": [d.isoformat() for d in self.all_days]}}
             ops["warehouse"] = {"config": {"applied_ingest_seq": self.newest_seq}}
         return {"ops": ops}
 
@@ -75,11 +82,13 @@ def ingest_range(existing: list[str], keys: list[str]) -> tuple[list[str], dict[
 def plan_refresh(settings: Settings) -> list[RefreshRun]:
     """The runs that bring ``runs`` and the metrics up to date with every committed ingest ([] when they are)."""
     pending, newest_seq = runs.pending_exports(settings.lake_dir)
-    changed = sorted(runs.affected_days(settings.lake_dir, pending)) if pending else []
-    if not changed:
+    if not pending:
         return []
+    changed = sorted(runs.affected_days(settings.lake_dir, pending))
     low = day_partitions.start.date()
     high = datetime.now(UTC).date()
+    if not changed:  # only quarantined records: the warehouse shows them, and they are recorded applied
+        return [RefreshRun(first=low, last=low, days=[], final=True, all_days=[], newest_seq=newest_seq)]
     clusters: list[list[date]] = []
     for day in changed:
         position = min(max(day, low), high)

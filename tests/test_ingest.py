@@ -509,12 +509,32 @@ def test_same_bytes_under_the_other_format_are_read_again(data_dir: Path) -> Non
     assert len(list((settings.lake_dir / "ingest").iterdir())) == 2
 
 
-def test_the_same_bytes_in_both_formats_in_one_batch_are_both_new(data_dir: Path) -> None:
-    array = json.dumps([VALID_BASE])
-    for name in ("a.json", "b.jsonl", "c.json"):
-        (data_dir / "exports" / name).write_text(array)
+def test_a_good_file_renamed_to_the_other_format_is_not_ingested_twice(data_dir: Path) -> None:
+    """One-line records read the same as .jsonl or as .json: once a reading staged records, the bytes are done
+    however they are named (gzipped copies are other bytes, and other files)."""
     settings = Settings.from_env(data_dir)
-    assert [f.name for f in exports.new_exports(settings, exports.discover(settings)).files] == ["a.json", "b.jsonl"]
+    first = ingest(data_dir, "good.jsonl", line(VALID_BASE) + "\n")
+    assert first.log["records_valid"] == 1
+    (data_dir / "exports" / "good.jsonl").rename(data_dir / "exports" / "good.json")
+    assert exports.new_exports(settings, exports.discover(settings)).files == []
+    again = ingest_file(data_dir / "exports" / "good.json", settings, RecordValidator.from_file(settings.schema_path))
+    assert (again.outcome, again.export_id) == ("skipped", first.result.export_id)
+
+
+def test_gzip_bytes_under_a_plain_name_are_read_again_once_named_gz(data_dir: Path) -> None:
+    """Gzip bytes named .json are junk to the JSON reader (one record, quarantined); renamed .json.gz, the same
+    bytes are decompressed and their runs ingested; the same bytes in one batch are new only once."""
+    data = gzip.compress(json.dumps([VALID_BASE, {**VALID_BASE, "runId": "run_two"}]).encode())
+    as_plain = ingest(data_dir, "misnamed.json", data, reference=False, as_is=True)
+    assert (as_plain.log["format"], as_plain.log["records_valid"]) == ("json", 0)
+    (data_dir / "exports" / "misnamed.json").rename(data_dir / "exports" / "misnamed.json.gz")
+    (data_dir / "exports" / "zz-copy.jsonl.gz").write_bytes(data)
+    settings = Settings.from_env(data_dir)
+    assert [f.name for f in exports.new_exports(settings, exports.discover(settings)).files] == ["misnamed.json.gz"]
+    as_gz = ingest(data_dir, "misnamed.json.gz", data, as_is=True)
+    assert (as_gz.result.outcome, as_gz.log["format"]) == ("ingested", "json.gz")
+    assert sorted(row["run_id"] for row in as_gz.staged) == ["run_ok", "run_two"]
+    assert exports.new_exports(settings, exports.discover(settings)).files == []
 
 
 def test_a_settled_file_is_hashed_once_and_a_fresh_write_is_hashed_again(tmp_path: Path) -> None:

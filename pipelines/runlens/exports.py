@@ -1,9 +1,9 @@
 """Discovery of export files under ``exports/``: which ones runlens reads, and which are new.
 
-A file is identified by its content (sha256) and its format (a ``.json`` document or ``.jsonl`` lines): one already
-ingested is skipped wherever it lies, a changed file is a new version, and the same bytes renamed to the other format
-are read again (``ingest.export_identity``). Files of other kinds are reported and left alone. Export files are never
-modified or deleted.
+A file is identified by its content (sha256) and how it is read (``.json`` or ``.jsonl``, gzipped or not): one already
+ingested is skipped wherever it lies, a changed file is a new version, and the same bytes renamed to be read another
+way are read again while no earlier reading of them staged a record (``ingest.export_identity``). Files of other kinds
+are reported and left alone. Export files are never modified or deleted.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ class ExportFile:
     path: Path
     name: str  # path relative to the exports folder, with forward slashes: what the lake records as source_file
     key: str  # the Dagster partition key of the file
-    fmt: str  # how it is read: readers.export_format
 
 
 @dataclass(frozen=True)
@@ -55,33 +54,34 @@ def discover(settings: Settings) -> Discovery:
         if path.is_relative_to(settings.lake_dir):
             continue
         name = relative.as_posix()
-        fmt = export_format(path)
-        if path.is_symlink() or not path.is_file() or fmt is None:
+        if path.is_symlink() or not path.is_file() or export_format(path) is None:
             ignored.append(name)
         else:
-            files.append(ExportFile(path, name, partition_key(name), fmt))
+            files.append(ExportFile(path, name, partition_key(name)))
     files.sort(key=lambda export: export.name)  # "path order" is the order of these names, everywhere
     return Discovery(files, ignored)
 
 
 @dataclass(frozen=True)
 class NewExports:
-    files: list[ExportFile]  # content not ingested yet in its format, the first file of each (path order)
+    files: list[ExportFile]  # content not ingested yet as it would be read, the first file of each (path order)
     unreadable: dict[str, str]  # name -> reason, for files that cannot be read now (left for the next run)
 
 
 def new_exports(settings: Settings, discovery: Discovery) -> NewExports:
-    """The discovered files whose content has not been ingested yet in their format, and those that cannot be read:
-    a file removed or made unreadable since discovery, or a .jsonl/.ndjson one holding a single JSON document spread
-    over several lines. They are reported, not recorded, and tried again next time (a renamed file is a new one)."""
+    """The discovered files whose content has not been ingested yet as they would be read (``ingest.export_identity``),
+    and those that cannot be read: a file removed or made unreadable since discovery, or a .jsonl/.ndjson one holding
+    a single JSON document spread over several lines. They are reported, not recorded, and tried again next time (a
+    renamed file is a new one). Of several files with the same bytes only the first is new: whether another reading
+    of them is wanted shows once that one is ingested."""
     pending: list[ExportFile] = []
     unreadable: dict[str, str] = {}
-    seen: set[tuple[str, str]] = set()
+    seen: set[str] = set()
+    readings = ingest.committed_readings(settings.lake_dir) if discovery.files else {}
     for export in discovery.files:
         try:
             sha = ingest.file_sha256(export.path)
-            content = (sha, export.fmt)
-            new = content not in seen and not ingest.export_identity(settings.lake_dir, *content)[1]
+            new = sha not in seen and not ingest.export_identity(readings, sha, ingest.reading_of(export.path))[1]
             problem = one_document_problem(export.path, settings.limits, export.name) if new else None
         except OSError as exc:
             unreadable[export.name] = ingest.os_reason(exc)
@@ -90,5 +90,5 @@ def new_exports(settings: Settings, discovery: Discovery) -> NewExports:
             unreadable[export.name] = problem
         elif new:
             pending.append(export)
-            seen.add(content)
+            seen.add(sha)
     return NewExports(pending, unreadable)

@@ -65,6 +65,7 @@ from runlens.readers import (
     RawBatch,
     decoded_size_hint,
     export_format,
+    gzipped,
     iter_ndjson,
 )
 from runlens.validation import RecordValidator, Violation
@@ -129,23 +130,42 @@ def os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def export_identity(lake_dir: Path, sha256: str, fmt: str) -> tuple[str, bool]:
-    """The export id of a file's content read as ``fmt`` (``export_format``), and whether its ingest is committed.
+Readings = dict[str, list[tuple[str, str, int]]]  # sha256[:24] -> [(export id, reading, records_valid)]
 
-    An export is its bytes *and* the way they are read: the same bytes under another format give other records (a
-    ``.jsonl`` that really holds one JSON array is one bad record; renamed ``.json``, it is the array's runs). The
-    first reading of some bytes gets the id ``sha256[:24]``; a later reading in the other format gets
-    ``sha256[:24]-<format>``. Which format the first one used is read from its ingest_log only when that folder
-    exists, so the usual new file costs one ``stat``."""
+
+def reading_of(path: Path) -> str:
+    """How a file is read: its format, and ``.gz`` when it is decompressed first (``ndjson``, ``json.gz``, ...)."""
+    return (export_format(path) or "ndjson") + (".gz" if gzipped(path) else "")  # ExportReader's default format
+
+
+def committed_readings(lake_dir: Path, sha256: str = "") -> Readings:
+    """The committed ingests of every content (or of the one ``sha256`` names): export id, how it was read (the
+    ingest_log's ``format``) and how many records it staged, from one query over their ingest_logs."""
     root = lake.table_dir(lake_dir, lake.INGEST)
+    logs = [str(p) for p in root.glob(f"{sha256[:24]}*/ingest_log.parquet")] if root.is_dir() else []
+    readings: Readings = {}
+    if logs:
+        with db.connect() as con:
+            query = "select export_id, format, records_valid from read_parquet($logs) order by export_id"
+            for export_id, reading, valid in con.execute(query, {"logs": logs}).fetchall():
+                readings.setdefault(export_id[:24], []).append((export_id, reading, valid))
+    return readings
+
+
+def export_identity(readings: Readings, sha256: str, reading: str) -> tuple[str, bool]:
+    """The export id of some content read as ``reading`` (``reading_of``), and whether it is ingested already.
+
+    An export is its bytes *and* the way they are read: the same bytes read otherwise give other records (a ``.jsonl``
+    that really holds one JSON array is one bad record; renamed ``.json``, it is the array's runs; gzip bytes under a
+    plain name are junk). The first reading of some bytes gets the id ``sha256[:24]``. Another reading is made only
+    while no earlier one staged a record, so renaming a good file never ingests its records twice; it gets the id
+    ``sha256[:24]-<reading>``."""
     first = sha256[:24]
-    if not (root / first).is_dir():
-        return first, False
-    [logged] = pq.read_table(root / first / "ingest_log.parquet", columns=["format"]).column("format").to_pylist()
-    if logged == fmt:
-        return first, True
-    other = f"{first}-{fmt}"
-    return other, (root / other).is_dir()
+    earlier = readings.get(first, [])
+    for export_id, how, valid in earlier:
+        if how == reading or valid:
+            return export_id, True
+    return (f"{first}-{reading}" if earlier else first), False
 
 
 def next_ingest_seq(lake_dir: Path) -> int:
@@ -619,10 +639,10 @@ def _ingest_file(
         sha = file_sha256(path)
     except OSError as exc:  # removed or made unreadable since discovery: nothing read, so nothing to record
         return IngestResult(name, "", "unreadable", message=f"could not be read: {os_reason(exc)}")
-    fmt = export_format(path) or "ndjson"  # how ExportReader reads a file of no known format
-    export_id, done = export_identity(settings.lake_dir, sha, fmt)
+    reading = reading_of(path)
+    export_id, done = export_identity(committed_readings(settings.lake_dir, sha), sha, reading)
     if done:
-        return IngestResult(name, export_id, "skipped", message=f"content already ingested (read as {fmt})")
+        return IngestResult(name, export_id, "skipped", message="content already ingested")
     ingested_at = datetime.now(UTC)
     seq = next_ingest_seq(settings.lake_dir)
     params = {"source_file": name, "export_id": export_id, "ingest_seq": seq, "ingested_at": ingested_at}
@@ -649,7 +669,7 @@ def _ingest_file(
                 "export_id": export_id,
                 "sha256": sha,
                 "bytes": path.stat().st_size,
-                "format": fmt,
+                "format": reading,
                 "records_read": result.records_read,
                 "records_valid": result.records_valid,
                 "records_quarantined": result.records_quarantined,

@@ -41,3 +41,18 @@ def test_settings_in_range_are_taken(run_cli: CliRunner, monkeypatch: pytest.Mon
     monkeypatch.setenv("RUNLENS_QUARANTINE_RATE_THRESHOLD", "1")
     settings = Settings.from_env()
     assert (settings.limits.max_nesting_depth, settings.quarantine_rate_threshold) == (7, 1.0)
+
+
+@pytest.mark.parametrize(
+    "where", ["RUNLENS_EXPORTS_DIR=lake", "RUNLENS_EXPORTS_DIR=lake/incoming", "RUNLENS_LAKE_DIR=."]
+)
+def test_an_exports_folder_inside_the_lake_is_refused(
+    tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Discovery skips the lake's own files, so exports inside the lake would be skipped without a word."""
+    data = tmp_path / "data"
+    name, place = where.split("=")
+    monkeypatch.setenv(name, str(data / place))
+    result = run_cli("run", "--data-dir", data)
+    assert result.code == 2
+    assert result.err.startswith("runlens: error: the exports folder ") and "is inside the lake" in result.err

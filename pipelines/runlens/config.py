@@ -71,10 +71,17 @@ class Settings:
     @classmethod
     def from_env(cls, data_dir: str | Path | None = None) -> Settings:
         root = Path(data_dir or os.environ.get("RUNLENS_DATA_DIR") or "data").resolve()
+        exports_dir = Path(os.environ.get("RUNLENS_EXPORTS_DIR") or root / "exports").resolve()
+        lake_dir = Path(os.environ.get("RUNLENS_LAKE_DIR") or root / "lake").resolve()
+        if exports_dir.is_relative_to(lake_dir):  # the other way round is fine: discovery skips the lake's files
+            raise ConfigError(
+                f"the exports folder {exports_dir} is inside the lake {lake_dir} (RUNLENS_EXPORTS_DIR, "
+                "RUNLENS_LAKE_DIR, RUNLENS_DATA_DIR): runlens writes there, so exports must be kept apart"
+            )
         return cls(
             data_dir=root,
-            exports_dir=Path(os.environ.get("RUNLENS_EXPORTS_DIR") or root / "exports").resolve(),
-            lake_dir=Path(os.environ.get("RUNLENS_LAKE_DIR") or root / "lake").resolve(),
+            exports_dir=exports_dir,
+            lake_dir=lake_dir,
             warehouse_path=Path(os.environ.get("RUNLENS_WAREHOUSE") or root / "warehouse.duckdb").resolve(),
             schema_path=Path(os.environ.get("RUNLENS_SCHEMA") or DEFAULT_SCHEMA).resolve(),
             quarantine_rate_threshold=_env_fraction("RUNLENS_QUARANTINE_RATE_THRESHOLD", 0.05),

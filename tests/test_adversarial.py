@@ -137,6 +137,33 @@ def truncated_gzip() -> tuple[bytes, tuple[str, ...], int]:
     return data, tuple(r["runId"] for r in records[:whole]), whole + 1
 
 
+def json_array(*records: dict[str, Any] | bytes) -> bytes:
+    """A .json export: one record per line after the opening bracket, so record i is on line i + 1."""
+    return b"[" + b",\n".join(r if isinstance(r, bytes) else line(r) for r in records) + b"]\n"
+
+
+def surrogate_records(tag: str) -> tuple[dict[str, Any] | bytes, ...]:
+    """A lone surrogate escape (the 6 characters \\ud800) in each string the schema reads, between two valid runs
+    ``run_<tag>_1`` and ``run_<tag>_7``: jsonschema-rs raised UnicodeEncodeError on it, which aborted the ingest, and
+    so every later `runlens run`."""
+
+    def queued(n: int, rest: bytes) -> bytes:
+        return f'{{"runId": "run_{tag}_{n}", "workflowName": "w", "status": "queued", '.encode() + rest
+
+    return (
+        rec(f"run_{tag}_1"),
+        b'{"runId": "run_x", "workflowName": "w", "status": "\\ud800"}',
+        b'{"runId": "\\ud800", "workflowName": "w", "status": "queued"}',
+        queued(4, b'"createdAt": "2026-03-01T10:00:00Z\\udc00"}'),
+        queued(5, b'"completedAt": "\\ud800"}'),
+        queued(6, b'"\\ud800": 1}'),
+        rec(f"run_{tag}_7"),
+    )
+
+
+SURROGATE_QUARANTINED = {i: (i + 1, "json") for i in range(1, 6)}
+
+
 def corpus() -> list[Case]:
     gz, gz_valid, gz_cut_line = truncated_gzip()
     bom_records = ndjson(rec("run_bom_1"), rec("run_bom_2"))
@@ -270,6 +297,10 @@ def corpus() -> list[Case]:
             ),
             ("run_far_1", "run_far_2", "run_far_3"),
             {3: (4, "storage")},
+        ),
+        Case("lone_surrogate.jsonl", ndjson(*surrogate_records("sl")), ("run_sl_1", "run_sl_7"), SURROGATE_QUARANTINED),
+        Case(
+            "lone_surrogate.json", json_array(*surrogate_records("sj")), ("run_sj_1", "run_sj_7"), SURROGATE_QUARANTINED
         ),
         # a path full of what must never reach SQL text or a lake path
         Case(
@@ -539,6 +570,27 @@ def test_lone_surrogate_in_an_unknown_field_is_quarantined_not_fatal(tmp_path: P
     result, lake_dir = ingest_one(tmp_path, "surrogate.jsonl", content)
     assert (result.records_valid, result.records_quarantined) == (2, 1)
     assert [(row["record_index"], row["errors"][0]["keyword"]) for row in quarantine_of(lake_dir)] == [(1, "storage")]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_a_lone_surrogate_escape_the_schema_reads_is_quarantined_not_fatal(tmp_path: Path, fmt: str) -> None:
+    """jsonschema-rs cannot take a string holding a lone surrogate: the batch is validated again record by record
+    and the records it raises on are quarantined (keyword `json`, the string's path), their neighbours ingested."""
+    content = (ndjson if fmt == "jsonl" else json_array)(*surrogate_records("sur"))
+    result, lake_dir = ingest_one(tmp_path, f"surrogate.{fmt}", content)
+    assert (result.records_read, result.records_valid, result.records_quarantined) == (7, 2, 5)
+    rows = quarantine_of(lake_dir)
+    assert [(row["record_index"], row["line"]) for row in rows] == [(i, i + 1) for i in range(1, 6)]
+    assert [[(e["path"], e["keyword"], e["message"]) for e in row["errors"]] for row in rows] == [
+        [(path, "json", f"not valid JSON text: a lone surrogate escape ({escape}) is not a Unicode character")]
+        for path, escape in (
+            ("$.status", "\\ud800"),
+            ("$.runId", "\\ud800"),
+            ("$.createdAt", "\\udc00"),
+            ("$.completedAt", "\\ud800"),
+            ('$["\\ud800"]', "\\ud800"),
+        )
+    ]
 
 
 def long_line_content(size: int, fmt: str) -> bytes:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 from runlens.config import DEFAULT_SCHEMA
-from runlens.validation import RecordValidator, json_path, load_schema
+from runlens.validation import RecordValidator, Violation, json_path, load_schema
 
 SUITE = Path(__file__).parent / "data" / "json-schema-test-suite"
 
@@ -188,3 +188,30 @@ def test_a_number_beyond_a_double_where_a_number_is_allowed_is_out_of_range() ->
         ("$.c", "const", "number out of range: -1E400 is beyond what a 64-bit float holds (about ±1.8e308)"),
         ("$.n", "type", "number out of range: 1E400 is beyond what a 64-bit float holds (about ±1.8e308)"),
     ]
+
+
+LONE = "not valid JSON text: a lone surrogate escape (\\{}) is not a Unicode character"
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "escape"),
+    [
+        ('{"runId": "run_1", "workflowName": "w", "status": "\\ud800"}', "$.status", "ud800"),
+        ('{"runId": "run_\\udfff", "workflowName": "w", "status": "queued"}', "$.runId", "udfff"),
+        ('{"runId": "run_1", "workflowName": "w", "status": "queued", "createdAt": "\\ud800"}', "$.createdAt", "ud800"),
+        ('{"runId": "run_1", "workflowName": "w", "status": "queued", "\\ud800": 1}', '$["\\ud800"]', "ud800"),
+    ],
+)
+def test_a_lone_surrogate_escape_is_a_violation_not_an_exception(raw: str, path: str, escape: str) -> None:
+    """jsonschema-rs raises UnicodeEncodeError on a string holding a lone surrogate (a valid JSON escape that is no
+    Unicode character): that record gets one `json` violation, its neighbours their own results, and the path and
+    message are plain text (a lone surrogate cannot be written to Parquet or printed)."""
+    ours = RecordValidator(RUN_SCHEMA)
+    good = {"runId": "run_2", "workflowName": "w", "status": "queued"}
+    bad_enum = {"runId": "run_3", "workflowName": "w", "status": "nope"}
+    found = ours.check_batch([good, json.loads(raw), bad_enum])
+    assert sorted(found) == [1, 2]
+    assert found[1] == [Violation(path, "json", LONE.format(escape))]
+    assert [v.keyword for v in found[2]] == ["enum"]
+    assert ours.violations(json.loads(raw)) == found[1]
+    assert found[1][0].path.isascii() and found[1][0].message.isascii()

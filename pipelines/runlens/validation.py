@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import jsonschema_rs
 from runlens.errors import SchemaFileError
 
 ErrorKind = jsonschema_rs.ValidationErrorKind
+SURROGATE = re.compile("[\\ud800-\\udfff]")
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ def json_path(parts: list[str | int]) -> str:
             out += f".{part}"
         else:
             out += "[" + json.dumps(part, ensure_ascii=False) + "]"
-    return out
+    return out.encode("utf-8", "backslashreplace").decode()  # a lone surrogate as its escape: the text is stored
 
 
 def load_schema(path: Path) -> dict[str, Any]:
@@ -81,8 +83,14 @@ class RecordValidator:
     def check_batch(self, records: list[Any], raws: Sequence[bytes] | None = None) -> dict[int, list[Violation]]:
         """Violations of the invalid records in ``records``, by position; empty when all are valid. ``raws``: the
         records' JSON texts, for messages that name a number beyond a double's range as written."""
-        if self._batch.is_valid(records):
-            return {}
+        try:
+            if self._batch.is_valid(records):
+                return {}
+            return self._errors(records, raws)
+        except UnicodeEncodeError:  # a string jsonschema-rs reads holds a lone surrogate: find which records do
+            return self._one_by_one(records, raws)
+
+    def _errors(self, records: list[Any], raws: Sequence[bytes] | None) -> dict[int, list[Violation]]:
         found: dict[int, list[Violation]] = {}
         for err in self._batch.iter_errors(records):
             first, *path = err.instance_path
@@ -92,6 +100,37 @@ class RecordValidator:
                 message = _out_of_range(err, records[index], raws[index], path) or message
             found.setdefault(index, []).append(Violation(json_path(path), _keyword(err), message))
         return found
+
+    def _one_by_one(self, records: list[Any], raws: Sequence[bytes] | None) -> dict[int, list[Violation]]:
+        """``check_batch`` record by record, for a batch jsonschema-rs raised on: a record it raises on is quarantined
+        with the first lone surrogate it holds (jsonschema-rs encodes the strings it reads as UTF-8, which cannot hold
+        one; JSON's ``\\ud800`` escape gives one, and no Unicode text holds it)."""
+        found: dict[int, list[Violation]] = {}
+        for index, record in enumerate(records):
+            try:
+                violations = self._errors([record], None if raws is None else [raws[index]]).get(0)
+            except UnicodeEncodeError:
+                violations = [_lone_surrogate(record)]
+            if violations:
+                found[index] = violations
+        return found
+
+
+def _lone_surrogate(record: Any) -> Violation:
+    """The violation of a record holding a lone surrogate: the path of the first member name or string that holds
+    one, in file order, and the surrogate as its JSON escape."""
+    message = "not valid JSON text: a lone surrogate escape{} is not a Unicode character"
+    pending: list[tuple[list[str | int], Any]] = [([], record)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str) and (found := SURROGATE.search(value)):
+            return Violation(json_path(path), "json", message.format(f" (\\u{ord(found.group()):04x})"))
+        if isinstance(value, dict):  # each member name before its value
+            for key in reversed(list(value)):
+                pending += [([*path, key], value[key]), ([*path, key], key)]
+        elif isinstance(value, list):
+            pending += [([*path, i], value[i]) for i in reversed(range(len(value)))]
+    return Violation("$", "json", message.format(""))
 
 
 def _out_of_range(err: jsonschema_rs.ValidationError, record: Any, raw: bytes, path: list[str | int]) -> str | None:

@@ -178,15 +178,23 @@ def test_a_number_beyond_a_double_is_named_as_written(raw: str, expected: list[t
     assert found == expected
 
 
-def test_a_number_beyond_a_double_where_a_number_is_allowed_is_out_of_range() -> None:
-    """1E400 is a number, so `is not of type "number"` would be wrong: the message says why it cannot be checked,
-    for any keyword but `type` without a number and `enum`."""
-    ours = RecordValidator({"type": "object", "properties": {"n": {"type": ["number", "string"]}, "c": {"const": 1}}})
-    raw = b'{"n": 1E400, "c": -1E400}'
-    found = ours.check_batch([{"n": float("inf"), "c": float("-inf")}], [raw])[0]
-    assert sorted((v.path, v.keyword, v.message) for v in found) == [
-        ("$.c", "const", "number out of range: -1E400 is beyond what a 64-bit float holds (about ±1.8e308)"),
-        ("$.n", "type", "number out of range: 1E400 is beyond what a 64-bit float holds (about ±1.8e308)"),
+def test_a_number_beyond_a_double_keeps_the_validators_message_and_names_the_number() -> None:
+    """1E400 is a number, so `is not of type "number"` would be wrong, and the rule that failed says what it
+    expected (`3 was expected`): for any keyword but `type` without a number and `enum`, the validator's message is
+    kept and the number as written added, with the null it was read as."""
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": ["number", "string"]}, "c": {"const": 1}, "ver": {"const": 3}, "gone": False},
+    }
+    ours = RecordValidator(schema)
+    raw = b'{"n": 1E400, "c": -1E400, "ver": 1E400, "gone": 2e999}'
+    found = ours.check_batch([json.loads(raw)], [raw])[0]
+    beyond = "a number beyond what a 64-bit float holds, read as null"
+    assert sorted((v.path, v.message) for v in found) == [
+        ("$.c", f"1 was expected (the value is -1E400, {beyond})"),
+        ("$.gone", f"False schema does not allow null (the value is 2e999, {beyond})"),
+        ("$.n", f'null is not of types "number", "string" (the value is 1E400, {beyond})'),
+        ("$.ver", f"3 was expected (the value is 1E400, {beyond})"),
     ]
 
 

@@ -150,8 +150,9 @@ def _out_of_range(err: jsonschema_rs.ValidationError, record: Any, raw: bytes, p
     if isinstance(kind, (ErrorKind.Type, ErrorKind.Enum)) and not numbers_allowed:
         # "null is not of type ..." / "null is not one of ...": true of the number too, whatever its size
         return written + err.message.removeprefix("null")
-    # a number where numbers are allowed, or another rule: it failed only because the number was read as null
-    return f"number out of range: {written} is beyond what a 64-bit float holds (about ±1.8e308)"
+    # a number where numbers are allowed, or another rule (const, a false schema): it failed on the null the number
+    # was read as, so the rule's own message stands, with what the file holds
+    return f"{err.message} (the value is {written}, a number beyond what a 64-bit float holds, read as null)"
 
 
 def _keyword(err: jsonschema_rs.ValidationError) -> str:

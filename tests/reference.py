@@ -73,16 +73,49 @@ def file_text(path: Path) -> str:
 
 
 def split_ndjson(text: str) -> list[RawItem]:
-    """One record per non-blank line. Lines end in \\n, unless the first line ends in \\r alone (old Mac line
-    endings): then \\r\\n, \\r and \\n each end a line."""
-    first_end = re.search(r"\r\n|\r|\n", text)
-    cr_lines = first_end is not None and first_end.group() == "\r"
-    lines = re.split(r"\r\n|\r|\n", text) if cr_lines else text.split("\n")
+    """One record per non-blank line. Lines end in \\n (and \\r\\n), unless they end in \\r alone (old Mac line
+    endings, ``_lone_cr_lines``): then \\r\\n, \\r and \\n each end a line."""
+    lines = re.split(r"\r\n|\r|\n", text) if _lone_cr_lines(text) else text.split("\n")
     items: list[RawItem] = []
     for number, line in enumerate(lines, start=1):
         if line.strip():
             items.append(RawItem(len(items), number, line))
     return items
+
+
+def _lone_cr_lines(text: str) -> bool:
+    """Whether the first non-blank line ends in one or more \\r with no \\n after them, and either holds one whole
+    array or object before them (a \\r after a part of one is white space inside a record) or the file has no \\n."""
+    start = len(text) - len(text.lstrip(" \t\n\r\x0b\x0c"))
+    end = re.compile(r"\r+\n?|\n").search(text, start)
+    if end is None or end.group().endswith("\n"):
+        return False
+    return _whole_container(text[start : end.start()]) or "\n" not in text
+
+
+def _whole_container(line: str) -> bool:
+    """Whether ``line`` is one JSON array or object as far as its brackets outside strings show."""
+    line = line.strip(_WS)
+    if line[:1] not in ("[", "{"):
+        return False
+    depth, in_string, escaped = 0, False, False
+    for pos, char in enumerate(line):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return pos == len(line) - 1
+    return False
 
 
 def _skip_ws(text: str, pos: int) -> int:

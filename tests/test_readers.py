@@ -250,6 +250,37 @@ def test_a_cr_inside_a_line_ends_no_line_when_the_first_line_ends_in_lf(size: in
     assert got == [(b'{"runId": "run_1"}\r', 1, None), (b'{"runId": "run_2",\r"status": "queued"}', 2, None)]
 
 
+RUN = '{"runId": "run_2", "workflowName": "w", "status": "completed"}'
+LINE_END_CASES = {
+    # a lone CR after part of the first record is JSON white space: it used to turn CR lines on and cut the records
+    "a CR inside the first record": (
+        '{"runId": "run_1",\r"workflowName": "w", "status": "completed"}\n' + RUN + "\n",
+        [('{"runId": "run_1",\r"workflowName": "w", "status": "completed"}', 1), (RUN, 2)],
+    ),
+    # blank lines before CR lines used to decide for LF and join the whole file into one line
+    "a blank line before CR lines": ("\n" + RUN + "\r" + RUN + "\r", [(RUN, 2), (RUN, 3)]),
+    "a CRLF blank line before CR lines": ("\r\n \r" + RUN + "\r" + RUN, [(RUN, 3), (RUN, 4)]),
+    # CR CR LF is one line end, as CR LF is (it used to count as two lines)
+    "CR CR LF": (RUN + "\r\r\n" + RUN + "\r\r\n", [(RUN + "\r\r", 1), (RUN + "\r\r", 2)]),
+    # a CR-only file without any LF: its damaged first line ends at a CR all the same
+    "a damaged first line in a CR file": (
+        '{"runId": "run_1", "input": {\r' + RUN + "\r",
+        [('{"runId": "run_1", "input": {', 1), (RUN, 2)],
+    ),
+}
+
+
+@pytest.mark.parametrize("size", [1, 4, 10**9])
+@pytest.mark.parametrize("name", sorted(LINE_END_CASES))
+def test_lone_crs_end_lines_after_a_whole_first_record(name: str, size: int) -> None:
+    """The file's first non-blank line decides: a lone CR ends it when the record before it is whole (or the file has
+    no LF at all), whatever the chunking."""
+    text, expected = LINE_END_CASES[name]
+    got = collect(iter_ndjson(chunked(text.encode(), size), Limits()))
+    assert got == [(raw.encode(), line, None) for raw, line in expected]
+    assert got == [(item.raw.encode(), item.line, None) for item in ref.split_ndjson(text)]
+
+
 @pytest.mark.parametrize("suffix", [".json", ".json.gz", ".jsonl", ".ndjson.gz"])
 def test_byte_source_streams_files_in_small_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
@@ -353,6 +384,11 @@ NOT_ONE_DOCUMENT = {
     "a cut first record": NDJSON_TEXT.split("\n", 4)[-1],
     "an opener inside a string": '{"runId": "run_1", "error": "ends with \\" {\n{"runId": "run_2"}\n',
     "one line only": "[",
+    # a damaged first line ending in an opener, then whole records: they used to be refused as one document
+    "a first record cut after an opener": '{"runId": "run_1", "status": "completed", "input": {\n' + RUN + "\n" + RUN,
+    "a stray [ first": "[\n" + RUN + "\n" + RUN + "\n",
+    "a stray { first": "\n{\r\n" + RUN + "\r\n",
+    "a CR after an opener in the first record": '{"runId": "run_1", "input": {\r"a": 1}}\n' + RUN + "\n",
 }
 
 

@@ -34,6 +34,7 @@ from runlens.errors import ExportReadError, NotLineDelimitedError
 
 CHUNK_BYTES = 8 * 2**20
 KEEP_OVERSIZED_BYTES = 64 * 2**10
+LINE_END_HEAD_BYTES = 8 * 2**20  # how much of an NDJSON file's start decides whether its lines end in \r alone
 WRAPPER_KEYS = frozenset({"runs", "data", "items", "results", "records", "workflowRuns", "executions"})
 # Members only a run has: an object holding one of them before a list under a wrapper key is a run, not a wrapper.
 RUN_KEYS = frozenset({"runId", "workflowName", "status"})
@@ -200,17 +201,40 @@ class ByteSource:
 
 
 def _opens_a_document(head: bytes) -> bool:
-    """Whether the first non-blank line of ``head`` (the start of an NDJSON file) opens a JSON array or object and
-    ends with an opener outside any string (``[``, ``{``, ``[ {``, ``{"runs": [``), with a line end after it: a
-    document pretty-printed over several lines starts so, a record written on one line never does."""
-    text = head.lstrip()
-    ends = [end for end in (text.find(b"\n"), text.find(b"\r")) if end >= 0]
-    if not ends:
+    """Whether ``head`` (the start of an NDJSON file) starts a JSON document pretty-printed over several lines: its
+    first non-blank line opens an array or object and ends with an opener outside any string (``[``, ``{``, ``[ {``,
+    ``{"runs": [``), and the next non-blank line is not a whole array or object (``_closes_a_value``). A record written
+    on one line never starts so; a damaged first line (a record cut after an opener, a stray ``[``) is followed by
+    whole records, while a document's second line is ``{``, ``"runId": "x",`` or an item and its comma. A ``\\r``
+    ends a line here only in a file whose line ends are lone ``\\r`` (``_lone_cr_line_ends``)."""
+    line_end = _CR_OR_LF if _lone_cr_line_ends(head, whole=True) else _LF
+    start = _LEADING_SPACE.match(head).end()
+    end = line_end.search(head, start)
+    if end is None:
         return False
-    line = text[: min(ends)].rstrip()
+    line = head[start : end.start()].rstrip()
     if line[:1] not in (b"[", b"{") or line[-1:] not in (b"[", b"{"):
         return False
-    return _unescaped_quotes(np.frombuffer(line, dtype=np.uint8)).size % 2 == 0
+    if _unescaped_quotes(np.frombuffer(line, dtype=np.uint8)).size % 2:
+        return False
+    start = _LEADING_SPACE.match(head, end.end()).end()
+    end = line_end.search(head, start)
+    return not _closes_a_value(head[start : end.start() if end else len(head)])
+
+
+def _closes_a_value(line: bytes) -> bool:
+    """Whether ``line`` is one JSON array or object as far as its brackets show: after white space it opens with
+    ``[`` or ``{``, and its brackets outside strings first balance at its last byte. A record written on one line
+    is (damaged inside or not); no line of a pretty-printed document is, but an item alone on its line without a
+    comma after it."""
+    text = line.strip()
+    if text[:1] not in (b"[", b"{"):
+        return False
+    data = np.frombuffer(text, dtype=np.uint8)
+    brackets = np.flatnonzero(_OPENERS[data])
+    outside = brackets[np.searchsorted(_unescaped_quotes(data), brackets) % 2 == 0]
+    balanced = np.flatnonzero(np.cumsum(_OPENERS[data[outside]], dtype=np.int64) == 0)
+    return bool(balanced.size) and int(outside[balanced[0]]) == len(text) - 1
 
 
 def _one_document_reason(path: Path) -> str:
@@ -302,37 +326,59 @@ def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[Batch]:
 
 
 def _cr_lines_as_newlines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The chunks of an NDJSON file, with its line ends made ``\\n`` when its first line ends in ``\\r`` alone (old
-    Mac line endings, which the ``\\n`` splitter would read as one line): then ``\\r\\n``, ``\\r`` and ``\\n`` each
-    end a line, as Python's universal newlines and Hadoop's line reader have it. The file's first line end decides,
-    so a file whose lines end in ``\\n`` or ``\\r\\n`` passes untouched (no cost per chunk, and a ``\\r`` inside one of
-    its records stays the JSON white space it is)."""
-    cr_lines: bool | None = None  # None until the first line end is seen whole
+    """The chunks of an NDJSON file, with its line ends made ``\\n`` when they are lone ``\\r`` (old Mac line endings,
+    which the ``\\n`` splitter would read as one line; ``_lone_cr_line_ends`` decides on the file's start): then
+    ``\\r\\n``, ``\\r`` and ``\\n`` each end a line, as Python's universal newlines and Hadoop's line reader have it.
+    Any other file passes untouched (no cost per chunk, and a ``\\r`` inside one of its records stays the JSON white
+    space it is). The chunks are held back only until the file's start decides."""
+    rest = iter(chunks)
+    head = b""
+    cr_lines: bool | None = None
+    while cr_lines is None:
+        chunk = next(rest, None)
+        if chunk is None:
+            cr_lines = _lone_cr_line_ends(head, whole=True)
+        else:
+            head += chunk
+            cr_lines = _lone_cr_line_ends(head[:LINE_END_HEAD_BYTES], whole=len(head) >= LINE_END_HEAD_BYTES)
+    if not cr_lines:
+        if head:
+            yield head
+        yield from rest
+        return
     held = b""  # a \r that ended the last chunk: whether a \n follows shows in the next one
-    for chunk in chunks:
+    for chunk in _chain(head, rest):
         if held:
             chunk, held = held + chunk, b""
-        if cr_lines is None:
-            cr_lines = _first_line_end_is_cr(chunk)
-        if cr_lines is not False and chunk.endswith(b"\r"):
+        if chunk.endswith(b"\r"):
             chunk, held = chunk[:-1], b"\r"
-        if cr_lines:
-            if b"\n" in chunk:  # \r\n is one line end; finding it costs 3x replacing \r, so only where \n is
-                chunk = chunk.replace(b"\r\n", b"\n")
-            chunk = chunk.replace(b"\r", b"\n")
-        yield chunk
+        if b"\n" in chunk:  # \r\n is one line end; finding it costs 3x replacing \r, so only where \n is
+            chunk = chunk.replace(b"\r\n", b"\n")
+        yield chunk.replace(b"\r", b"\n")
     if held:  # the file ends in a \r: the end of its last line
         yield b"\n"
 
 
-def _first_line_end_is_cr(head: bytes) -> bool | None:
-    """Whether the first line end in ``head`` is a ``\\r`` without a ``\\n`` after it; None when ``head`` holds no line
-    end, or ends with the ``\\r`` that may be one."""
-    newline = head.find(b"\n")
-    cr = head.find(b"\r", 0, newline if newline >= 0 else len(head))
-    if cr < 0:
-        return None if newline < 0 else False
-    return None if cr == len(head) - 1 else cr + 1 != newline
+def _lone_cr_line_ends(head: bytes, whole: bool) -> bool | None:
+    """Whether lone ``\\r`` end the lines of the NDJSON file that starts with ``head``: its first non-blank line ends
+    in ``\\r`` (one or more) with no ``\\n`` after them, and either that line is a whole JSON array or object
+    (``_closes_a_value``; otherwise the ``\\r`` is white space inside a record) or ``head`` holds no ``\\n`` at all (a
+    CR-only file whose first line is damaged, or a pretty-printed document). None while ``head`` is too short to
+    tell, unless it is ``whole``: all there is to look at. Blank lines before the first line do not count, and
+    ``\\r\\r\\n`` ends a line as ``\\r\\n`` does."""
+    start = _LEADING_SPACE.match(head).end()
+    end = _FIRST_LINE_END.search(head, start)
+    if end is None:
+        return False if whole else None
+    if end.group().endswith(b"\n"):
+        return False
+    if end.end() == len(head) and not whole:
+        return None
+    if _closes_a_value(head[start : end.start()]):
+        return True
+    if head.find(b"\n", end.end()) >= 0:
+        return False
+    return True if whole else None
 
 
 def _add_lines(batch: RawBatch, lines: list[bytes], first_line: int, cap: int, padded: bool) -> None:
@@ -387,6 +433,10 @@ _WHITESPACE = b" \t\r\n"  # JSON's white space (no \x0b or \x0c, unlike _SPACE)
 _WHITE = np.zeros(256, dtype=bool)
 _WHITE[list(_WHITESPACE)] = True
 MAX_WHITE_STEPS = 64
+_LEADING_SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]*")  # blank lines and a line's indent (bytes.strip's white space)
+_FIRST_LINE_END = re.compile(rb"\r+\n?|\n")
+_CR_OR_LF = re.compile(rb"[\r\n]")
+_LF = re.compile(rb"\n")
 
 
 class JsonSplitter:

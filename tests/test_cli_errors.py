@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,26 @@ def test_links_are_listed_as_ignored_and_partition_keys_stay_distinct(tmp_path: 
     (data / "exports" / "team").symlink_to(elsewhere / "exports", target_is_directory=True)
     result = run_cli("run", "--data-dir", data)
     assert result.code == 0 and "1 ignored" in result.out and "team" in result.out
+
+
+@pytest.mark.parametrize("how", ["interrupt", "sigint"])
+def test_ctrl_c_that_stops_a_duckdb_query_is_an_interrupt_not_an_internal_error(
+    run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """DuckDB turns a Ctrl-C that stops a query into its own error (`RuntimeError: Query interrupted` for SIGINT,
+    `InterruptException` for `interrupt()`); the command must still end with `runlens: interrupted` and 130. A
+    review hit it in `runlens run`'s summary queries."""
+    import duckdb
+    from runlens import cli
+
+    def query(_args: object) -> int:
+        con = duckdb.connect()
+        if how == "sigint":  # what DuckDB 2.0 raises when SIGINT stops a query (seen with os.kill in a subprocess)
+            raise RuntimeError("Query interrupted")
+        threading.Timer(0.2, con.interrupt).start()
+        con.execute("select sum(hash(i)) from range(300000000000) t(i)").fetchall()
+        return 0
+
+    monkeypatch.setattr(cli, "_sql", query)
+    result = run_cli("sql", "select 1")
+    assert (result.code, result.err) == (130, "runlens: interrupted\n")

@@ -174,6 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupted_query(exc: Exception) -> bool:
+    """Whether ``exc`` is a DuckDB query stopped by Ctrl-C: DuckDB turns the KeyboardInterrupt into its own error
+    (``RuntimeError: Query interrupted``, or ``InterruptException`` when stopped by ``interrupt()``)."""
+    import duckdb
+
+    return isinstance(exc, duckdb.InterruptException) or (
+        isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -189,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"runlens: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # a bug, not bad input: one line, the traceback only on request
+        if _interrupted_query(exc):
+            print("runlens: interrupted", file=sys.stderr)
+            return 130
         if os.environ.get("RUNLENS_DEBUG"):
             traceback.print_exc()
         print(

@@ -3,8 +3,9 @@
 --
 -- Time: every window is UTC whatever the session's TimeZone. `since` and `until` are read by utc_instant (below):
 -- TIMESTAMPTZ as it is; a DATE, TIMESTAMP or string without a zone as UTC; a string with `Z`, an offset or a time
--- zone name in that zone. Windows are half-open: since <= created_at < until. Runs without created_at (anomaly
--- `missing_created_at`) fall in no window; they still count in the created_date cohort of `workflow_daily_metrics`.
+-- zone name in that zone (only unambiguous spellings; abbreviations are refused). Windows are half-open: since <=
+-- created_at < until. Runs without created_at (anomaly `missing_created_at`) fall in no window; they still count in
+-- the created_date cohort of `workflow_daily_metrics`.
 --
 -- Counting: runs = every run; completed / failed by status; in_flight = queued + running.
 -- failure_rate = failed / (completed + failed), NULL when neither. failure_rate_low / failure_rate_high = the
@@ -19,14 +20,20 @@
 -- * a DATE, a TIMESTAMP (TIMESTAMP_NS rounded to microseconds), or a string `YYYY-MM-DD` or
 --   `YYYY-MM-DD hh:mm[:ss[.fraction]]` (`T` or a space before the time; fraction digits beyond microseconds
 --   truncated): read as UTC;
--- * that string followed by `Z`, an offset (`+hh`, `+hhmm`, `+hh:mm`, or `-`) or a space and a time zone name
---   (`America/New_York`, `UTC`, `Etc/GMT+5`: any name DuckDB's ICU time zones know): read in that zone, with its
---   summer time. A local time that a switch repeats is the later of its two instants (2026-11-01 01:30 in New York
---   is 06:30 UTC); one that a switch skips is read with the offset in force before it (2026-03-08 02:30 in New York
---   is 07:30 UTC). An unknown name is DuckDB's error;
--- * any other string (a date with a zone but no time, another layout) is an error naming it. A cast alone would
---   misread some: to TIMESTAMP it drops whatever zone follows the time, to TIMESTAMPTZ it reads a string without
---   one in the session's zone.
+-- * that string followed by `Z`, an offset (`+hh`, `+hhmm`, `+hh:mm`, or `-`; hh 00-23, mm 00-59) or a space and a
+--   time zone name: `UTC`, `GMT`, or an IANA name Area/Location as the tz database spells it, with Area one of
+--   Africa, America, Antarctica, Arctic, Asia, Atlantic, Australia, Europe, Indian, Pacific, Etc (`Etc/GMT+5`, whose
+--   POSIX sign makes it UTC-5) or the backward-compatible US, Canada, Mexico, Brazil, Chile (`US/Eastern`): read in
+--   that zone, with its summer time. A local time that a switch repeats is the later of its two instants
+--   (2026-11-01 01:30 in New York is 06:30 UTC); one that a switch skips is read with the offset in force before it
+--   (2026-03-08 02:30 in New York is 07:30 UTC). A name of that shape the time zone data does not know is DuckDB's
+--   error (`Unknown TimeZone`);
+-- * any other string is an error naming it: a date with a zone but no time, another layout, an offset beyond
+--   ±23:59, and every other zone spelling, which DuckDB's ICU would read its own way: abbreviations (`BST` is
+--   Asia/Dhaka there, not British Summer Time; `IST` is India), `GMT+5` / `UTC+5` (+5 hours there, the opposite of
+--   `Etc/GMT+5`), `EST5EDT`, ICU's `SystemV/...` and `Etc/Unknown` (read as UTC). A cast alone would misread some:
+--   to TIMESTAMP it drops whatever zone follows the time, to TIMESTAMPTZ it reads a string without one in the
+--   session's zone.
 -- tests/test_time.py checks each form against instants computed with Python's zoneinfo, in three session zones.
 create or replace macro utc_instant(t) as
     case
@@ -35,11 +42,15 @@ create or replace macro utc_instant(t) as
         when regexp_full_match(t::varchar, '\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?)?')
             then timezone('UTC', t::timestamp)
         when regexp_full_match(
-            t::varchar, '\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d(:?\d\d)?| [A-Za-z][\w/+:-]*)'
-        ) then t::timestamptz
+            t::varchar,
+            '\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?| (UTC|GMT|(Africa|America'
+            || '|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc|US|Canada|Mexico|Brazil|Chile)'
+            || '(/[A-Za-z0-9_+-]+)+))'
+        ) and not ends_with(t::varchar, ' Etc/Unknown') then t::timestamptz
         when t is not null then error(
             'utc_instant cannot read ''' || t::varchar || ''': expected YYYY-MM-DD or YYYY-MM-DD hh:mm[:ss[.fraction]]'
-            || ' (UTC), the latter optionally followed by Z, an offset (+hh[:mm]) or a space and a time zone name'
+            || ' (UTC), the latter optionally followed by Z, an offset (+hh[:mm], hh <= 23, mm <= 59) or a space and'
+            || ' UTC, GMT or an IANA time zone name (Area/Location, such as Europe/London; not an abbreviation)'
         )
     end;
 

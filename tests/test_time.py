@@ -5,6 +5,7 @@ digits; the warehouse macro utc_instant against instants built with zoneinfo, in
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -75,6 +76,15 @@ INSTANTS: list[tuple[Any, datetime]] = [
     ("2026-03-01 00:00 America/St_Johns", datetime(2026, 3, 1, tzinfo=ZoneInfo("America/St_Johns"))),
     ("2026-03-01 00:00:00 Etc/GMT+5", datetime(2026, 3, 1, 5, tzinfo=UTC)),  # POSIX sign: GMT+5 is UTC-5
     ("2026-03-01 00:00:00 UTC", datetime(2026, 3, 1, tzinfo=UTC)),
+    ("2026-03-01 00:00:00 GMT", datetime(2026, 3, 1, tzinfo=UTC)),
+    ("2026-03-01 00:00:00 Etc/UTC", datetime(2026, 3, 1, tzinfo=UTC)),
+    ("2026-07-01 00:00:00 Europe/London", datetime(2026, 7, 1, tzinfo=ZoneInfo("Europe/London"))),  # BST, UTC+1
+    ("2026-03-01 00:00:00 US/Eastern", datetime(2026, 3, 1, tzinfo=ZoneInfo("US/Eastern"))),
+    ("2026-03-01 00:00 America/Argentina/Buenos_Aires", datetime(2026, 3, 1, tzinfo=ZoneInfo("America/Buenos_Aires"))),
+    ("2026-03-01 00:00 America/Port-au-Prince", datetime(2026, 3, 1, tzinfo=ZoneInfo("America/Port-au-Prince"))),
+    ("2026-03-01 00:00:00 Etc/GMT-14", datetime(2026, 2, 28, 10, tzinfo=UTC)),
+    ("2026-03-01T00:00:00+23:59", datetime(2026, 3, 1, tzinfo=timezone(timedelta(hours=23, minutes=59)))),
+    ("2026-03-01T00:00:00-2359", datetime(2026, 3, 1, tzinfo=timezone(-timedelta(hours=23, minutes=59)))),
     ("2026-03-01 00:00:00+05:30", datetime(2026, 3, 1, tzinfo=timezone(timedelta(hours=5, minutes=30)))),
     ("2026-03-01T00:00:00-0330", datetime(2026, 3, 1, tzinfo=timezone(-timedelta(hours=3, minutes=30)))),
     ("2026-03-01T00:00:00.5+05", datetime(2026, 3, 1, 0, 0, 0, 500000, tzinfo=timezone(timedelta(hours=5)))),
@@ -96,6 +106,28 @@ UNREADABLE = [
     "2026-3-1",
     "03/01/2026 00:00",
     "yesterday",
+]
+# Zone spellings DuckDB's ICU reads its own way (BST is Asia/Dhaka, IST India, GMT+5 five hours east, Etc/Unknown
+# UTC) and offsets beyond ±23:59: utc_instant must refuse them itself, not hand them to ICU.
+AMBIGUOUS = [
+    f"2026-03-01 00:00:00{zone}"
+    for zone in [
+        " BST",
+        " IST",
+        " EST",
+        " CET",
+        " PST8PDT",
+        " GMT+5",
+        " UTC+5",
+        " utc",
+        " Etc/Unknown",
+        " SystemV/AST4",
+        "+24:00",
+        "+23:60",
+        "-2400",
+        "+24",
+        "+99:99",
+    ]
 ]
 SESSION_ZONES = ["UTC", "Asia/Tokyo", "America/St_Johns"]
 
@@ -125,4 +157,17 @@ def test_utc_instant_refuses_what_it_cannot_read(macros: duckdb.DuckDBPyConnecti
     macros.execute(f"set TimeZone = '{session_zone}'")
     for value in UNREADABLE:
         with pytest.raises(duckdb.Error, match=r"utc_instant cannot read|Unknown TimeZone"):
+            macros.execute("select utc_instant(?)", [value]).fetchall()
+
+
+@pytest.mark.parametrize("session_zone", SESSION_ZONES)
+def test_utc_instant_refuses_abbreviations_and_offsets_beyond_23_59(
+    macros: duckdb.DuckDBPyConnection, session_zone: str
+) -> None:
+    macros.execute(f"set TimeZone = '{session_zone}'")
+    for value in AMBIGUOUS:
+        with pytest.raises(
+            duckdb.InvalidInputException,
+            match="^Invalid Input Error: utc_instant cannot read " + re.escape(f"'{value}'"),
+        ):
             macros.execute("select utc_instant(?)", [value]).fetchall()

@@ -1,9 +1,9 @@
 -- error_signatures: the failed runs of each workflow grouped by the shape of their error message.
 -- Cohort: every run with status failed, all time. Time zone: first_seen / last_seen are TIMESTAMPTZ (UTC).
--- The signature (the error text with URLs, UUIDs, quoted values, paths, ids, numbers and hex replaced; a failed
--- run without a message gets '<no error>') is defined in partial_error_signatures.sql, which groups the failed
--- runs per created_date partition; this query rolls those groups up over created_date, which gives exactly the
--- groups over all failed runs.
+-- The signature (the error text with URLs, UUIDs, quoted values, paths, timestamps, ids, hex and numbers
+-- replaced; a failed run without a message gets '<no error>') is defined in partial_error_signatures.sql, which
+-- groups the failed runs per created_date partition; this query rolls those groups up over created_date, which
+-- gives exactly the groups over all failed runs.
 --
 -- Columns: workflow_name; signature; runs (failed runs with it); first_seen / last_seen = min / max created_at;
 -- example = the error text of the earliest of those runs (by created_at, NULLs last, then run_id).

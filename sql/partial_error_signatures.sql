@@ -10,11 +10,21 @@
 --   3. UUIDs (8-4-4-4-12 hex digits)                        -> <uuid>
 --   4. quoted values 'x' and "x" (opening quote not inside a word, so "can't" stays) -> '<str>' and "<str>"
 --   5. paths: /abs, ~/x, ./x, ../x, relative ones with two or more slashes (a/b/c), C:\x -> <path>
---   6. ids: run ids (run_...) and words joined by _ or - that contain a digit (req-42, job_7f3a) -> <id>
---   7. hex: 0x... and words of 8 or more hex digits with at least one letter a-f (trace ids, hashes) -> <hex>
---      (before numbers, so a hex id that starts with digits, 123456ab, is not read as a number with a unit)
---   8. numbers, decimals included, standing at a word start (a unit suffix of up to two letters stays:
---      30s -> <n>s, 500ms -> <n>ms; v2 and sha256 stay; a word of digits only, however long, is a number) -> <n>
+--   6. ISO 8601 dates and date-times, not inside a word (not preceded by a letter, digit, _, . or -):
+--      YYYY-MM-DD (month 01-12, day 01-31), optionally followed by T, t or a space and hh:mm[:ss] (hour 00-23,
+--      minute 00-59, second 00-60), a fraction after . or , and then Z, z or an offset +hh[[:]mm] / -hh[[:]mm]
+--      (2026-03-01, 2026-03-01T12:00:00Z, 2026-03-01 12:00:00.123+02:00, 2026-03-01 12:00:00,123) -> <ts>
+--      (after paths, so a dated file name stays inside its <path>; before ids and numbers, which would take its
+--      digits apart)
+--   7. ids: run ids (run_...) and words joined by _ or - that contain a digit (req-42, job_7f3a) -> <id>
+--   8. hex: 0x... and words of 8 or more hex digits with at least one letter a-f (trace ids, hashes), except
+--      digits followed by one letter and nothing else, which is a number with a unit (4194304B) -> <hex>
+--      (before numbers, so a hex id that starts with digits, 123456ab, is not read as a number with a unit; a hex
+--      id that is digits and one final letter, 0000001e, is read as one: <n>e)
+--   9. numbers, decimals included, standing at a word start (a unit suffix of up to two letters stays:
+--      30s -> <n>s, 500ms -> <n>ms, 4194304B -> <n>B; v2 and sha256 stay; a word of digits only, however long, is
+--      a number; a time of day alone, 12:00:00, is three) -> <n>
+-- tests/test_metrics.py::test_error_signature_rules_on_hand_written_cases checks these rules on hand-written cases.
 -- A failed run without an error message (NULL, anomaly failed_without_error; or blank) gets signature
 -- '<no error>', so per workflow the runs of all signatures add up to its failed runs.
 --
@@ -54,13 +64,20 @@ normalised_errors as (
             '\b[A-Za-z]:\\[^\s''"]*', '<path>', 'g'
         ) as without_paths,
         regexp_replace(
-            without_paths, '\b(run_[A-Za-z0-9_]+|[A-Za-z][A-Za-z0-9]*[_-][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)', '<id>', 'g'
+            without_paths,
+            '(^|[^\w.-])\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])'
+            || '([Tt ]([01]\d|2[0-3]):[0-5]\d(:([0-5]\d|60)([.,]\d+)?)?([Zz]|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?)?\b',
+            '\1<ts>', 'g'
+        ) as without_timestamps,
+        regexp_replace(
+            without_timestamps, '\b(run_[A-Za-z0-9_]+|[A-Za-z][A-Za-z0-9]*[_-][A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*)', '<id>', 'g'
         ) as without_ids,
-        -- a word of 8+ hex digits holding a letter: its first letter comes after i = 0..6 digits and is followed by
-        -- at least 7 - i hex digits, or comes after 7 or more digits (RE2 has no lookahead to say it shorter)
+        -- a word of 8+ hex digits holding a letter that is not just digits and one final letter: its first letter
+        -- comes after i = 0..6 digits and is followed by at least 7 - i hex digits, or comes after 7 or more digits
+        -- and is followed by at least one (RE2 has no lookahead to say it shorter)
         regexp_replace(
             without_ids,
-            '\b(0[xX][0-9a-fA-F]+|[a-fA-F][0-9a-fA-F]{7,}|[0-9]{1}[a-fA-F][0-9a-fA-F]{6,}|[0-9]{2}[a-fA-F][0-9a-fA-F]{5,}|[0-9]{3}[a-fA-F][0-9a-fA-F]{4,}|[0-9]{4}[a-fA-F][0-9a-fA-F]{3,}|[0-9]{5}[a-fA-F][0-9a-fA-F]{2,}|[0-9]{6}[a-fA-F][0-9a-fA-F]{1,}|[0-9]{7,}[a-fA-F][0-9a-fA-F]*)\b',
+            '\b(0[xX][0-9a-fA-F]+|[a-fA-F][0-9a-fA-F]{7,}|[0-9]{1}[a-fA-F][0-9a-fA-F]{6,}|[0-9]{2}[a-fA-F][0-9a-fA-F]{5,}|[0-9]{3}[a-fA-F][0-9a-fA-F]{4,}|[0-9]{4}[a-fA-F][0-9a-fA-F]{3,}|[0-9]{5}[a-fA-F][0-9a-fA-F]{2,}|[0-9]{6}[a-fA-F][0-9a-fA-F]{1,}|[0-9]{7,}[a-fA-F][0-9a-fA-F]+)\b',
             '<hex>', 'g'
         ) as without_hex,
         regexp_replace(without_hex, '\b[0-9]+(\.[0-9]+)?([A-Za-z]{1,2})?\b', '<n>\2', 'g') as without_numbers

@@ -92,13 +92,55 @@ SIGNATURES = {
     ),
     "checksum mismatch: expected 0xDEADBEEF got 4bf92f3577b34da6": "checksum mismatch: expected <hex> got <hex>",
     "trace 123456ab failed after 12345678 ms, span 9e8d7c6b": "trace <hex> failed after <n> ms, span <hex>",
-    "trace 3f9a2b1c failed after 250 ms, span 0000001e": "trace <hex> failed after <n> ms, span <hex>",
+    "trace 3f9a2b1c failed after 250 ms, span 0000001ef": "trace <hex> failed after <n> ms, span <hex>",
     'json {"code": 500, "msg": "boom"}': 'json {"<str>": <n>, "<str>": "<str>"}',
     "Ошибка 42: задача не найдена": "Ошибка <n>: задача не найдена",
     "C:\\jobs\\run.ps1 exited with code 2 for req-42 on src/app/main.py": (
         "<path> exited with code <n> for <id> on <path>"
     ),
 }
+
+
+# The rules of sql/partial_error_signatures.sql on the cases that decide between them, written by hand: numbers with
+# a unit against hex ids (a word of digits and one final letter is a number with a unit, anything else of 8+ hex
+# digits holding a letter is hex), and ISO dates and date-times, which become one <ts> unless inside a word or path.
+SIGNATURE_RULES = {
+    "buffer of 4194304B exceeds the limit": "buffer of <n>B exceeds the limit",
+    "wrote 1048576b in 1500000ms": "wrote <n>b in <n>ms",
+    "retry budget of 10000000d exhausted": "retry budget of <n>d exhausted",
+    "object deadbeef missing, flags 0x1f": "object <hex> missing, flags <hex>",
+    "trace 123456ab and span 1234567ab failed": "trace <hex> and span <hex> failed",
+    "span 0000001e is digits and one letter": "span <n>e is digits and one letter",
+    "trace 4bf92f3577b34da6a3ce929d0e0e4736 dropped": "trace <hex> dropped",
+    "lease 550e8400-e29b-41d4-a716-446655440000 expired": "lease <uuid> expired",
+    "deadline 2026-03-01T12:00:00Z passed": "deadline <ts> passed",
+    "at 2026-03-01 12:00:00.123+02:00, retrying": "at <ts>, retrying",
+    "batch for 2026-03-01 failed": "batch for <ts> failed",
+    "lease until 2026-03-01t12:00:00.5z (now 2026-03-01T12:00:05.123456-0330)": "lease until <ts> (now <ts>)",
+    "2026-03-01 12:00:00,123 ERROR worker 7 died": "<ts> ERROR worker <n> died",
+    "window 2026-03-01T00:00:00Z/2026-03-08T00:00+05 is empty": "window <ts>/<ts> is empty",
+    "timeout 30s after 2026-03-01T12:00:00+05:30 on node 7": "timeout <n>s after <ts> on node <n>",
+    "cannot read /data/2026-03-01.csv": "cannot read <path>",
+    "job-2026-03-01 failed": "<id> failed",
+    "invalid date 2026-13-45": "invalid date <n>-<n>-<n>",
+    "at 12:00:00 today": "at <n>:<n>:<n> today",
+    "buffer of 4194304B full since 2026-03-01T12:00:00Z (trace 4bf92f3577b34da6)": (
+        "buffer of <n>B full since <ts> (trace <hex>)"
+    ),  # the example of docs/metrics.md
+}
+
+
+def test_error_signature_rules_on_hand_written_cases() -> None:
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    con.execute(
+        "create table runs as select 'run_' || i as run_id, 'wf_' || i as workflow_name, 'failed' as status,"
+        " date '2026-03-01' as created_date, timestamptz '2026-03-01 00:00:00+00' as created_at, error"
+        " from unnest($errors) with ordinality as t(error, i)",
+        {"errors": list(SIGNATURE_RULES)},
+    )
+    query = f"select example, signature from ({(SQL_DIR / 'partial_error_signatures.sql').read_text()})"
+    assert dict(con.execute(query).fetchall()) == SIGNATURE_RULES
 
 
 def signature_of(error: str | None) -> str:

@@ -15,11 +15,14 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import reference as ref
 from conftest import CliRunner, Fetch
 from runlens import exports as runlens_exports
 from runlens import runs as runs_module
+from runlens.contracts import RUNS_SCHEMA
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PROJECT_DIR / "data" / "exports"
@@ -435,6 +438,52 @@ def test_summary_names_a_warning_as_one_says_none_for_empty_tables_and_no_checks
     second = run_cli("run", "--data-dir", data_dir)
     assert second.code == 0, second.err
     assert "checks: none run (this run changed no checked table)" in second.out.splitlines(), second.out
+
+
+def write_runs_file(path: Path, runs: list[tuple[str, datetime]]) -> None:
+    """A runs file another writer put into the lake: one queued run per (run_id, created_at)."""
+    rows = [
+        dict.fromkeys(RUNS_SCHEMA.names)
+        | {"run_id": run_id, "workflow_name": "wf", "status": "queued", "created_at": at}
+        for run_id, at in runs
+    ]
+    pq.write_table(pa.Table.from_pylist(rows, schema=RUNS_SCHEMA), path)
+
+
+def test_failing_checks_say_what_they_found(data_dir: Path, run_cli: CliRunner) -> None:
+    """A non-blocking check that fails is named in the checks line and followed by what it found; a blocking one
+    stops the run with one error line that says what it found (Dagster's own error names only the check)."""
+    exports, partition = data_dir / "exports", data_dir / "lake" / "runs" / "created_date=2026-03-02"
+    (exports / "a.jsonl").write_text(ndjson(r("run_1", "queued", "2026-03-01T10:00:00Z")))
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    partition.mkdir()
+    write_runs_file(partition / "foreign.parquet", [("run_foreign", datetime(2026, 3, 3, tzinfo=UTC))])
+    (exports / "b.jsonl").write_text(ndjson(r("run_2", "queued", "2026-03-02T10:00:00Z")))
+    second = run_cli("run", "--data-dir", data_dir)
+    assert second.code == 0, second.err
+    lines = second.out.splitlines()
+    start = lines.index("checks: 4/6 passed; FAILED: daily_metrics_reconcile, runs_created_date_matches")
+    assert lines[start + 1 : start + 3] == [
+        "  daily_metrics_reconcile: 1 day(s) or workflow(s) where workflow_daily_metrics disagrees with runs: "
+        "(problem=day 2026-03-02, metric_runs=1, lake_runs=2)",
+        "  runs_created_date_matches: 1 partition(s) holding runs created outside their UTC day: "
+        "(created_date=2026-03-02, runs=1, first_created_at=2026-03-03 00:00:00+00:00, "
+        "last_created_at=2026-03-03 00:00:00+00:00)",
+    ]
+
+    write_runs_file(partition / "copies.parquet", [(run_id, datetime(2026, 3, 2, tzinfo=UTC)) for run_id in "ab"])
+    write_runs_file(
+        partition / "more.parquet",
+        [("run_1", datetime(2026, 3, 2, tzinfo=UTC)), ("a", datetime(2026, 3, 2, tzinfo=UTC))],
+    )
+    (exports / "c.jsonl").write_text(ndjson(r("run_3", "queued", "2026-03-02T11:00:00Z")))
+    third = run_cli("run", "--data-dir", data_dir)
+    assert third.code == 2
+    assert re.fullmatch(
+        r"runlens: error: Dagster run \S+ failed: runs_run_ids_unique: check run_ids_unique failed: "
+        + re.escape("2 run id(s) in more than one row of runs: (run_id=a, copies=2), (run_id=run_1, copies=2)\n"),
+        third.err,
+    ), third.err
 
 
 def test_an_export_of_only_invalid_records_shows_in_the_warehouse_and_is_recorded_applied(

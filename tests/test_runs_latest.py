@@ -4,7 +4,7 @@ anomalies; expected rows from tests/reference.py."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -448,7 +448,7 @@ def test_created_date_check_flags_runs_outside_their_utc_day(data_dir: Path) -> 
     )
     assert_runs_match(lake)
     resource = RunlensResource(data_dir=str(data_dir))
-    assert invariants.violations(lake.settings, "runs_created_date_matches") == []
+    assert invariants.violations(lake.settings, "runs_created_date_matches").count == 0
     assert runs_created_date_matches(runlens=resource).passed
 
     lake_dir = lake.settings.lake_dir
@@ -474,7 +474,44 @@ def test_created_date_check_flags_runs_outside_their_utc_day(data_dir: Path) -> 
             datetime(2026, 3, 4, 23, 59, 59, 999999, tzinfo=UTC),
         ),
     ]
-    assert invariants.violations(lake.settings, "runs_created_date_matches") == expected
+    assert invariants.violations(lake.settings, "runs_created_date_matches").examples == expected
     result = runs_created_date_matches(runlens=resource)
     assert not result.passed
     assert result.metadata["violations"].value == 2
+
+
+def test_created_date_check_counts_every_partition_and_lists_the_first_twenty(data_dir: Path) -> None:
+    """25 partitions each holding a run created the next day: the check counts all 25 (the query used to stop at
+    20), keeps the first 20 in date order as examples and says how many more there are."""
+    lake = build(data_dir, [("1.jsonl", [rec("run_1", "queued", "2026-03-01T10:00:00Z")])])
+    days = [date(2026, 4, 1) + timedelta(days=i) for i in range(25)]
+    for day in days:
+        (lake.settings.lake_dir / "runs" / f"created_date={day}").mkdir()
+        write_foreign_file(
+            lake.settings.lake_dir, day.isoformat(), [datetime.combine(day + timedelta(days=1), time(), UTC)]
+        )
+
+    found = invariants.violations(lake.settings, "runs_created_date_matches")
+    assert found.count == 25
+    assert found.examples == [
+        (
+            day,
+            1,
+            datetime.combine(day + timedelta(days=1), time(), UTC),
+            datetime.combine(day + timedelta(days=1), time(), UTC),
+        )
+        for day in days[:20]
+    ]
+    result = runs_created_date_matches(runlens=RunlensResource(data_dir=str(data_dir)))
+    assert not result.passed
+    assert result.metadata["violations"].value == 25
+    assert result.metadata["examples_shown"].value == 20
+    assert result.description == (
+        "25 partition(s) holding runs created outside their UTC day: "
+        "(created_date=2026-04-01, runs=1, first_created_at=2026-04-02 00:00:00+00:00, "
+        "last_created_at=2026-04-02 00:00:00+00:00), "
+        "(created_date=2026-04-02, runs=1, first_created_at=2026-04-03 00:00:00+00:00, "
+        "last_created_at=2026-04-03 00:00:00+00:00), "
+        "(created_date=2026-04-03, runs=1, first_created_at=2026-04-04 00:00:00+00:00, "
+        "last_created_at=2026-04-04 00:00:00+00:00), 22 more"
+    )

@@ -58,6 +58,8 @@ class PipelineReport:
     # asset check name -> "passed", "failed" or "warning" (a WARN-severity check that did not pass), for the checks
     # this run evaluated (none when it changed nothing)
     checks: dict[str, str] = field(default_factory=dict)
+    # asset check name -> what it found, for the checks of ``checks`` that did not pass
+    check_problems: dict[str, str] = field(default_factory=dict)
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
@@ -175,16 +177,27 @@ def _record(report: PipelineReport, result: dg.ExecuteInProcessResult) -> None:
             if evaluation.severity == dg.AssetCheckSeverity.WARN
             else "failed"
         )
+        report.check_problems.pop(evaluation.check_name, None)  # a later evaluation replaces an earlier one
+        if not evaluation.passed and evaluation.description:
+            report.check_problems[evaluation.check_name] = evaluation.description
 
 
 def _first_failure(result: dg.ExecuteInProcessResult) -> str:
-    """The first failed step and the error raised by our code (not Dagster's wrapper), in one line."""
+    """The first failed step and the error raised by our code (not Dagster's wrapper), in one line; for a failed
+    blocking asset check, what the check found (its description), since Dagster's error names only the check."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error
             while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
                 error = error.cause
-            return f"{event.step_key}: {error.message.strip().splitlines()[-1]}"
+            message = error.message.strip().splitlines()[-1]
+            if error.cls_name == "DagsterAssetCheckFailedError":
+                message = "; ".join(
+                    f"check {check.check_name} failed: {check.description}"
+                    for check in result.get_asset_check_evaluations()
+                    if check.blocking and not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+                )
+            return f"{event.step_key}: {message}"
     return "see the run's logs in the Dagster UI"
 
 

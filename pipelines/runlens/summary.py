@@ -58,6 +58,7 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
             lines.append("runs: none yet; drop exports into " + str(settings.exports_dir))
             if report.checks:  # the records were all quarantined: the checks say how it went
                 lines.append(_checks_line(report.checks))
+                lines += _check_problems(report)
             return "\n".join(lines)
         lines.append(
             f"runs: {runs} ({first} .. {last} UTC): {completed} completed, {failed} failed, {in_flight} in flight"
@@ -84,6 +85,7 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
         if extras:
             lines.append("; ".join(extras))
     lines.append(_checks_line(report.checks))
+    lines += _check_problems(report)
     lines.append(
         f'warehouse: {settings.warehouse_path} (query it read-only: runlens sql "select ..."'
         + ("" if settings.data_dir == Path("data").resolve() else f" --data-dir {_quote(settings.data_dir)}")
@@ -102,6 +104,11 @@ def _checks_line(checks: dict[str, str]) -> str:
     return f"checks: {passed}/{len(checks)} passed" + "".join(
         f"; {outcome.upper()}: {', '.join(names)}" for outcome, names in named.items() if names
     )
+
+
+def _check_problems(report: PipelineReport) -> list[str]:
+    """One line per check that did not pass: what it found."""
+    return [f"  {name}: {problem}" for name, problem in sorted(report.check_problems.items())]
 
 
 def _quote(path: Path) -> str:

@@ -34,4 +34,3 @@ union all
 select 'workflow not in runs: ' || workflow_name, null, null
 from unknown_workflows
 order by problem
-limit 20

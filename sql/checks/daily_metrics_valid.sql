@@ -9,4 +9,3 @@ where not (failure_rate_low between 0 and 1) or not (failure_rate_high between 0
     or not (p50_s <= p90_s and p90_s <= p95_s and p95_s <= p99_s and p99_s <= max_s)
     or runs <> completed + failed + in_flight
 order by workflow_name, day
-limit 20

@@ -4,4 +4,3 @@ from read_parquet($runs)
 group by run_id
 having count(*) > 1
 order by run_id
-limit 20

@@ -19,4 +19,3 @@ where created_at < timezone('UTC', created_date::timestamp)
     or created_at >= timezone('UTC', (created_date + 1)::timestamp)
 group by created_date
 order by created_date
-limit 20

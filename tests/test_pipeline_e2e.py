@@ -486,6 +486,28 @@ def test_failing_checks_say_what_they_found(data_dir: Path, run_cli: CliRunner) 
     ), third.err
 
 
+def test_a_stray_folder_in_runs_is_one_error_line(data_dir: Path, run_cli: CliRunner) -> None:
+    """A folder under lake/runs that is not a partition stops `runlens run` with one line naming it, whether or not
+    there is something to refresh; ad-hoc queries of the runs view get DuckDB's error naming the bad value."""
+    (data_dir / "exports" / "a.jsonl").write_text(ndjson(r("run_1", "queued", "2026-03-01T10:00:00Z")))
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    runs_dir = data_dir / "lake" / "runs"
+    (runs_dir / "created_date=oops").mkdir()
+    shutil.copyfile(runs_dir / "created_date=2026-03-01" / "data.parquet", runs_dir / "created_date=oops" / "x.parquet")
+    expected = (
+        f"runlens: error: {runs_dir} holds 1 folder(s) that are not runs partitions (created_date=YYYY-MM-DD): "
+        "created_date=oops; move them out of the lake (while they are there, no query can read the runs table)\n"
+    )
+    for export in ("b.jsonl", None):  # something to refresh, then nothing
+        if export:
+            (data_dir / "exports" / export).write_text(ndjson(r("run_2", "queued", "2026-03-02T10:00:00Z")))
+        result = run_cli("run", "--data-dir", data_dir)
+        assert (result.code, result.err) == (2, expected)
+    query = run_cli("sql", "select count(*) from workflow_metrics('2026-03-01', '2026-03-02')", "--data-dir", data_dir)
+    assert query.code == 2
+    assert "Unable to cast 'oops' (from hive partition column" in query.err
+
+
 def test_an_export_of_only_invalid_records_shows_in_the_warehouse_and_is_recorded_applied(
     data_dir: Path, run_cli: CliRunner, warehouse: OpenWarehouse
 ) -> None:

@@ -4,6 +4,9 @@ anomalies; expected rows from tests/reference.py."""
 from __future__ import annotations
 
 import json
+import re
+import shutil
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,12 +16,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import reference as ref
-from runlens import generate, invariants, runs
+from runlens import generate, invariants, metrics, runs
 from runlens.config import Settings
 from runlens.contracts import RUNS_SCHEMA
-from runlens.defs.checks import runs_created_date_matches
+from runlens.defs.checks import daily_metrics_reconcile, run_ids_unique, runs_created_date_matches
 from runlens.defs.resources import RunlensResource
+from runlens.errors import RunlensError
 from runlens.ingest import ingest_file
+from runlens.refresh import plan_refresh
 from runlens.validation import RecordValidator
 
 Export = tuple[str, list[dict[str, Any]]]
@@ -515,3 +520,44 @@ def test_created_date_check_counts_every_partition_and_lists_the_first_twenty(da
         "(created_date=2026-04-03, runs=1, first_created_at=2026-04-04 00:00:00+00:00, "
         "last_created_at=2026-04-04 00:00:00+00:00), 22 more"
     )
+
+
+def test_a_stray_folder_in_runs_is_reported_by_the_checks_and_refused_by_every_reader(data_dir: Path) -> None:
+    """Folders under lake/runs that hold Parquet but are not partitions (a created_date that is no date, or none)
+    make DuckDB's hive partitioning fail on every query of the runs glob. The asset checks must not raise: the
+    created-date check fails naming them, the others check the partitions. rebuild, the metric refresh and the
+    refresh plan stop with one RunlensError naming them."""
+    lake = build(
+        data_dir,
+        [("1.jsonl", [rec("run_1", "failed", "2026-03-01T10:00:00Z", completedAt="2026-03-01T10:05:00Z", error="x")])],
+    )
+    lake_dir = lake.settings.lake_dir
+    metrics.refresh_metrics(lake_dir)
+    partition = lake_dir / "runs" / "created_date=2026-03-01" / "data.parquet"
+    for stray in ("created_date=oops", "created_date=2026-02-30", "backup", ".old"):
+        (lake_dir / "runs" / stray).mkdir()
+        shutil.copyfile(partition, lake_dir / "runs" / stray / "data.parquet")
+    (lake_dir / "runs" / "created_date=empty").mkdir()  # no Parquet file: no reader's glob sees it
+
+    resource = RunlensResource(data_dir=str(data_dir))
+    result = runs_created_date_matches(runlens=resource)
+    assert not result.passed
+    assert result.description == (
+        "4 folder(s) in lake/runs that are not partitions (created_date=YYYY-MM-DD): "
+        ".old, backup, created_date=2026-02-30, created_date=oops"
+    )
+    for check in (run_ids_unique, daily_metrics_reconcile):  # they read the partitions only
+        assert check(runlens=resource).passed, check
+
+    refused = re.escape(
+        f"{lake_dir / 'runs'} holds 4 folder(s) that are not runs partitions (created_date=YYYY-MM-DD): "
+        ".old, backup, created_date=2026-02-30, created_date=oops; move them out of the lake"
+    )
+    readers: list[Callable[[], object]] = [
+        lambda: runs.rebuild_days(lake_dir, {date(2026, 3, 1)}),
+        lambda: metrics.refresh_metrics(lake_dir),
+        lambda: plan_refresh(lake.settings),
+    ]
+    for reader in readers:
+        with pytest.raises(RunlensError, match=refused):
+            reader()

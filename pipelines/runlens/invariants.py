@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from runlens import db, lake, metrics
+from runlens import db, lake, metrics, runs
 from runlens.config import SQL_DIR, Settings
 
 CHECKS_DIR = SQL_DIR / "checks"
@@ -22,15 +22,17 @@ class Violations:
     examples: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def lake_sources(settings: Settings) -> dict[str, str]:
-    """The globs the check queries bind, for the tables that have files."""
+def lake_sources(settings: Settings) -> dict[str, str | list[str]]:
+    """The globs the check queries bind, for the tables that have files. ``runs`` is one glob per partition folder:
+    a stray folder under ``lake/runs`` (see ``runs.stray_folders``) would make DuckDB's hive partitioning fail."""
     lake_dir = settings.lake_dir
-    sources: dict[str, str] = {}
+    sources: dict[str, str | list[str]] = {}
     if lake.has_files(lake_dir, lake.INGEST, partitioned=True):
         for part in ("staged", "quarantine", "ingest_log"):
             sources[part] = lake.ingest_glob(lake_dir, part)
-    if lake.has_files(lake_dir, lake.RUNS, partitioned=True):
-        sources["runs"] = lake.table_glob(lake_dir, lake.RUNS, partitioned=True)
+    partitions = runs.parquet_folders(lake_dir)[0]
+    if partitions:
+        sources["runs"] = [f"{folder}/*.parquet" for folder in partitions]
     daily_dir = lake.table_dir(lake_dir, lake.METRICS) / "workflow_daily_metrics"
     if next(daily_dir.glob("*/*.parquet"), None) is not None:
         sources["daily"] = metrics.metric_globs(lake_dir)["workflow_daily_metrics"]

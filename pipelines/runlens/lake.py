@@ -7,7 +7,8 @@ temporary folders live under ``.tmp/``, outside every glob):
 - ``ingest/<export_id>/quarantine.parquet``  its invalid records and unreadable parts, with every reason
 - ``ingest/<export_id>/ingest_log.parquet``  one row: the file's counts (records_read = valid + quarantined)
   (the folder is written under ``.tmp/`` and renamed into place: one atomic step commits the whole ingest)
-- ``runs/created_date=YYYY-MM-DD/data.parquet``   latest state per run id, one file per UTC day
+- ``runs/created_date=YYYY-MM-DD/data.parquet``   latest state per run id, one file per UTC day (another folder
+  there holding Parquet is refused: ``runs.stray_folders``)
 - ``metrics/<table>/...``                    metric tables computed by ``sql/*.sql``
 """
 

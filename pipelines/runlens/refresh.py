@@ -80,7 +80,9 @@ def ingest_range(existing: list[str], keys: list[str]) -> tuple[list[str], dict[
 
 
 def plan_refresh(settings: Settings) -> list[RefreshRun]:
-    """The runs that bring ``runs`` and the metrics up to date with every committed ingest ([] when they are)."""
+    """The runs that bring ``runs`` and the metrics up to date with every committed ingest ([] when they are); a
+    RunlensError when ``lake/runs`` holds a folder that is not a partition (no query could read the table)."""
+    runs.refuse_stray_folders(settings.lake_dir)
     pending, newest_seq = runs.pending_exports(settings.lake_dir)
     if not pending:
         return []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import uuid
@@ -27,6 +28,7 @@ import pyarrow.parquet as pq
 from runlens import db, lake
 from runlens.config import SQL_DIR
 from runlens.contracts import RUN_KEY_SQL, RUNS_PARTITION_COLUMN, RUNS_SCHEMA
+from runlens.errors import RunlensError
 
 RUNS_LATEST_SQL = (SQL_DIR / "runs_latest.sql").read_text()
 BATCH_ROWS = 65_536
@@ -58,8 +60,49 @@ def partition_file(lake_dir: Path, day: date) -> Path:
     return day_file(lake.table_dir(lake_dir, lake.RUNS), day)
 
 
+def folder_day(name: str) -> date | None:
+    """The day of a runs partition folder, ``created_date=YYYY-MM-DD`` (a real date, spelled so); None for any other
+    folder name."""
+    value = name.removeprefix(f"{RUNS_PARTITION_COLUMN}=")
+    if value == name or not re.fullmatch(r"\d{4}-\d\d-\d\d", value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:  # 2026-02-30
+        return None
+
+
+def parquet_folders(lake_dir: Path) -> tuple[list[Path], list[Path]]:
+    """The folders under ``lake/runs`` that hold a ``*.parquet`` file (those the readers' glob ``runs/*/*.parquet``
+    reads), in name order, as (partitions, stray folders)."""
+    root = lake.table_dir(lake_dir, lake.RUNS)
+    if not root.is_dir():
+        return [], []
+    folders = sorted(f for f in root.iterdir() if f.is_dir() and next(f.glob("*.parquet"), None) is not None)
+    return [f for f in folders if folder_day(f.name)], [f for f in folders if not folder_day(f.name)]
+
+
+def stray_folders(lake_dir: Path) -> list[str]:
+    """The names of the folders under ``lake/runs`` that hold a ``*.parquet`` file but are not partitions
+    (``created_date=oops``, ``backup``, ``.hidden``): DuckDB's hive partitioning fails on every query of the glob
+    ``runs/*/*.parquet`` while one is there (a created_date that is not a date, or a folder without one)."""
+    return [folder.name for folder in parquet_folders(lake_dir)[1]]
+
+
+def refuse_stray_folders(lake_dir: Path) -> None:
+    """Raise a RunlensError naming the stray folders of ``lake/runs`` (see ``stray_folders``), if there are any."""
+    stray = stray_folders(lake_dir)
+    if stray:
+        raise RunlensError(
+            f"{lake.table_dir(lake_dir, lake.RUNS)} holds {len(stray)} folder(s) that are not runs partitions"
+            f" ({RUNS_PARTITION_COLUMN}=YYYY-MM-DD): {', '.join(stray)}; move them out of the lake (while they are"
+            " there, no query can read the runs table)"
+        )
+
+
 def partition_days(lake_dir: Path) -> set[date]:
-    """Days that currently have a runs partition."""
+    """Days that currently have a runs partition; a RunlensError when ``lake/runs`` holds a stray folder."""
+    refuse_stray_folders(lake_dir)
     root = lake.table_dir(lake_dir, lake.RUNS)
     if not root.is_dir():
         return set()

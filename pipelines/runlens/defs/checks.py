@@ -3,6 +3,7 @@ description (how many, and the first few) and lists up to ``invariants.EXAMPLES`
 
 import dagster as dg
 
+from runlens import runs
 from runlens.defs.resources import RunlensResource
 from runlens.invariants import Violations, violations
 
@@ -60,10 +61,19 @@ def run_ids_unique(runlens: RunlensResource) -> dg.AssetCheckResult:
 @dg.asset_check(asset="runs")
 def runs_created_date_matches(runlens: RunlensResource) -> dg.AssetCheckResult:
     """Every run with created_at is in the partition of its UTC date, as the window macros' partition bounds assume
-    (runlens writes it so; a file another writer added to the lake may not). Not blocking: the daily tables do not
-    depend on it; the windowed ones (stuck runs, regressions, workflow_metrics) would miss the misplaced runs."""
-    found = violations(runlens.settings(), "runs_created_date_matches")
-    return _result(found, "partition(s) holding runs created outside their UTC day")
+    (runlens writes it so; a file another writer added to the lake may not), and lake/runs holds no folder that is
+    not a partition (created_date=YYYY-MM-DD: with one there, no query can read the table). Not blocking: the daily
+    tables do not depend on it; the windowed ones (stuck runs, regressions, workflow_metrics) would miss the
+    misplaced runs."""
+    settings = runlens.settings()
+    stray = runs.stray_folders(settings.lake_dir)
+    problems = (
+        (f"{len(stray)} folder(s) in lake/runs that are not partitions (created_date=YYYY-MM-DD): {', '.join(stray)}",)
+        if stray
+        else ()
+    )
+    found = violations(settings, "runs_created_date_matches")
+    return _result(found, "partition(s) holding runs created outside their UTC day", problems)
 
 
 @dg.asset_check(asset="workflow_daily_metrics")

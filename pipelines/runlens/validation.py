@@ -117,20 +117,23 @@ class RecordValidator:
 
 
 def _lone_surrogate(record: Any) -> Violation:
-    """The violation of a record holding a lone surrogate: the path of the first member name or string that holds
-    one, in file order, and the surrogate as its JSON escape."""
-    message = "not valid JSON text: a lone surrogate escape{} is not a Unicode character"
+    """The violation of a record holding a lone surrogate (jsonschema-rs raised on it, so a member name or string
+    holds one): the path of the first such name or string, in file order, and the surrogate as its JSON escape."""
     pending: list[tuple[list[str | int], Any]] = [([], record)]
-    while pending:
+    while True:
         path, value = pending.pop()
         if isinstance(value, str) and (found := SURROGATE.search(value)):
-            return Violation(json_path(path), "json", message.format(f" (\\u{ord(found.group()):04x})"))
+            escape = f"\\u{ord(found.group()):04x}"
+            return Violation(
+                json_path(path),
+                "json",
+                f"not valid JSON text: a lone surrogate escape ({escape}) is not a Unicode character",
+            )
         if isinstance(value, dict):  # each member name before its value
             for key in reversed(list(value)):
                 pending += [([*path, key], value[key]), ([*path, key], key)]
         elif isinstance(value, list):
             pending += [([*path, i], value[i]) for i in reversed(range(len(value)))]
-    return Violation("$", "json", message.format(""))
 
 
 def _out_of_range(err: jsonschema_rs.ValidationError, record: Any, raw: bytes, path: list[str | int]) -> str | None:

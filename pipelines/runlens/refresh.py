@@ -30,10 +30,10 @@ PLAN_TAG = "runlens/refresh_plan"
 
 
 @dataclass(frozen=True)
-class RefreshRun:
-    """One Dagster run of a refresh: the partition range it records and the exact days it rebuilds. A run without
-    days is for ingests that change no day (every record quarantined): it rebuilds only the warehouse, whose views
-    then show their quarantine and ingest_log rows, and records them applied."""
+class DaysRefresh:
+    """One Dagster run of a refresh over days: the partition range it records and the exact days it rebuilds. The
+    final run of a plan also refreshes the whole-lake tables over ``all_days`` and the warehouse, and records the
+    ingests up to ``newest_seq`` applied."""
 
     first: date
     last: date
@@ -44,14 +44,10 @@ class RefreshRun:
 
     @property
     def selection(self) -> list[str]:
-        if not self.days:
-            return ["warehouse"]
         return FINAL_ASSETS if self.final else DAY_ASSETS
 
     @property
     def tags(self) -> dict[str, str]:
-        if not self.days:
-            return {}
         return {
             ASSET_PARTITION_RANGE_START_TAG: self.first.isoformat(),
             ASSET_PARTITION_RANGE_END_TAG: self.last.isoformat(),
@@ -60,12 +56,35 @@ class RefreshRun:
     @property
     def run_config(self) -> dict[str, Any]:
         only = {"config": {"only_days": [d.isoformat() for d in self.days]}}
-        ops: dict[str, Any] = {name: only for name in DAY_ASSETS} if self.days else {}
+        ops: dict[str, Any] = {name: only for name in DAY_ASSETS}
         if self.final:
-            if self.days:
-                ops["reliability_tables"] = {"config": {"only_days": [d.isoformat() for d in self.all_days]}}
+            ops["reliability_tables"] = {"config": {"only_days": [d.isoformat() for d in self.all_days]}}
             ops["warehouse"] = {"config": {"applied_ingest_seq": self.newest_seq}}
         return {"ops": ops}
+
+
+@dataclass(frozen=True)
+class WarehouseRefresh:
+    """The one run of a refresh for ingests that change no day (every record quarantined): it rebuilds only the
+    warehouse, whose views then show their quarantine and ingest_log rows, and records the ingests up to
+    ``newest_seq`` applied. It covers no partition, so it has no range."""
+
+    newest_seq: int
+
+    @property
+    def selection(self) -> list[str]:
+        return ["warehouse"]
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {}
+
+    @property
+    def run_config(self) -> dict[str, Any]:
+        return {"ops": {"warehouse": {"config": {"applied_ingest_seq": self.newest_seq}}}}
+
+
+RefreshRun = DaysRefresh | WarehouseRefresh
 
 
 def ingest_range(existing: list[str], keys: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -90,7 +109,7 @@ def plan_refresh(settings: Settings) -> list[RefreshRun]:
     low = day_partitions.start.date()
     high = datetime.now(UTC).date()
     if not changed:  # only quarantined records: the warehouse shows them, and they are recorded applied
-        return [RefreshRun(first=low, last=low, days=[], final=True, all_days=[], newest_seq=newest_seq)]
+        return [WarehouseRefresh(newest_seq)]
     clusters: list[list[date]] = []
     for day in changed:
         position = min(max(day, low), high)
@@ -99,7 +118,7 @@ def plan_refresh(settings: Settings) -> list[RefreshRun]:
         else:
             clusters.append([day])
     return [
-        RefreshRun(
+        DaysRefresh(
             first=min(max(cluster[0], low), high),
             last=min(max(cluster[-1], low), high),
             days=cluster,

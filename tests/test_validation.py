@@ -164,6 +164,25 @@ def test_json_path_quotes_odd_keys() -> None:
         ),
         ("1E400", [("$", "type", '1E400 is not of type "object"')]),
         (
+            '{"runId": "run_1", "workflowName": "w", "status": "queued", "error": [1E400]}',
+            [("$.error", "type", '[1E400] is not of type "string"')],
+        ),
+        (
+            '{"runId": "run_1", "workflowName": "w", "status": {"z": [1.0, -2e999], "a": "\u00e9"}}',
+            [
+                ("$.status", "type", '{"z":[1.0,-2e999],"a":"\u00e9"} is not of type "string"'),
+                (
+                    "$.status",
+                    "enum",
+                    '{"z":[1.0,-2e999],"a":"\u00e9"} is not one of "queued", "running" or 2 other candidates',
+                ),
+            ],
+        ),
+        (
+            '{"runId": "run_1", "workflowName": "w", "status": "queued", "error": [null, 1.5]}',
+            [("$.error", "type", '[null,1.5] is not of type "string"')],
+        ),
+        (
             '{"runId": "run_1", "workflowName": "w", "status": "queued", "error": null}',
             [("$.error", "type", 'null is not of type "string"')],
         ),
@@ -184,14 +203,21 @@ def test_a_number_beyond_a_double_keeps_the_validators_message_and_names_the_num
     kept and the number as written added, with the null it was read as."""
     schema = {
         "type": "object",
-        "properties": {"n": {"type": ["number", "string"]}, "c": {"const": 1}, "ver": {"const": 3}, "gone": False},
+        "properties": {
+            "n": {"type": ["number", "string"]},
+            "c": {"const": 1},
+            "ver": {"const": 3},
+            "gone": False,
+            "few": {"maxItems": 1},
+        },
     }
     ours = RecordValidator(schema)
-    raw = b'{"n": 1E400, "c": -1E400, "ver": 1E400, "gone": 2e999}'
+    raw = b'{"n": 1E400, "c": -1E400, "ver": 1E400, "gone": 2e999, "few": [1, {"x": 1E400}]}'
     found = ours.check_batch([json.loads(raw)], [raw])[0]
     beyond = "a number beyond what a 64-bit float holds, read as null"
     assert sorted((v.path, v.message) for v in found) == [
         ("$.c", f"1 was expected (the value is -1E400, {beyond})"),
+        ("$.few", f'[1,{{"x":null}}] has more than 1 item (the value is [1,{{"x":1E400}}], it holds {beyond})'),
         ("$.gone", f"False schema does not allow null (the value is 2e999, {beyond})"),
         ("$.n", f'null is not of types "number", "string" (the value is 1E400, {beyond})'),
         ("$.ver", f"3 was expected (the value is 1E400, {beyond})"),

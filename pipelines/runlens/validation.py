@@ -96,7 +96,8 @@ class RecordValidator:
             first, *path = err.instance_path
             index = int(first)
             message = err.message
-            if raws is not None and err.instance is None:  # maybe a number jsonschema-rs could only read as null
+            if raws is not None and (err.instance is None or isinstance(err.instance, (list, dict))):
+                # maybe a number jsonschema-rs could only read as null, or a container holding one
                 message = _out_of_range(err, records[index], raws[index], path) or message
             found.setdefault(index, []).append(Violation(json_path(path), _keyword(err), message))
         return found
@@ -137,25 +138,64 @@ def _lone_surrogate(record: Any) -> Violation:
 
 
 def _out_of_range(err: jsonschema_rs.ValidationError, record: Any, raw: bytes, path: list[str | int]) -> str | None:
-    """The message of an error on a number beyond a double's range (``1E400``), naming it as written; None when the
-    error is on something else. Such a number parses to infinity, which jsonschema-rs reads as null, so its own
-    message would name a null the file does not hold: ``null is not of type "string"``."""
+    """The message of an error on a number beyond a double's range (``1E400``), or on an array or object holding
+    one, naming it as written; None when the error is on something else. Such a number parses to infinity, which
+    jsonschema-rs reads as null, so its own message would name a null the file does not hold: ``null is not of type
+    "string"``, ``[null] is not of type "string"``."""
     value = record
     for part in path:
         value = value[part]
-    if not (isinstance(value, float) and math.isinf(value)):
+    if not _holds_infinity(value):
         return None
-    written = json.loads(raw.decode("utf-8"), parse_float=str)  # numbers with a fraction or exponent: their text
+    written = json.loads(raw.decode("utf-8"), parse_float=_Number)  # numbers with a fraction or exponent: their text
     for part in path:
         written = written[part]
+    text = _as_written(written)
+    number = isinstance(value, float)
     kind = err.kind
-    numbers_allowed = isinstance(kind, ErrorKind.Type) and bool({"number", "integer"} & set(kind.types))
-    if isinstance(kind, (ErrorKind.Type, ErrorKind.Enum)) and not numbers_allowed:
-        # "null is not of type ..." / "null is not one of ...": true of the number too, whatever its size
-        return written + err.message.removeprefix("null")
-    # a number where numbers are allowed, or another rule (const, a false schema): it failed on the null the number
-    # was read as, so the rule's own message stands, with what the file holds
-    return f"{err.message} (the value is {written}, a number beyond what a 64-bit float holds, read as null)"
+    numbers_allowed = number and isinstance(kind, ErrorKind.Type) and bool({"number", "integer"} & set(kind.types))
+    shown = "null" if number else next(_FALSE_SCHEMA.iter_errors(err.instance)).message.removeprefix(_NOT_ALLOWED)
+    if isinstance(kind, (ErrorKind.Type, ErrorKind.Enum)) and not numbers_allowed and err.message.startswith(shown):
+        # "null is not of type ..." / "[null] is not one of ...": true of what the file holds too, whatever the size
+        return text + err.message.removeprefix(shown)
+    # a number where numbers are allowed, or another rule (const, a false schema, maxItems): it may have failed on the
+    # null the number was read as, so the rule's own message stands, with what the file holds
+    holds = "a number" if number else "it holds a number"
+    return f"{err.message} (the value is {text}, {holds} beyond what a 64-bit float holds, read as null)"
+
+
+class _Number(str):
+    """A JSON number with a fraction or exponent, as written."""
+
+
+def _holds_infinity(value: Any) -> bool:
+    """Whether ``value`` is, or an array or object in it holds, a float parsed to infinity."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and math.isinf(item):
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def _as_written(value: Any) -> str:
+    """Compact JSON text of a value parsed with ``parse_float=_Number``: its numbers as written, members in order."""
+    if isinstance(value, _Number):
+        return value
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_as_written(key)}:{_as_written(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(map(_as_written, value)) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+# How jsonschema-rs writes a value in its messages, read from the message of a schema that allows nothing.
+_FALSE_SCHEMA = jsonschema_rs.Draft202012Validator(False)
+_NOT_ALLOWED = "False schema does not allow "
 
 
 def _keyword(err: jsonschema_rs.ValidationError) -> str:

@@ -561,6 +561,36 @@ def test_a_number_beyond_a_double_is_reported_as_written(tmp_path: Path) -> None
         assert con.execute("select input from read_parquet($glob)", {"glob": glob}).fetchall() == [('{"x": 1E400}',)]
 
 
+def test_an_integer_longer_than_python_converts_meets_the_fate_of_a_number_beyond_a_double(tmp_path: Path) -> None:
+    """An integer of more than 4,300 digits (Python's limit on converting text to int) in a record the fast path
+    refuses for another reason (a leap second, a number in runId): where any value passes (input, an unknown field)
+    the record is valid, as it is when the fast path takes it; in a string field it is named as written. Both were
+    quarantined as `not valid JSON: number is infinity when parsed as double`."""
+    big = "9" * 5000
+    leap = '"createdAt": "2016-12-31T23:59:60Z"'
+    content = ndjson(
+        f'{{"runId": "run_big_1", "workflowName": "w", "status": "queued", {leap}, "input": {{"n": -{big}}}}}'.encode(),
+        f'{{"runId": "run_big_2", "workflowName": "w", "status": "queued", {leap}, "size": {big}}}'.encode(),
+        f'{{"runId": {big}, "workflowName": "w", "status": "queued"}}'.encode(),
+        f'{{"runId": "run_big_4", "workflowName": "w", "status": "queued", "input": {{"n": {big}}}}}'.encode(),
+    )
+    result, lake_dir = ingest_one(tmp_path, "big_int.jsonl", content)
+    assert (result.records_valid, result.records_quarantined) == (3, 1)
+    [row] = quarantine_of(lake_dir)
+    assert (row["record_index"], [(e["path"], e["message"]) for e in row["errors"]]) == (
+        2,
+        [("$.runId", f'{big} is not of type "string"')],
+    )
+    with duckdb.connect() as con:
+        glob = f"{lake_dir}/ingest/*/staged.parquet"
+        query = "select run_id, input, extra, anomalies from read_parquet($glob) order by record_index"
+        assert con.execute(query, {"glob": glob}).fetchall() == [
+            ("run_big_1", f'{{"n": -{big}}}', None, ["leap_second"]),
+            ("run_big_2", None, f'{{"size":{big}}}', ["leap_second"]),
+            ("run_big_4", f'{{"n": {big}}}', None, ["missing_created_at"]),
+        ]
+
+
 def test_lone_surrogate_in_an_unknown_field_is_quarantined_not_fatal(tmp_path: Path) -> None:
     content = ndjson(
         rec("run_ls_1"),

@@ -19,6 +19,7 @@ import contextlib
 import gc
 import hashlib
 import json
+import math
 import multiprocessing
 import shutil
 import signal
@@ -448,9 +449,21 @@ def _reject_constant(name: str) -> None:
 
 
 def _strict_loads(raw: bytes) -> Any:
-    """Standard-library parse for what orjson refuses but JSON allows (integers beyond 64 bits). The bytes are
-    decoded as strict UTF-8 first: given bytes, ``json.loads`` would let UTF-8-encoded surrogates through."""
-    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    """Standard-library parse for what orjson refuses but JSON allows (integers beyond 64 bits, numbers beyond a
+    double). The bytes are decoded as strict UTF-8 first: given bytes, ``json.loads`` would let UTF-8-encoded
+    surrogates through."""
+    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_int=_parse_int)
+
+
+def _parse_int(text: str) -> int | float:
+    """An integer, or infinity for one longer than Python converts from text (``sys.get_int_max_str_digits``, 4300
+    digits, a guard against quadratic conversion): far beyond a double, it is read as a number beyond a double is,
+    ``1E400``, so its record meets the same fate, valid where any value passes and named as written in a message
+    (``validation.py``), instead of being refused as not JSON."""
+    try:
+        return int(text)
+    except ValueError:
+        return -math.inf if text.startswith("-") else math.inf
 
 
 def _decode_batch(raws: list[bytes]) -> list[RunFields] | None:

@@ -147,7 +147,7 @@ def _out_of_range(err: jsonschema_rs.ValidationError, record: Any, raw: bytes, p
         value = value[part]
     if not _holds_infinity(value):
         return None
-    written = json.loads(raw.decode("utf-8"), parse_float=_Number)  # numbers with a fraction or exponent: their text
+    written = json.loads(raw.decode("utf-8"), parse_float=_Number, parse_int=_Number)  # numbers as written
     for part in path:
         written = written[part]
     text = _as_written(written)
@@ -165,7 +165,7 @@ def _out_of_range(err: jsonschema_rs.ValidationError, record: Any, raw: bytes, p
 
 
 class _Number(str):
-    """A JSON number with a fraction or exponent, as written."""
+    """A JSON number as written."""
 
 
 def _holds_infinity(value: Any) -> bool:

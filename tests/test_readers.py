@@ -392,17 +392,18 @@ NOT_ONE_DOCUMENT = {
 }
 
 
-@pytest.mark.parametrize("suffix", [".jsonl", ".NDJSON.gz"])
+@pytest.mark.parametrize("suffix", [".jsonl", ".NDJSON.gz", ".Jsonl.GZ"])
 @pytest.mark.parametrize("name", sorted(ONE_DOCUMENT))
 def test_an_ndjson_file_holding_one_document_is_refused_whole(tmp_path: Path, name: str, suffix: str) -> None:
     """Read line by line, each line of a pretty-printed document used to be quarantined with a parse error that did
-    not say why; the file is refused before any record, with what is wrong and the fix."""
+    not say why; the file is refused before any record, with what is wrong and the fix. Suffixes are read in any
+    case, and the fix names the one to give in lower case (it said `rename it to .json.GZ`)."""
     data = ONE_DOCUMENT[name].encode()
     path = tmp_path / f"export{suffix}"
-    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    path.write_bytes(gzip.compress(data) if suffix.lower().endswith(".gz") else data)
     source = ByteSource(path, Limits(), "shown/name")
     assert collect(iter_records(source, "ndjson", Limits())) == []
-    gz = ".gz" if suffix.endswith(".gz") else ""
+    gz = ".gz" if suffix.lower().endswith(".gz") else ""
     reason = (
         f"this {suffix} file holds pretty-printed JSON (values spread over several lines), not one record per line: "
         f"rename it to .json{gz}"

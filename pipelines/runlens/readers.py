@@ -238,12 +238,13 @@ def _closes_a_value(line: bytes) -> bool:
 
 
 def _one_document_reason(path: Path) -> str:
-    """What is wrong with an NDJSON file holding one JSON document over several lines, and the fix."""
+    """What is wrong with an NDJSON file holding one JSON document over several lines, and the fix: its suffix as
+    written, and the one to give it (in lower case: suffixes are read in any case)."""
     gz = path.name[-3:] if gzipped(path) else ""
     base = path.name[: len(path.name) - len(gz)]
     return (
         f"this {base[base.rfind('.') :]}{gz} file holds pretty-printed JSON (values spread over several lines), "
-        f"not one record per line: rename it to .json{gz}"
+        f"not one record per line: rename it to .json{gz.lower()}"
     )
 
 

@@ -577,10 +577,10 @@ def test_an_integer_longer_than_python_converts_meets_the_fate_of_a_number_beyon
     result, lake_dir = ingest_one(tmp_path, "big_int.jsonl", content)
     assert (result.records_valid, result.records_quarantined) == (3, 1)
     [row] = quarantine_of(lake_dir)
-    assert (row["record_index"], [(e["path"], e["message"]) for e in row["errors"]]) == (
-        2,
-        [("$.runId", f'{big} is not of type "string"')],
-    )
+    [error] = row["errors"]
+    assert (row["record_index"], error["path"]) == (2, "$.runId")
+    assert error["message"] == f'{big[:800]} …[4024 characters left out]… {big[-176:]} is not of type "string"'
+
     with duckdb.connect() as con:
         glob = f"{lake_dir}/ingest/*/staged.parquet"
         query = "select run_id, input, extra, anomalies from read_parquet($glob) order by record_index"

@@ -482,10 +482,10 @@ def test_same_content_is_ingested_once(data_dir: Path) -> None:
 
 
 def test_same_bytes_under_the_other_format_are_read_again(data_dir: Path) -> None:
-    """A .jsonl that really holds a JSON array is one bad record; renamed .json it is a new export of the array's
-    runs, while another file of the same bytes and format, in either format, is skipped."""
+    """A .jsonl that really holds JSON values written back to back on one line is one bad record; renamed .json it
+    is a new export of their runs, while another file of the same bytes and format, in either format, is skipped."""
     runs = [VALID_BASE, {**VALID_BASE, "runId": "run_two"}]
-    array = json.dumps(runs)
+    array = "".join(map(json.dumps, runs))
     as_lines = ingest(data_dir, "misnamed.jsonl", array, reference=False)
     assert (as_lines.log["format"], as_lines.log["records_read"], len(as_lines.quarantine)) == ("ndjson", 1, 1)
     (data_dir / "exports" / "misnamed.jsonl").rename(data_dir / "exports" / "misnamed.json")
@@ -564,20 +564,24 @@ def test_export_gone_before_its_ingest_is_unreadable_and_records_nothing(data_di
     assert not list(settings.lake_dir.rglob("*.parquet"))
 
 
-def test_a_jsonl_file_holding_one_document_is_unreadable_until_renamed(data_dir: Path) -> None:
+@pytest.mark.parametrize(
+    ("indent", "held"),
+    [(2, "pretty-printed JSON (values spread over several lines)"), (None, "a JSON array on one line")],
+)
+def test_a_jsonl_file_holding_one_document_is_unreadable_until_renamed(
+    data_dir: Path, indent: int | None, held: str
+) -> None:
     """A pretty-printed array saved as .jsonl used to be quarantined line by line and recorded, so that renamed to
-    .json it was skipped as already ingested. Now nothing of it is read or recorded, the reason says what to do, and
-    the same bytes renamed are ingested."""
-    content = json.dumps([VALID_BASE, variant(runId="run_2")], indent=2)
+    .json it was skipped as already ingested; an array on one line was one record, quarantined with a message that
+    repeated it. Now nothing of it is read or recorded, the reason says what to do, and the same bytes renamed are
+    ingested."""
+    content = json.dumps([VALID_BASE, variant(runId="run_2")], indent=indent)
     path = data_dir / "exports" / "pretty.jsonl"
     path.write_text(content)
     settings = Settings.from_env(data_dir)
     result = ingest_file(path, settings, RecordValidator.from_file(settings.schema_path), "pretty.jsonl")
     assert (result.outcome, result.records_read) == ("unreadable", 0)
-    assert result.message == (
-        "this .jsonl file holds pretty-printed JSON (values spread over several lines), not one record per line: "
-        "rename it to .json"
-    )
+    assert result.message == f"this .jsonl file holds {held}, not one record per line: rename it to .json"
     assert not list(settings.lake_dir.rglob("*.parquet"))
     path.unlink()
     got = ingest(data_dir, "pretty.json", content)

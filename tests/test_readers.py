@@ -379,6 +379,16 @@ ONE_DOCUMENT = {
     "wrapper_key_on_the_first_line": '\n\n  {"runs": [\r\n' + DOCS["pretty_array"][1:] + "}",
     "cr_line_ends": DOCS["pretty_array"].replace("\n", "\r"),
 }
+ARRAY_LINE = json.dumps(list(tricky_records()))
+# The array that a .jsonl holding a JSON array on one line was read as: one record, quarantined with a message that
+# repeated the whole array, and without the rename hint the pretty-printed case gets.
+ONE_LINE_ARRAY = {
+    "one_line_array": ARRAY_LINE + "\n",
+    "one_line_array_without_a_line_end": "\n \n" + ARRAY_LINE,
+    "arrays_on_their_lines": ARRAY_LINE + "\r\n" + ARRAY_LINE + "\r\n",
+    "one_line_arrays_cr_line_ends": ARRAY_LINE + "\r" + ARRAY_LINE + "\r",
+    "one_line_array_then_a_fragment": ARRAY_LINE + '\n  "runId": 1\n',
+}
 NOT_ONE_DOCUMENT = {
     "records": "\n".join(json.dumps(r) for r in tricky_records()),
     "a cut first record": NDJSON_TEXT.split("\n", 4)[-1],
@@ -389,25 +399,30 @@ NOT_ONE_DOCUMENT = {
     "a stray [ first": "[\n" + RUN + "\n" + RUN + "\n",
     "a stray { first": "\n{\r\n" + RUN + "\r\n",
     "a CR after an opener in the first record": '{"runId": "run_1", "input": {\r"a": 1}}\n' + RUN + "\n",
+    "a stray array before records": "[1, 2]\n" + RUN + "\n" + RUN,
+    "an array that is not whole": "[1, 2] x\n" + RUN,
 }
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".NDJSON.gz", ".Jsonl.GZ"])
-@pytest.mark.parametrize("name", sorted(ONE_DOCUMENT))
+@pytest.mark.parametrize("name", sorted(ONE_DOCUMENT | ONE_LINE_ARRAY))
 def test_an_ndjson_file_holding_one_document_is_refused_whole(tmp_path: Path, name: str, suffix: str) -> None:
     """Read line by line, each line of a pretty-printed document used to be quarantined with a parse error that did
-    not say why; the file is refused before any record, with what is wrong and the fix. Suffixes are read in any
+    not say why; the file is refused before any record, with what is wrong and the fix. So is a JSON array on one
+    line (a record is an object), which was one record whose message repeated the array. Suffixes are read in any
     case, and the fix names the one to give in lower case (it said `rename it to .json.GZ`)."""
-    data = ONE_DOCUMENT[name].encode()
+    data = (ONE_DOCUMENT | ONE_LINE_ARRAY)[name].encode()
     path = tmp_path / f"export{suffix}"
     path.write_bytes(gzip.compress(data) if suffix.lower().endswith(".gz") else data)
     source = ByteSource(path, Limits(), "shown/name")
     assert collect(iter_records(source, "ndjson", Limits())) == []
     gz = ".gz" if suffix.lower().endswith(".gz") else ""
-    reason = (
-        f"this {suffix} file holds pretty-printed JSON (values spread over several lines), not one record per line: "
-        f"rename it to .json{gz}"
+    held = (
+        "a JSON array on one line"
+        if name in ONE_LINE_ARRAY
+        else "pretty-printed JSON (values spread over several lines)"
     )
+    reason = f"this {suffix} file holds {held}, not one record per line: rename it to .json{gz}"
     assert isinstance(source.error, NotLineDelimitedError)
     assert str(source.error) == f"shown/name: {reason}"
     assert readers.one_document_problem(path, Limits(), "shown/name") == reason

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
 from runlens.config import DEFAULT_SCHEMA
-from runlens.validation import RecordValidator, Violation, json_path, load_schema
+from runlens.validation import MAX_MESSAGE_CHARS, RecordValidator, Violation, json_path, load_schema
 
 SUITE = Path(__file__).parent / "data" / "json-schema-test-suite"
 
@@ -249,3 +250,18 @@ def test_a_lone_surrogate_escape_is_a_violation_not_an_exception(raw: str, path:
     assert [v.keyword for v in found[2]] == ["enum"]
     assert ours.violations(json.loads(raw)) == found[1]
     assert found[1][0].path.isascii() and found[1][0].message.isascii()
+
+
+def test_a_message_naming_a_large_value_is_cut_in_its_middle() -> None:
+    """jsonschema-rs writes out the value a rule rejects: a record that is an array of runs (a .jsonl line holding
+    one) repeated the whole array in its message. Messages are cut to MAX_MESSAGE_CHARS plus a note of what was
+    left out; the record's raw text is kept beside them."""
+    ours = RecordValidator(RUN_SCHEMA)
+    runs = [{"runId": f"run_{i}", "workflowName": "w", "status": "queued"} for i in range(100)]
+    [violation] = ours.check_batch([runs])[0]
+    message = violation.message
+    assert len(message) < MAX_MESSAGE_CHARS + 50
+    assert message.startswith('[{"runId":"run_0"') and message.endswith('}] is not of type "object"')
+    assert re.search(r" …\[\d+ characters left out\]… ", message)
+    short = {"runId": "run_1", "workflowName": "w", "status": "queued", "error": ["x" * 900]}
+    assert ours.violations(short)[0].message == f'["{"x" * 900}"] is not of type "string"'

@@ -19,8 +19,8 @@ class ExportReadError(RunlensError):
 
 
 class NotLineDelimitedError(ExportReadError):
-    """A .jsonl/.ndjson file that holds one JSON document spread over several lines: none of it is read, and it is
-    not recorded as ingested, so once renamed to .json it is read as the document it is."""
+    """A .jsonl/.ndjson file that holds a JSON document (pretty-printed, or an array on one line): none of it is
+    read, and it is not recorded as ingested, so once renamed to .json it is read as the document it is."""
 
 
 class SchemaFileError(RunlensError):

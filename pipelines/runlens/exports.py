@@ -71,9 +71,9 @@ class NewExports:
 def new_exports(settings: Settings, discovery: Discovery) -> NewExports:
     """The discovered files whose content has not been ingested yet as they would be read (``ingest.export_identity``),
     and those that cannot be read: a file removed or made unreadable since discovery, or a .jsonl/.ndjson one holding
-    a single JSON document spread over several lines. They are reported, not recorded, and tried again next time (a
-    renamed file is a new one). Of several files with the same bytes only the first is new: whether another reading
-    of them is wanted shows once that one is ingested."""
+    a JSON document (pretty-printed, or an array on one line). They are reported, not recorded, and tried again next
+    time (a renamed file is a new one). Of several files with the same bytes only the first is new: whether another
+    reading of them is wanted shows once that one is ingested."""
     pending: list[ExportFile] = []
     unreadable: dict[str, str] = {}
     seen: set[str] = set()

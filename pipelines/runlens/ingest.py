@@ -157,10 +157,10 @@ def export_identity(readings: Readings, sha256: str, reading: str) -> tuple[str,
     """The export id of some content read as ``reading`` (``reading_of``), and whether it is ingested already.
 
     An export is its bytes *and* the way they are read: the same bytes read otherwise give other records (a ``.jsonl``
-    that really holds one JSON array is one bad record; renamed ``.json``, it is the array's runs; gzip bytes under a
-    plain name are junk). The first reading of some bytes gets the id ``sha256[:24]``. Another reading is made only
-    while no earlier one staged a record, so renaming a good file never ingests its records twice; it gets the id
-    ``sha256[:24]-<reading>``."""
+    that really holds objects written back to back on one line is one bad record; renamed ``.json``, it is their
+    runs; gzip bytes under a plain name are junk). The first reading of some bytes gets the id ``sha256[:24]``.
+    Another reading is made only while no earlier one staged a record, so renaming a good file never ingests its
+    records twice; it gets the id ``sha256[:24]-<reading>``."""
     first = sha256[:24]
     earlier = readings.get(first, [])
     for export_id, how, valid in earlier:

@@ -9,9 +9,9 @@ The JSON splitter is vectorised with numpy: per chunk it finds the structural ch
 depth, so Python only touches one event per record. Records come out as raw bytes, byte for byte as in the file;
 parsing and validation happen later (``runlens.ingest``). Whatever cannot be a record (content after the end of the
 document, a file cut off inside a value, an over-long record) still comes out as a raw record with a reason, so
-nothing is dropped; an NDJSON file that holds one JSON document spread over several lines is refused whole before
-its first record (``NotLineDelimitedError``), so that it can be renamed and read. ``DepthCheck`` finds the records
-nested deeper than ``RUNLENS_MAX_NESTING_DEPTH`` before they are parsed.
+nothing is dropped; an NDJSON file that holds a JSON document (spread over several lines, or an array on one
+line) is refused whole before its first record (``NotLineDelimitedError``), so that it can be renamed and read.
+``DepthCheck`` finds the records nested deeper than ``RUNLENS_MAX_NESTING_DEPTH`` before they are parsed.
 """
 
 from __future__ import annotations
@@ -171,12 +171,13 @@ class ByteSource:
             raise self._fail(problem)
 
     def _line_delimited(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
-        """An NDJSON file's blocks, refused before the first when the file holds one JSON document spread over
-        several lines. Read line by line, each of its lines would be quarantined with a parse error that does not say
-        why, and the file recorded as ingested (renamed to .json, it would then be skipped as already ingested)."""
+        """An NDJSON file's blocks, refused before the first when the file holds a JSON document (``_held_document``).
+        Read line by line, each of its lines would be quarantined with a parse error (or a message repeating the
+        whole array) that does not say why, and the file recorded as ingested."""
         first = next(blocks, b"")
-        if _opens_a_document(first):
-            raise NotLineDelimitedError(self.display, _one_document_reason(self.path))
+        held = _held_document(first)
+        if held is not None:
+            raise NotLineDelimitedError(self.display, _one_document_reason(self.path, held))
         yield from _chain(first, blocks)
 
     def _fail(self, message: str) -> ExportReadError:
@@ -200,26 +201,42 @@ class ByteSource:
             raise self._fail(f"not valid {encoding}: {exc.reason}") from None
 
 
-def _opens_a_document(head: bytes) -> bool:
-    """Whether ``head`` (the start of an NDJSON file) starts a JSON document pretty-printed over several lines: its
-    first non-blank line opens an array or object and ends with an opener outside any string (``[``, ``{``, ``[ {``,
-    ``{"runs": [``), and the next non-blank line is not a whole array or object (``_closes_a_value``). A record written
-    on one line never starts so; a damaged first line (a record cut after an opener, a stray ``[``) is followed by
-    whole records, while a document's second line is ``{``, ``"runId": "x",`` or an item and its comma. A ``\\r``
-    ends a line here only in a file whose line ends are lone ``\\r`` (``_lone_cr_line_ends``)."""
+def _held_document(head: bytes) -> str | None:
+    """What the NDJSON file that starts with ``head`` holds instead of one record per line, or None when it may hold
+    records. ``PRETTY``: a JSON document pretty-printed over several lines: its first non-blank line opens an array
+    or object and ends with an opener outside any string (``[``, ``{``, ``[ {``, ``{"runs": [``), and the next
+    non-blank line is not a whole array or object (``_closes_a_value``). A record written on one line never starts
+    so; a damaged first line (a record cut after an opener, a stray ``[``) is followed by whole records, while a
+    document's second line is ``{``, ``"runId": "x",`` or an item and its comma. ``ONE_LINE_ARRAY``: its first
+    non-blank line is a whole JSON array, and the next one (if any) is not a whole object: a record is an object, so
+    that line is a JSON document (an array of records) written on one line, as are arrays on the lines after it; a
+    stray array before records is read line by line. A ``\\r`` ends a line here only in a file whose line ends are
+    lone ``\\r`` (``_lone_cr_line_ends``); a first line with no end in ``head`` is all of ``head``."""
     line_end = _CR_OR_LF if _lone_cr_line_ends(head, whole=True) else _LF
     start = _LEADING_SPACE.match(head).end()
     end = line_end.search(head, start)
-    if end is None:
-        return False
-    line = head[start : end.start()].rstrip()
-    if line[:1] not in (b"[", b"{") or line[-1:] not in (b"[", b"{"):
-        return False
-    if _unescaped_quotes(np.frombuffer(line, dtype=np.uint8)).size % 2:
-        return False
-    start = _LEADING_SPACE.match(head, end.end()).end()
+    line = head[start : end.start() if end else len(head)].rstrip()
+    if line[:1] not in (b"[", b"{"):
+        return None
+    if end is not None and line[-1:] in (b"[", b"{"):
+        if _unescaped_quotes(np.frombuffer(line, dtype=np.uint8)).size % 2:
+            return None
+        return None if _closes_a_value(_next_line(head, end.end(), line_end)) else PRETTY
+    if line[:1] == b"[" and _closes_a_value(line):
+        after = _next_line(head, end.end(), line_end) if end else b""
+        return None if after.lstrip()[:1] == b"{" and _closes_a_value(after) else ONE_LINE_ARRAY
+    return None
+
+
+def _next_line(head: bytes, at: int, line_end: re.Pattern[bytes]) -> bytes:
+    """The first non-blank line of ``head`` from ``at`` on (to the end of ``head`` when it has no end there)."""
+    start = _LEADING_SPACE.match(head, at).end()
     end = line_end.search(head, start)
-    return not _closes_a_value(head[start : end.start() if end else len(head)])
+    return head[start : end.start() if end else len(head)]
+
+
+PRETTY = "pretty-printed JSON (values spread over several lines)"
+ONE_LINE_ARRAY = "a JSON array on one line"
 
 
 def _closes_a_value(line: bytes) -> bool:
@@ -237,20 +254,19 @@ def _closes_a_value(line: bytes) -> bool:
     return bool(balanced.size) and int(outside[balanced[0]]) == len(text) - 1
 
 
-def _one_document_reason(path: Path) -> str:
-    """What is wrong with an NDJSON file holding one JSON document over several lines, and the fix: its suffix as
-    written, and the one to give it (in lower case: suffixes are read in any case)."""
+def _one_document_reason(path: Path, held: str) -> str:
+    """What is wrong with an NDJSON file holding a JSON document (``held``: ``_held_document``), and the fix: its
+    suffix as written, and the one to give it (in lower case: suffixes are read in any case)."""
     gz = path.name[-3:] if gzipped(path) else ""
     base = path.name[: len(path.name) - len(gz)]
     return (
-        f"this {base[base.rfind('.') :]}{gz} file holds pretty-printed JSON (values spread over several lines), "
-        f"not one record per line: rename it to .json{gz.lower()}"
+        f"this {base[base.rfind('.') :]}{gz} file holds {held}, not one record per line: rename it to .json{gz.lower()}"
     )
 
 
 def one_document_problem(path: Path, limits: Limits, display: str) -> str | None:
-    """``_one_document_reason`` for an NDJSON file whose first block ``ByteSource`` refuses as one JSON document
-    spread over several lines; None for any other file (read errors are left to the ingest, which reports them)."""
+    """``_one_document_reason`` for an NDJSON file whose first block ``ByteSource`` refuses as a JSON document
+    (``_held_document``); None for any other file (read errors are left to the ingest, which reports them)."""
     if export_format(path) != "ndjson":
         return None
     source = ByteSource(path, limits, display)

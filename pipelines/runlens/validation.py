@@ -22,6 +22,7 @@ from runlens.errors import SchemaFileError
 
 ErrorKind = jsonschema_rs.ValidationErrorKind
 SURROGATE = re.compile("[\\ud800-\\udfff]")
+MAX_MESSAGE_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class RecordValidator:
             if raws is not None and (err.instance is None or isinstance(err.instance, (list, dict))):
                 # maybe a number jsonschema-rs could only read as null, or a container holding one
                 message = _out_of_range(err, records[index], raws[index], path) or message
-            found.setdefault(index, []).append(Violation(json_path(path), _keyword(err), message))
+            found.setdefault(index, []).append(Violation(json_path(path), _keyword(err), _bounded(message)))
         return found
 
     def _one_by_one(self, records: list[Any], raws: Sequence[bytes] | None) -> dict[int, list[Violation]]:
@@ -196,6 +197,15 @@ def _as_written(value: Any) -> str:
 # How jsonschema-rs writes a value in its messages, read from the message of a schema that allows nothing.
 _FALSE_SCHEMA = jsonschema_rs.Draft202012Validator(False)
 _NOT_ALLOWED = "False schema does not allow "
+
+
+def _bounded(message: str) -> str:
+    """``message`` cut in its middle when longer than ``MAX_MESSAGE_CHARS``: jsonschema-rs writes out the value a
+    rule rejects, a whole record for a record that is no object, and the record's raw text is kept beside it."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    cut = len(message) - MAX_MESSAGE_CHARS
+    return f"{message[: MAX_MESSAGE_CHARS - 200]} …[{cut} characters left out]… {message[-200:]}"
 
 
 def _keyword(err: jsonschema_rs.ValidationError) -> str:

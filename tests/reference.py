@@ -190,8 +190,10 @@ def split_json(text: str) -> list[RawItem]:
         pos = _skip_ws(text, end)
     items: list[RawItem] = []
     line, counted = 1, 0
+    first_end = re.search(r"\r+\n?|\n", text)  # lines end in \r alone when the first line end is \r alone
+    line_end = "\r" if first_end and not first_end.group().endswith("\n") else "\n"
     for start, end in spans:
-        line += text.count("\n", counted, start)
+        line += text.count(line_end, counted, start)
         counted = start
         items.append(RawItem(len(items), line, text[start:end]))
     return items

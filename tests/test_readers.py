@@ -73,6 +73,11 @@ def documents() -> dict[str, str]:
         + ', "runs": '
         + json.dumps(recs[4:])
         + "}",
+        # old Mac line ends: the records' lines count them (they were all line 1); CRLF counts once
+        "pretty_array_cr": json.dumps(recs, indent=2).replace("\n", "\r"),
+        "objects_cr_blank_lines": "\r\r".join(json.dumps(r, indent=1) for r in recs).replace("\n", "\r"),
+        "pretty_array_crlf": json.dumps(recs, indent=2).replace("\n", "\r\n"),
+        "pretty_array_cr_cr_lf": json.dumps(recs, indent=2).replace("\n", "\r\r\n"),
     }
 
 

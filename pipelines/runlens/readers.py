@@ -482,6 +482,7 @@ class JsonSplitter:
         self.junk: list[bytes] = []
         self.junk_line = 1
         self.warnings: list[str] = []
+        self.line_end = b"\n"  # what ends a line, for line numbers: \r in a file whose first line ends in \r alone
 
     # -- collecting one value's bytes across chunks --
     def _begin(self, line: int) -> None:
@@ -502,7 +503,7 @@ class JsonSplitter:
     def _emit(self, batch: RawBatch, problem: str | None = None) -> None:
         text = b"".join(self.pieces)
         raw = text.lstrip(_WHITESPACE)
-        line = self.start_line + text[: len(text) - len(raw)].count(b"\n")
+        line = self.start_line + text[: len(text) - len(raw)].count(self.line_end)
         if self.size > self.cap:
             problem, raw = _too_long(self.cap), raw[:KEEP_OVERSIZED_BYTES]
         batch.add(raw.rstrip(_WHITESPACE), line, problem)
@@ -513,7 +514,7 @@ class JsonSplitter:
 
     def split(self, chunks: Iterable[bytes]) -> Iterator[RawBatch]:
         carry = b""
-        for chunk in chunks:
+        for chunk in self._line_end_known(chunks):
             buf = carry + chunk if carry else chunk
             cut = len(buf.rstrip(b"\\"))  # never split a run of backslashes
             buf, carry = buf[:cut], buf[cut:]
@@ -529,9 +530,25 @@ class JsonSplitter:
         if batch.raws:
             yield batch
 
+    def _line_end_known(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """The chunks, the first ones held back (joined) only until they show what ends the file's lines
+        (``_json_line_end``), which is then ``line_end``: at once for a file with a line end in its first chunk."""
+        rest = iter(chunks)
+        head = b""
+        for chunk in rest:
+            head += chunk
+            line_end = _json_line_end(head, whole=len(head) >= LINE_END_HEAD_BYTES)
+            if line_end is not None:
+                break
+        else:
+            line_end = _json_line_end(head, whole=True)
+        self.line_end = line_end or b"\n"
+        yield head
+        yield from rest
+
     def _scan(self, buf: bytes, batch: RawBatch) -> None:
         data = np.frombuffer(buf, dtype=np.uint8)
-        newlines = np.flatnonzero(data == 10)
+        newlines = np.flatnonzero(data == self.line_end[0])
         positions, deltas = self._structure(data)
         depth_before = self.depth + np.cumsum(deltas, dtype=np.int64) - deltas
         if depth_before.size and (depth_before + deltas).min() < 0:
@@ -706,7 +723,7 @@ class JsonSplitter:
         self.junk = []
         raw = text.lstrip(_WHITESPACE)
         if raw:
-            line = self.junk_line + text[: len(text) - len(raw)].count(b"\n")
+            line = self.junk_line + text[: len(text) - len(raw)].count(self.line_end)
             batch.add(raw.rstrip(_WHITESPACE)[: self.cap], line, "content outside any JSON object or array")
 
     def _finish(self, batch: RawBatch) -> None:
@@ -718,6 +735,18 @@ class JsonSplitter:
         self._flush_junk(batch)
         if not self.seen_value and not self.index and not batch.raws:
             self.warnings.append("the file holds no JSON value (it is empty or only white space)")
+
+
+def _json_line_end(head: bytes, whole: bool) -> bytes | None:
+    """What ends the lines of the ``.json`` file that starts with ``head``, for line numbers: ``\\r`` when its first
+    line end is ``\\r`` alone (old Mac line endings: one or more, with no ``\\n`` after them, as ``\\r\\r\\n`` has),
+    else ``\\n`` (``\\r\\n`` is one line end). None while ``head`` is too short to tell, unless it is ``whole``: all
+    there is to look at (then a file with no line end has one line, read as ``\\n``). JSON reads both as white space,
+    so they only change the numbers; one search on the file's start."""
+    end = _FIRST_LINE_END.search(head)
+    if end is None or (end.end() == len(head) and not end.group().endswith(b"\n")):
+        return (b"\r" if end else b"\n") if whole else None
+    return b"\n" if end.group().endswith(b"\n") else b"\r"
 
 
 def _members_of(text: bytes, cap: int) -> set[str] | None:

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from runlens import ingest
 from runlens.config import Settings
-from runlens.readers import export_format, one_document_problem
+from runlens.readers import export_format
 
 # Characters Dagster does not allow in a partition key; a path holding them gets a percent-encoded key. A path
 # holding % is encoded too, so that no other path's key can equal an encoded one (`nl%0Ax.jsonl` against a name
@@ -80,15 +80,16 @@ def new_exports(settings: Settings, discovery: Discovery) -> NewExports:
     readings = ingest.committed_readings(settings.lake_dir) if discovery.files else {}
     for export in discovery.files:
         try:
-            sha = ingest.file_sha256(export.path)
+            sha, problem = ingest.checked_sha256(export.path, settings.limits, export.name)
             new = sha not in seen and not ingest.export_identity(readings, sha, ingest.reading_of(export.path))[1]
-            problem = one_document_problem(export.path, settings.limits, export.name) if new else None
         except OSError as exc:
             unreadable[export.name] = ingest.os_reason(exc)
             continue
+        if not new:
+            continue
         if problem is not None:
             unreadable[export.name] = problem
-        elif new:
+        else:
             pending.append(export)
             seen.add(sha)
     return NewExports(pending, unreadable)

@@ -31,6 +31,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
@@ -64,10 +65,12 @@ from runlens.readers import (
     DepthCheck,
     JsonSplitter,
     RawBatch,
+    Readable,
     decoded_size_hint,
     export_format,
     gzipped,
     iter_ndjson,
+    one_document_problem,
 )
 from runlens.validation import RecordValidator, Violation
 
@@ -108,22 +111,53 @@ def file_sha256(path: Path) -> str:
     file. The digest is remembered under the file's identity and stat (device, inode, size, mtime) only when the
     file was last modified at least ``SETTLED_NS`` before it was read, so a write landing in the same instant as the
     read is never mistaken for the remembered content (the rule git uses for "racily clean" files)."""
+    return _hashed(path, None)[0]
+
+
+def checked_sha256(path: Path, limits: Limits, display: str) -> tuple[str, str | None]:
+    """``file_sha256`` and ``readers.one_document_problem`` of a file from one read: the check reads the first block
+    through the hash, which then reads on (it used to read that block again, up to 8 MiB more per NDJSON file)."""
+    if export_format(path) != "ndjson":
+        return file_sha256(path), None
+    return _hashed(path, partial(one_document_problem, path, limits, display))
+
+
+def _hashed(path: Path, peek: Callable[[Readable], str | None] | None) -> tuple[str, str | None]:
+    """``file_sha256``, and what ``peek`` finds reading the start of the opened file (hashed as it reads)."""
     before = path.stat()
     key = (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns)
     if key in _DIGESTS:
-        return _DIGESTS[key]
+        if peek is None:
+            return _DIGESTS[key], None
+        with open(path, "rb") as handle:
+            return _DIGESTS[key], peek(handle)
     started = time.time_ns()
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while block := handle.read(HASH_BLOCK):
-            digest.update(block)
+        hashing = _Hashing(handle, digest)
+        found = None if peek is None else peek(hashing)
+        while hashing.read(HASH_BLOCK):
+            pass
     after = path.stat()
     settled = started - before.st_mtime_ns >= SETTLED_NS
     if settled and (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns):
         if len(_DIGESTS) >= MAX_REMEMBERED_DIGESTS:
             _DIGESTS.clear()
         _DIGESTS[key] = digest.hexdigest()
-    return digest.hexdigest()
+    return digest.hexdigest(), found
+
+
+class _Hashing:
+    """A file opened for reading that hashes every byte read from it, in order."""
+
+    def __init__(self, handle: Readable, digest: Any) -> None:
+        self.handle = handle
+        self.digest = digest
+
+    def read(self, size: int = -1) -> bytes:
+        block = self.handle.read(size)
+        self.digest.update(block)
+        return block
 
 
 def os_reason(exc: OSError) -> str:

@@ -17,6 +17,7 @@ line) is refused whole before its first record (``NotLineDelimitedError``), so t
 from __future__ import annotations
 
 import codecs
+import contextlib
 import gzip
 import json
 import re
@@ -25,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 import numpy as np
 
@@ -66,6 +67,12 @@ def decoded_size_hint(path: Path) -> int:
     with open(path, "rb") as handle:
         handle.seek(-4, 2)
         return max(size, int.from_bytes(handle.read(4), "little"))
+
+
+class Readable(Protocol):
+    """A file opened for reading in binary mode, or anything reading like one."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass
@@ -114,10 +121,11 @@ Batch = RawBatch | PackedLines
 class ByteSource:
     """The decoded bytes of one export file in chunks; a read failure ends the stream and is kept in ``error``."""
 
-    def __init__(self, path: Path, limits: Limits, display: str) -> None:
+    def __init__(self, path: Path, limits: Limits, display: str, handle: Readable | None = None) -> None:
         self.path = path
         self.limits = limits
         self.display = display
+        self.handle = handle  # the file opened already (read from where it stands, left open), or None to open it
         self.error: ExportReadError | None = None
         self.bytes_read = 0
 
@@ -130,7 +138,7 @@ class ByteSource:
 
     def _decompressed(self) -> Iterator[bytes]:
         cap = self.limits.max_decompressed_bytes
-        with open(self.path, "rb") as handle:
+        with open(self.path, "rb") if self.handle is None else contextlib.nullcontext(self.handle) as handle:
             blocks = self._gunzipped(handle) if gzipped(self.path) else iter(partial(handle.read, CHUNK_BYTES), b"")
             for block in blocks:
                 room = cap - self.bytes_read
@@ -144,7 +152,7 @@ class ByteSource:
                     )
                 yield block
 
-    def _gunzipped(self, handle: BinaryIO) -> Iterator[bytes]:
+    def _gunzipped(self, handle: Readable) -> Iterator[bytes]:
         """Decompressed blocks of up to ``CHUNK_BYTES``. A broken stream first yields everything decompressed before
         the break (``GzipFile.read`` would drop it with the exception), then fails."""
         stream = gzip.GzipFile(fileobj=handle)
@@ -264,12 +272,13 @@ def _one_document_reason(path: Path, held: str) -> str:
     )
 
 
-def one_document_problem(path: Path, limits: Limits, display: str) -> str | None:
+def one_document_problem(path: Path, limits: Limits, display: str, handle: Readable | None = None) -> str | None:
     """``_one_document_reason`` for an NDJSON file whose first block ``ByteSource`` refuses as a JSON document
-    (``_held_document``); None for any other file (read errors are left to the ingest, which reports them)."""
+    (``_held_document``); None for any other file (read errors are left to the ingest, which reports them).
+    ``handle``: the file, opened (``ingest.checked_sha256`` hashes what this reads)."""
     if export_format(path) != "ndjson":
         return None
-    source = ByteSource(path, limits, display)
+    source = ByteSource(path, limits, display, handle)
     next(iter(source), None)  # the check runs on the first block; the generator is dropped (and the file closed)
     return source.error.reason if isinstance(source.error, NotLineDelimitedError) else None
 

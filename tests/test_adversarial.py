@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 import pytest
 from conftest import CliRunner
-from runlens import invariants, runs, warehouse
+from runlens import exports, invariants, runs, warehouse
 from runlens.config import Limits, Settings
 from runlens.ingest import IngestResult, ingest_file
 from runlens.validation import RecordValidator
@@ -691,8 +691,8 @@ def test_gzip_bomb_is_stopped_at_the_cap_in_bounded_memory(tmp_path: Path) -> No
     )
     assert (outcome, valid) == ("partial", 2)
     assert read == valid + quarantined
-    assert f"more than {32 * 2**20} bytes after decompression (RUNLENS_MAX_DECOMPRESSED_BYTES)" in message
-    assert re.search(r"after \d+ bytes", message)
+    assert f"reading stopped at RUNLENS_MAX_DECOMPRESSED_BYTES = {32 * 2**20} bytes after decompression (" in message
+    assert re.search(r"\(\d+ decompressed\): the records after the first 2 were not read; raise the cap", message)
     assert grown < 400, f"memory grew by {grown} MiB"
 
 
@@ -708,12 +708,56 @@ def test_lone_surrogate_in_a_utf16_file_is_quarantined_not_replaced(tmp_path: Pa
 
 def test_records_before_the_decompression_cap_are_kept_in_the_block_that_crosses_it(tmp_path: Path) -> None:
     """A plain file crossing a small cap inside its first block: the records before the cap are ingested, the one
-    the cap cuts is quarantined, the outcome is partial (before, the whole crossing block was dropped)."""
+    the cap cuts is left for a reading under a larger cap (it was quarantined as invalid JSON), the outcome is
+    partial (before, the whole crossing block was dropped), and the note says the cap, not the bytes decompressed."""
     records = [line(rec(f"run_cap_{i}")) + b"\n" for i in range(5)]
     cap = len(records[0]) + len(records[1]) + 10
     result, _ = ingest_one(tmp_path, "capped.jsonl", b"".join(records), Limits(max_decompressed_bytes=cap))
-    assert (result.outcome, result.records_valid, result.records_quarantined) == ("partial", 2, 1)
-    assert "RUNLENS_MAX_DECOMPRESSED_BYTES" in result.message
+    assert (result.outcome, result.records_valid, result.records_quarantined) == ("partial", 2, 0)
+    assert result.message.startswith(
+        f"reading stopped at RUNLENS_MAX_DECOMPRESSED_BYTES = {cap} bytes after decompression "
+        f"({len(b''.join(records))} decompressed): the records after the first 2 were not read; raise the cap"
+    )
+
+
+@pytest.mark.parametrize("name", ["capped.jsonl", "capped.jsonl.gz", "capped.json", "capped.json.gz"])
+def test_a_reading_stopped_at_the_cap_reads_on_once_the_cap_is_raised(tmp_path: Path, name: str) -> None:
+    """A reading cut short by RUNLENS_MAX_DECOMPRESSED_BYTES was final: raising the cap never read the rest. Now the
+    next ingest under a larger cap reads on from the first record the last one did not read whole (under the same
+    cap the file is done), so every record of the file ends up read exactly once, with its index and line in the
+    file, over as many readings as the cap takes."""
+    records = [rec(f"run_more_{i}", input={"pad": "x" * 40}) for i in range(30)]
+    records[17] = rec("run_more_17", status="bogus")  # a quarantined record is read once too
+    text = ndjson(*records) if name.startswith("capped.jsonl") else json.dumps(records, indent=1).encode()
+    content = gzip.compress(text, mtime=0) if name.endswith(".gz") else text
+    settings = Settings.from_env(tmp_path / "data")
+    path = tmp_path / "exports" / name
+    path.parent.mkdir()
+    path.write_bytes(content)
+    validator = RecordValidator.from_file(settings.schema_path)
+
+    def ingest_under(cap: int) -> IngestResult:
+        limited = settings.with_overrides(limits=Limits(max_decompressed_bytes=cap))
+        assert {f.name for f in exports.new_exports(limited, exports.discover(limited)).files} <= {name}
+        return ingest_file(path, limited, validator, name)
+
+    caps = [len(text) // 3 + 5, len(text) // 3 + 5, len(text) // 3 + 7, 2 * len(text) // 3, len(text)]
+    results = [ingest_under(cap) for cap in caps]
+    assert [r.outcome for r in results] == ["partial", "skipped", "partial", "partial", "ingested"]
+    assert sum(r.records_read for r in results) == 30
+    assert results[2].records_read == 0  # two more bytes: no record more lies whole before the cap
+    assert [r.export_id for r in results[2:]] == [f"{results[0].export_id}-part{n}" for n in (2, 3, 4)]
+    glob = f"{settings.lake_dir}/ingest/*/"
+    with duckdb.connect() as con:
+        staged = con.execute(
+            f"select record_index, run_id from read_parquet('{glob}staged.parquet') order by record_index"
+        ).fetchall()
+        quarantined = con.execute(f"select record_index, line from read_parquet('{glob}quarantine.parquet')").fetchall()
+    assert staged == [(i, f"run_more_{i}") for i in range(30) if i != 17]
+    assert [index for index, _ in quarantined] == [17]
+    if name.startswith("capped.jsonl"):
+        assert quarantined[0][1] == 18
+    assert exports.new_exports(settings, exports.discover(settings)).files == []
 
 
 def test_summary_names_a_file_read_only_in_part(data_dir: Path, run_cli: CliRunner) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class RunlensError(Exception):
     """An error a user must act on; ``str(err)`` is one line that says what and where."""
@@ -16,6 +18,24 @@ class ExportReadError(RunlensError):
         self.path = path
         self.reason = message
         self.offset = offset
+
+
+class DecompressedCapError(ExportReadError):
+    """Reading an export stopped at ``RUNLENS_MAX_DECOMPRESSED_BYTES``: the records read whole before the cap are
+    read, the rest is not, and a reading under a larger cap reads on from there (``ingest.export_identity``)."""
+
+    def __init__(self, path: str, cap: int, decompressed: int) -> None:
+        super().__init__(path, CAP_STOP.format(cap=cap) + f" after decompression ({decompressed} decompressed)", cap)
+        self.cap = cap
+
+    @staticmethod
+    def cap_in(message: str | None) -> int | None:
+        """The cap a reading stopped at, from the ingest_log message it left; None for a reading that did not."""
+        found = re.search(re.escape(CAP_STOP).replace(re.escape("{cap}"), r"(\d+)"), message or "")
+        return int(found.group(1)) if found else None
+
+
+CAP_STOP = "reading stopped at RUNLENS_MAX_DECOMPRESSED_BYTES = {cap} bytes"
 
 
 class NotLineDelimitedError(ExportReadError):

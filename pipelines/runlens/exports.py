@@ -78,10 +78,12 @@ def new_exports(settings: Settings, discovery: Discovery) -> NewExports:
     unreadable: dict[str, str] = {}
     seen: set[str] = set()
     readings = ingest.committed_readings(settings.lake_dir) if discovery.files else {}
+    cap = settings.limits.max_decompressed_bytes
     for export in discovery.files:
         try:
             sha, problem = ingest.checked_sha256(export.path, settings.limits, export.name)
-            new = sha not in seen and not ingest.export_identity(readings, sha, ingest.reading_of(export.path))[1]
+            identity = ingest.export_identity(readings, sha, ingest.reading_of(export.path), cap)
+            new = sha not in seen and not identity.done
         except OSError as exc:
             unreadable[export.name] = ingest.os_reason(exc)
             continue

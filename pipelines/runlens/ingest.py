@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime
 from functools import partial
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import msgspec
@@ -47,7 +47,7 @@ import pyarrow.parquet as pq
 from runlens import db, lake
 from runlens.config import SQL_DIR, Limits, Settings
 from runlens.contracts import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, RUN_KEY_SQL, STAGED_SCHEMA
-from runlens.errors import NotLineDelimitedError
+from runlens.errors import DecompressedCapError, NotLineDelimitedError
 from runlens.fastpath import (
     ABSENT,
     KNOWN_FIELDS,
@@ -71,6 +71,7 @@ from runlens.readers import (
     gzipped,
     iter_ndjson,
     one_document_problem,
+    records_from,
 )
 from runlens.validation import RecordValidator, Violation
 
@@ -165,7 +166,27 @@ def os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-Readings = dict[str, list[tuple[str, str, int]]]  # sha256[:24] -> [(export id, reading, records_valid)]
+class Reading(NamedTuple):
+    """One committed ingest of some content: how it was read (``reading_of``), how many records it read and staged,
+    and the cap it stopped at (``RUNLENS_MAX_DECOMPRESSED_BYTES``; None when it read to the end of the file)."""
+
+    export_id: str
+    reading: str
+    records_read: int
+    records_valid: int
+    stopped_at_cap: int | None
+
+
+Readings = dict[str, list[Reading]]  # sha256[:24] -> its readings, in ingest order
+
+
+class Identity(NamedTuple):
+    """The export id of some content as it would be read now, whether it is ingested already, and the record it is
+    read from (the records before were read by earlier readings that stopped at the decompression cap)."""
+
+    export_id: str
+    done: bool
+    start: int = 0
 
 
 def reading_of(path: Path) -> str:
@@ -174,33 +195,49 @@ def reading_of(path: Path) -> str:
 
 
 def committed_readings(lake_dir: Path, sha256: str = "") -> Readings:
-    """The committed ingests of every content (or of the one ``sha256`` names): export id, how it was read (the
-    ingest_log's ``format``) and how many records it staged, from one query over their ingest_logs."""
+    """The committed ingests of every content (or of the one ``sha256`` names), from one query over their
+    ingest_logs."""
     root = lake.table_dir(lake_dir, lake.INGEST)
     logs = [str(p) for p in root.glob(f"{sha256[:24]}*/ingest_log.parquet")] if root.is_dir() else []
     readings: Readings = {}
     if logs:
         with db.connect() as con:
-            query = "select export_id, format, records_valid from read_parquet($logs) order by export_id"
-            for export_id, reading, valid in con.execute(query, {"logs": logs}).fetchall():
-                readings.setdefault(export_id[:24], []).append((export_id, reading, valid))
+            query = (
+                "select export_id, format, records_read, records_valid, message from read_parquet($logs) "
+                "order by ingest_seq"
+            )
+            for export_id, reading, read, valid, message in con.execute(query, {"logs": logs}).fetchall():
+                stopped = DecompressedCapError.cap_in(message)
+                readings.setdefault(export_id[:24], []).append(Reading(export_id, reading, read, valid, stopped))
     return readings
 
 
-def export_identity(readings: Readings, sha256: str, reading: str) -> tuple[str, bool]:
-    """The export id of some content read as ``reading`` (``reading_of``), and whether it is ingested already.
+def export_identity(readings: Readings, sha256: str, reading: str, cap: int) -> Identity:
+    """The export id of some content read as ``reading`` (``reading_of``) under the decompression cap ``cap``,
+    whether it is ingested already, and where a new reading starts.
 
     An export is its bytes *and* the way they are read: the same bytes read otherwise give other records (a ``.jsonl``
     that really holds objects written back to back on one line is one bad record; renamed ``.json``, it is their
     runs; gzip bytes under a plain name are junk). The first reading of some bytes gets the id ``sha256[:24]``.
     Another reading is made only while no earlier one staged a record, so renaming a good file never ingests its
-    records twice; it gets the id ``sha256[:24]-<reading>``."""
+    records twice; it gets the id ``sha256[:24]-<reading>``.
+
+    A reading that stopped at the cap is not final: under a larger cap the same content, read the same way, is read
+    on from the first record it did not read (it read only records that lay whole before the cap), as
+    ``<id of the first reading>-part<n>`` for the n-th reading; the records before are not read twice."""
     first = sha256[:24]
     earlier = readings.get(first, [])
-    for export_id, how, valid in earlier:
-        if how == reading or valid:
-            return export_id, True
-    return (f"{first}-{reading}" if earlier else first), False
+    same = [found for found in earlier if found.reading == reading]
+    if same:
+        stopped = same[-1].stopped_at_cap
+        if stopped is None or cap <= stopped:
+            return Identity(same[0].export_id, True)
+        start = sum(found.records_read for found in same)
+        return Identity(f"{same[0].export_id}-part{len(same) + 1}", False, start)
+    staged = [found for found in earlier if found.records_valid]
+    if staged:
+        return Identity(staged[0].export_id, True)
+    return Identity(f"{first}-{reading}" if earlier else first, False)
 
 
 def next_ingest_seq(lake_dir: Path) -> int:
@@ -588,9 +625,12 @@ class ExportReader:
         validator: RecordValidator,
         params: dict[str, Any],
         pool: ProcessPoolExecutor | None = None,
+        start: int = 0,
     ) -> None:
         self.path = path
         self.pool = pool
+        self.start = start  # the first record read (``export_identity``: the records before were read already)
+        self.read_to = start  # one more than the index of the last record read so far
         self.source = ByteSource(path, settings.limits, params["source_file"])
         self.splitter = JsonSplitter(settings.limits) if export_format(path) == "json" else None
         self.validator = validator
@@ -598,10 +638,18 @@ class ExportReader:
         self.limits = settings.limits
 
     def __iter__(self) -> Iterator[tuple[Batch, pa.Table, list[dict[str, Any]]]]:
-        batches = self.splitter.split(self.source) if self.splitter else iter_ndjson(self.source, self.limits)
+        source, stopped = self.source, self.source.stopped_at_cap
+        split = self.splitter.split(source, stopped) if self.splitter else iter_ndjson(source, self.limits, stopped)
+        batches = records_from(split, self.start) if self.start else split
         if self.pool is not None:
-            yield from self._in_pool(batches, self.pool, self.limits.ingest_workers)
-            return
+            processed = self._in_pool(batches, self.pool, self.limits.ingest_workers)
+        else:
+            processed = self._in_process(batches)
+        for batch, staged, quarantined in processed:
+            self.read_to = batch.first_index + batch.size
+            yield batch, staged, quarantined
+
+    def _in_process(self, batches: Iterator[Batch]) -> Iterator[tuple[Batch, pa.Table, list[dict[str, Any]]]]:
         with gc_paused(), db.connect() as con:
             con.execute("set TimeZone = 'UTC'")
             processor = BatchProcessor(self.validator, con, self.params, self.limits)
@@ -627,7 +675,13 @@ class ExportReader:
         """File-level problems, after iteration: a read error first, then the splitter's warnings."""
         notes = list(self.splitter.warnings if self.splitter else [])
         error = self.source.error
-        if error is not None:
+        if isinstance(error, DecompressedCapError):
+            notes.insert(
+                0,
+                f"{error.reason}: the records after the first {self.read_to} were not read; raise the cap to read "
+                "them (runlens run then reads on from there, without reading the others again)",
+            )
+        elif error is not None:
             notes.insert(0, error.reason if error.offset is None else f"{error.reason} (after {error.offset} bytes)")
         return notes
 
@@ -687,14 +741,15 @@ def _ingest_file(
     except OSError as exc:  # removed or made unreadable since discovery: nothing read, so nothing to record
         return IngestResult(name, "", "unreadable", message=f"could not be read: {os_reason(exc)}")
     reading = reading_of(path)
-    export_id, done = export_identity(committed_readings(settings.lake_dir, sha), sha, reading)
+    cap = settings.limits.max_decompressed_bytes
+    export_id, done, start = export_identity(committed_readings(settings.lake_dir, sha), sha, reading, cap)
     if done:
         return IngestResult(name, export_id, "skipped", message="content already ingested")
     ingested_at = datetime.now(UTC)
     seq = next_ingest_seq(settings.lake_dir)
     params = {"source_file": name, "export_id": export_id, "ingest_seq": seq, "ingested_at": ingested_at}
     result = IngestResult(name, export_id, "ingested")
-    reader = ExportReader(path, settings, validator, params, pool)
+    reader = ExportReader(path, settings, validator, params, pool, start)
     writer = IngestWriter(settings.lake_dir, export_id)
     try:
         for batch, staged, quarantined in reader:

@@ -22,7 +22,7 @@ import gzip
 import json
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -31,7 +31,7 @@ from typing import Protocol
 import numpy as np
 
 from runlens.config import Limits
-from runlens.errors import ExportReadError, NotLineDelimitedError
+from runlens.errors import DecompressedCapError, ExportReadError, NotLineDelimitedError
 
 CHUNK_BYTES = 8 * 2**20
 KEEP_OVERSIZED_BYTES = 64 * 2**10
@@ -118,6 +118,19 @@ class PackedLines:
 Batch = RawBatch | PackedLines
 
 
+def records_from(batches: Iterable[Batch], start: int) -> Iterator[Batch]:
+    """The records of ``batches`` from the ``start``-th of the file on, with their indexes and lines: an earlier
+    reading that stopped at the decompression cap read those before whole, and a reading under a larger cap goes
+    on from there without reading them twice."""
+    for packed in batches:
+        if packed.first_index >= start:
+            yield packed
+        elif packed.first_index + packed.size > start:
+            batch, cut = packed.unpack(), start - packed.first_index
+            problems = {pos - cut: problem for pos, problem in batch.problems.items() if pos >= cut}
+            yield RawBatch(start, batch.raws[cut:], batch.lines[cut:], problems)
+
+
 class ByteSource:
     """The decoded bytes of one export file in chunks; a read failure ends the stream and is kept in ``error``."""
 
@@ -146,10 +159,7 @@ class ByteSource:
                 if self.bytes_read > cap:  # the bytes up to the cap still count: the records before it are read
                     if room > 0:
                         yield block[:room]
-                    raise self._fail(
-                        f"more than {cap} bytes after decompression (RUNLENS_MAX_DECOMPRESSED_BYTES); "
-                        "the rest of the file was not read"
-                    )
+                    raise DecompressedCapError(self.display, cap, self.bytes_read)
                 yield block
 
     def _gunzipped(self, handle: Readable) -> Iterator[bytes]:
@@ -187,6 +197,11 @@ class ByteSource:
         if held is not None:
             raise NotLineDelimitedError(self.display, _one_document_reason(self.path, held))
         yield from _chain(first, blocks)
+
+    def stopped_at_cap(self) -> bool:
+        """Whether the stream stopped at ``RUNLENS_MAX_DECOMPRESSED_BYTES``, before the end of the file: then the
+        splitters leave out the record it ends in, which a reading under a larger cap reads whole."""
+        return isinstance(self.error, DecompressedCapError)
 
     def _fail(self, message: str) -> ExportReadError:
         return ExportReadError(self.display, message, self.bytes_read)
@@ -300,17 +315,23 @@ def _detect_encoding(head: bytes) -> str:
     return "utf-8"
 
 
-def iter_records(source: Iterable[bytes], fmt: str, limits: Limits) -> Iterator[Batch]:
+def iter_records(source: ByteSource, fmt: str, limits: Limits) -> Iterator[Batch]:
     """Raw record batches of one file, one batch per chunk read."""
     if fmt == "ndjson":
-        return iter_ndjson(source, limits)
-    return JsonSplitter(limits).split(source)
+        return iter_ndjson(source, limits, source.stopped_at_cap)
+    return JsonSplitter(limits).split(source, source.stopped_at_cap)
 
 
-def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[Batch]:
+def _never() -> bool:
+    return False
+
+
+def iter_ndjson(chunks: Iterable[bytes], limits: Limits, stopped: Callable[[], bool] = _never) -> Iterator[Batch]:
     """One record per non-blank line; ``\\r\\n`` endings are fine (JSON treats ``\\r`` as white space), and so are
     old Mac ones, ``\\r`` alone (``_cr_lines_as_newlines``). A chunk whose lines are all plain records comes out packed
-    (``PackedLines``); otherwise line by line (``RawBatch``)."""
+    (``PackedLines``); otherwise line by line (``RawBatch``). ``stopped``: whether the chunks stopped before the end of
+    the file (at the decompression cap), asked once they end: then the line they end in is not read whole, and left
+    out (a reading under a larger cap reads it)."""
     cap = limits.max_record_bytes
     carry = b""
     line_no = 1  # line number of the first line in the current buffer
@@ -342,6 +363,8 @@ def iter_ndjson(chunks: Iterable[bytes], limits: Limits) -> Iterator[Batch]:
                 yield batch
         if len(carry) > max(cap, KEEP_OVERSIZED_BYTES):  # over the cap, and its kept start is complete
             skipping, carry = (carry[:KEEP_OVERSIZED_BYTES], line_no), b""
+    if stopped():
+        return
     tail = RawBatch(index)
     if skipping is not None:
         tail.add(skipping[0], skipping[1], _too_long(cap))
@@ -521,7 +544,10 @@ class JsonSplitter:
     def _drop(self) -> None:
         self.pieces, self.size, self.collecting = [], 0, False
 
-    def split(self, chunks: Iterable[bytes]) -> Iterator[RawBatch]:
+    def split(self, chunks: Iterable[bytes], stopped: Callable[[], bool] = _never) -> Iterator[RawBatch]:
+        """The records of the document ``chunks`` hold. ``stopped``: whether they stopped before the end of the file (at
+        the decompression cap), asked once they end: then the value they end in, and any content after the last
+        value, is not read whole and left out (a reading under a larger cap reads it)."""
         carry = b""
         for chunk in self._line_end_known(chunks):
             buf = carry + chunk if carry else chunk
@@ -532,6 +558,8 @@ class JsonSplitter:
             self.index += len(batch.raws)
             if batch.raws:
                 yield batch
+        if stopped():
+            return
         batch = RawBatch(self.index)
         if carry:
             self._scan(carry, batch)

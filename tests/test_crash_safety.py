@@ -234,12 +234,21 @@ def group_is_gone(pgid: int, timeout_s: float = 10) -> bool:
     return False
 
 
+@pytest.mark.parametrize(
+    ("signum", "line", "code"),
+    [
+        pytest.param(signal.SIGINT, "runlens: interrupted\n", 130, id="ctrl-c"),
+        pytest.param(signal.SIGTERM, "runlens: terminated\n", 143, id="sigterm"),
+    ],
+)
 def test_ctrl_c_ends_the_run_with_one_line_and_exit_code_130_then_the_next_run_completes(
-    tmp_path: Path, dagster_homes: Callable[[str], Path]
+    tmp_path: Path, dagster_homes: Callable[[str], Path], signum: int, line: str, code: int
 ) -> None:
     """Ctrl-C in a terminal sends SIGINT to the whole process group. Dagster's compute-log helpers (`tail` and a
     watcher) were in it and printed KeyboardInterrupt tracebacks, and Dagster turned the interrupt into a failed run,
-    so `runlens run` exited 2 with a traceback instead of saying `runlens: interrupted` and exiting 130."""
+    so `runlens run` exited 2 with a traceback instead of saying `runlens: interrupted` and exiting 130. SIGTERM (to
+    the group, as a service manager stops one) ends it the same way with its own line and 143; Dagster took it for
+    Ctrl-C and the run said `runlens: interrupted`."""
     data = tmp_path / "data"
     summary = generate_exports(data / "exports", runs=5_000, days=2, seed=11)
     home = dagster_homes("interrupted")
@@ -251,11 +260,11 @@ def test_ctrl_c_ends_the_run_with_one_line_and_exit_code_130_then_the_next_run_c
     while "ingest" not in phases(data, since):  # a step of the Dagster run is writing the lake
         assert process.poll() is None and time.monotonic() < deadline, "the ingest never started"
         time.sleep(0.002)
-    os.killpg(process.pid, signal.SIGINT)  # what the terminal does
+    os.killpg(process.pid, signum)  # what the terminal does
     out, err = process.communicate(timeout=120)
 
     assert "Traceback" not in err, err
-    assert (process.returncode, err, out) == (130, "runlens: interrupted\n", "")
+    assert (process.returncode, err, out) == (code, line, "")
     assert group_is_gone(process.pid), "a process it started outlived it"
     rerun = start_runlens_run(data, home, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = rerun.communicate(timeout=300)

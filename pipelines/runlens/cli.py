@@ -11,6 +11,7 @@ from pathlib import Path
 
 from runlens.config import Settings
 from runlens.errors import RunlensError
+from runlens.interrupts import ending, run_stoppable, sigterm_raises
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -111,11 +112,16 @@ def _sql(args: argparse.Namespace) -> int:
         raise RunlensError(
             f"{settings.warehouse_path}: cannot be opened ({str(exc).splitlines()[0]}); `runlens run` rebuilds it"
         ) from None
+
+    def query() -> None:
+        result = con.sql(args.query)
+        if result is not None:  # None: a statement without rows (SET, a comment only)
+            result.show(max_rows=args.max_rows, max_width=200)
+
     with con:
         try:
-            result = con.sql(args.query)
-            if result is not None:  # None: a statement without rows (SET, a comment only)
-                result.show(max_rows=args.max_rows, max_width=200)
+            # DuckDB does not always stop a query on Ctrl-C (a filtered cross join ran on); `interrupt()` does
+            run_stoppable(query, stop=con.interrupt)
         except duckdb.Error as exc:
             raise RunlensError(f"query failed: {str(exc).splitlines()[0]}") from None
     return 0
@@ -184,24 +190,29 @@ def _interrupted_query(exc: Exception) -> bool:
     )
 
 
+def _stopped(exc: BaseException) -> int:
+    line, code = ending(exc)
+    print(line, file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.handler(args))
+        with sigterm_raises():
+            return int(args.handler(args))
     except RunlensError as exc:
         print(f"runlens: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("runlens: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
+        return _stopped(exc)
     except OSError as exc:  # a path that cannot be used as asked: a file where a folder must be, no permission, ...
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"runlens: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # a bug, not bad input: one line, the traceback only on request
         if _interrupted_query(exc):
-            print("runlens: interrupted", file=sys.stderr)
-            return 130
+            return _stopped(exc)
         if os.environ.get("RUNLENS_DEBUG"):
             traceback.print_exc()
         print(

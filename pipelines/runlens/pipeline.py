@@ -27,6 +27,7 @@ from runlens.config import PROJECT_DIR, Settings
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import RunlensResource
 from runlens.errors import RunlensError
+from runlens.interrupts import raise_for
 from runlens.locks import file_lock
 from runlens.refresh import ingest_range, plan_refresh
 from runlens.validation import RecordValidator
@@ -93,8 +94,8 @@ def _definitions() -> dg.Definitions:
 @contextmanager
 def _interrupts_held() -> Iterator[Callable[[], None]]:
     """Hold Ctrl-C (SIGINT, and SIGTERM, which Dagster takes alike) back while the Dagster instance is in use; yields
-    ``checkpoint``, which raises KeyboardInterrupt once one has arrived. Leaving raises it too, in place of whatever
-    the interrupt made fail.
+    ``checkpoint``, which raises KeyboardInterrupt (``Terminated`` for SIGTERM) once one has arrived. Leaving raises
+    it too, in place of whatever the interrupt made fail.
 
     Dagster's storage is not safe to interrupt anywhere: a KeyboardInterrupt at a random point of it left a new
     instance without its tables, runs STARTED and SQLAlchemy tracebacks on stderr. Dagster's ``capture_interrupts``
@@ -111,10 +112,13 @@ def _interrupts_held() -> Iterator[Callable[[], None]]:
     def checkpoint() -> None:
         with suppress(BlockingIOError):
             received.extend(os.read(read, 4096))  # one byte per signal: its number
-        if signal.SIGINT in received or signal.SIGTERM in received:
-            raise KeyboardInterrupt
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            if signum in received:
+                raise_for(signum)
 
     previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    # Dagster gives SIGTERM the SIGINT handler when it lets go (turning SIGTERM into a KeyboardInterrupt): put back ours
+    on_sigterm = signal.getsignal(signal.SIGTERM)
     try:
         with capture_interrupts():
             try:
@@ -122,6 +126,7 @@ def _interrupts_held() -> Iterator[Callable[[], None]]:
             finally:
                 checkpoint()
     finally:
+        signal.signal(signal.SIGTERM, on_sigterm)
         signal.set_wakeup_fd(previous)
         os.close(read)
         os.close(write)

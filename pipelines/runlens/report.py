@@ -8,8 +8,13 @@ notebook's ``headline`` cell, whose output carries them as ``application/json``.
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import threading
 from collections.abc import Sequence
+from contextlib import suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -26,6 +31,7 @@ from traitlets import default
 from runlens import lake
 from runlens.config import PROJECT_DIR, Settings
 from runlens.errors import RunlensError
+from runlens.interrupts import run_stoppable
 
 NOTEBOOK = PROJECT_DIR / "notebooks" / "reliability_review.ipynb"
 HEADLINE_TAG = "headline"
@@ -88,9 +94,52 @@ class ReportResult:
         return self.headline["current"]
 
 
+class KernelStop(logging.Filter):
+    """The kernels one report starts, so that Ctrl-C, heard on the main thread while a worker thread executes the
+    notebook, can end them: ``stop`` kills those running (each leads its own process group) and any started later.
+    As a filter on papermill's logger, it drops what nbclient logs once they are stopped ("Kernel died while waiting
+    for execute reply.").
+
+    nbclient stopped by a KeyboardInterrupt in its event loop shut the kernel down while a cell's task was still
+    waiting for it, and that task's ``DeadKernelError`` came out as a traceback after ``runlens: interrupted``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._groups: list[int] = []
+        self._stopped = False
+
+    def started(self, group: int) -> None:
+        with self._lock:
+            self._groups.append(group)
+            if self._stopped:
+                os.killpg(group, signal.SIGKILL)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            for group in self._groups:
+                with suppress(ProcessLookupError):  # ended already
+                    os.killpg(group, signal.SIGKILL)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self._stopped
+
+
+# the KernelStop of the report being executed (in the worker thread's context)
+_kernel_stop: ContextVar[KernelStop | None] = ContextVar("runlens_kernel_stop", default=None)
+
+
 class CurrentInterpreterKernelManager(AsyncKernelManager):
     """Starts ipykernel's own ``python3`` kernel, i.e. this interpreter, ignoring installed kernelspecs (a user-level
     ``python3`` spec may point at another environment without runlens)."""
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        stop = _kernel_stop.get()
+        group = getattr(self.provisioner, "pgid", None)
+        if stop is not None and group is not None:
+            stop.started(group)
 
     @default("transport")
     def _transport_default(self) -> str:
@@ -139,6 +188,19 @@ def render_report(
 
 
 def _execute(parameters: dict[str, Any], warehouse: Path) -> nbformat.NotebookNode:
+    """The executed notebook; on a worker thread, so that Ctrl-C (or SIGTERM) stops the kernel and nothing else."""
+    stop = KernelStop()
+    token = _kernel_stop.set(stop)
+    log = logging.getLogger("papermill")  # nbclient logs through it
+    log.addFilter(stop)
+    try:
+        return run_stoppable(lambda: _papermill(parameters, warehouse), stop=stop.stop)
+    finally:
+        log.removeFilter(stop)
+        _kernel_stop.reset(token)
+
+
+def _papermill(parameters: dict[str, Any], warehouse: Path) -> nbformat.NotebookNode:
     try:
         return papermill.execute_notebook(
             str(NOTEBOOK),

@@ -6,6 +6,7 @@ from runlens import exports
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import RunlensResource
 from runlens.ingest import IngestResult, ingest_file
+from runlens.interrupts import interrupts_deferred
 from runlens.locks import lake_write_lock
 from runlens.validation import RecordValidator
 
@@ -36,9 +37,12 @@ def ingested_exports(context: dg.AssetExecutionContext, runlens: RunlensResource
                 continue
             result = ingest_file(export.path, settings, validator, export.name)
             results.append(result)
-            (context.log.warning if result.outcome == "unreadable" else context.log.info)(_describe(result))
+            # a log line is a write to the Dagster instance: Ctrl-C must come before or after it, not inside
+            with interrupts_deferred():
+                (context.log.warning if result.outcome == "unreadable" else context.log.info)(_describe(result))
     if missing:
-        context.log.warning(f"export files no longer present under {settings.exports_dir}: {', '.join(missing)}")
+        with interrupts_deferred():
+            context.log.warning(f"export files no longer present under {settings.exports_dir}: {', '.join(missing)}")
     return dg.MaterializeResult(metadata=ingest_metadata(results, missing))
 
 

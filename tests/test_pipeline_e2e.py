@@ -21,6 +21,7 @@ import pytest
 import reference as ref
 from conftest import CliRunner, Fetch
 from runlens import exports as runlens_exports
+from runlens import pipeline as pipeline_module
 from runlens import runs as runs_module
 from runlens.contracts import RUNS_SCHEMA
 
@@ -506,6 +507,29 @@ def test_a_stray_folder_in_runs_is_one_error_line(data_dir: Path, run_cli: CliRu
     query = run_cli("sql", "select count(*) from workflow_metrics('2026-03-01', '2026-03-02')", "--data-dir", data_dir)
     assert query.code == 2
     assert "Unable to cast 'oops' (from hive partition column" in query.err
+
+
+def test_the_run_that_completes_an_interrupted_ingest_shows_the_ingest_checks(
+    data_dir: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C after the ingest run and before the refresh: the next run has no file to ingest, only the refresh, so
+    its summary gave the checks of runs and metrics and silently left out those of the ingest (a quarantine rate
+    above the threshold among them)."""
+    records = [json.dumps(r(f"run_{i}", "completed", "2026-03-01T10:00:00Z")) for i in range(10)]
+    (data_dir / "exports" / "a.jsonl").write_text("\n".join([*records, '{"runId": 5}']) + "\n")
+
+    def interrupted(_settings: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline_module, "plan_refresh", interrupted)
+        assert run_cli("run", "--data-dir", data_dir).code == 130
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    total = len(list((PROJECT_DIR / "sql" / "checks").glob("*.sql")))
+    assert f"checks: {total - 1}/{total} passed; WARNING: quarantine_rate" in result.out.splitlines(), result.out
+    again = run_cli("run", "--data-dir", data_dir)
+    assert "checks: none run (this run changed no checked table)" in again.out.splitlines(), again.out
 
 
 def test_an_export_of_only_invalid_records_shows_in_the_warehouse_and_is_recorded_applied(

@@ -136,7 +136,7 @@ def _materialize(
     definitions: dg.Definitions,
     settings: Settings,
     instance: dg.DagsterInstance,
-    selection: list[str],
+    selection: list[str] | dg.AssetSelection,
     tags: dict[str, str] | None = None,
     run_config: dict[str, Any] | None = None,
 ) -> dg.ExecuteInProcessResult:
@@ -223,7 +223,7 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
         report.already_ingested = len(discovery.files) - len(fresh) - len(pending.unreadable)
         with _interrupts_held() as checkpoint, open_instance(home) as instance:
 
-            def materialize(selection: list[str], **options: Any) -> None:
+            def materialize(selection: list[str] | dg.AssetSelection, **options: Any) -> None:
                 checkpoint()  # no run after Ctrl-C: the one before may have finished without noticing it
                 _record(report, _materialize(definitions, settings, instance, selection, **options))
 
@@ -236,6 +236,10 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
                 instance.add_dynamic_partitions(export_files.name, added)
                 materialize(["ingested_exports"], tags=tags)
             plan = plan_refresh(settings)
+            if plan and not fresh:
+                # ingests of an earlier run that was stopped before its refresh: their checks, which that run's
+                # summary never showed (they may not even have run), go before the refresh as in that run
+                materialize(dg.AssetSelection.checks_for_assets("ingested_exports"))
             for step in plan:
                 materialize(step.selection, tags=step.tags, run_config=step.run_config)
             if not plan and warehouse.built_for(settings.warehouse_path) != settings.lake_dir:

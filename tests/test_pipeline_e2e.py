@@ -509,6 +509,19 @@ def test_a_stray_folder_in_runs_is_one_error_line(data_dir: Path, run_cli: CliRu
     assert "Unable to cast 'oops' (from hive partition column" in query.err
 
 
+@pytest.mark.parametrize("exports", ["none", "only invalid records"])
+def test_a_no_op_rerun_says_no_check_ran_also_when_the_lake_has_no_runs(
+    data_dir: Path, run_cli: CliRunner, exports: str
+) -> None:
+    """With no run in the lake, the summary stopped before its checks line; the README promises it on every no-op."""
+    if exports != "none":
+        (data_dir / "exports" / "bad.jsonl").write_text('{"runId": 5}\n')
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    second = run_cli("run", "--data-dir", data_dir)
+    assert second.code == 0, second.err
+    assert "checks: none run (this run changed no checked table)" in second.out.splitlines(), second.out
+
+
 def test_the_run_that_completes_an_interrupted_ingest_shows_the_ingest_checks(
     data_dir: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -56,9 +56,8 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
             lines.append(f"PARTLY READ: {name}: {message} (the records before the problem are in the lake)")
         if not runs:
             lines.append("runs: none yet; drop exports into " + str(settings.exports_dir))
-            if report.checks:  # the records were all quarantined: the checks say how it went
-                lines.append(_checks_line(report.checks))
-                lines += _check_problems(report)
+            lines.append(_checks_line(report.checks))  # with only quarantined records, the checks say how it went
+            lines += _check_problems(report)
             return "\n".join(lines)
         lines.append(
             f"runs: {runs} ({first} .. {last} UTC): {completed} completed, {failed} failed, {in_flight} in flight"

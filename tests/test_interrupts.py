@@ -90,10 +90,13 @@ def test_work_that_does_not_stop_when_asked_ends_the_process_after_the_grace(
     monkeypatch.setattr(interrupts.os, "_exit", exit_now)
     release, asked = threading.Event(), threading.Event()
     threading.Timer(0.2, signal.pthread_kill, args=(threading.main_thread().ident, signum)).start()
+    guard = threading.Timer(60, release.set)  # were the signal lost, the test fails instead of waiting for ever
+    guard.start()
     try:
         with interrupts.sigterm_raises(), pytest.raises(Ended) as stopped:
             interrupts.run_stoppable(release.wait, stop=asked.set, grace_s=0.5)
     finally:
+        guard.cancel()
         release.set()
     assert asked.is_set() and stopped.value.args == (code,)
     assert capsys.readouterr().err == line

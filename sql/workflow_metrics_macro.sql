@@ -18,8 +18,10 @@
 -- A moment as TIMESTAMPTZ, the same in any session TimeZone:
 -- * a TIMESTAMPTZ: itself;
 -- * a DATE, a TIMESTAMP (TIMESTAMP_NS rounded to microseconds), or a string `YYYY-MM-DD` or
---   `YYYY-MM-DD hh:mm[:ss[.fraction]]` (`T` or a space before the time; fraction digits beyond microseconds
---   truncated): read as UTC;
+--   `YYYY-MM-DD hh:mm[:ss[.fraction]]` (`T` or a space before the time; hh 00-23, mm and ss 00-59; fraction digits
+--   beyond microseconds truncated): read as UTC. Hour 24 (DuckDB's cast reads `24:00:00` as the next midnight) and
+--   a leap second `:60` are refused: the lake keeps no second 60 (it stores one as :59.999999), so a window bound
+--   inside one could not tell its runs apart;
 -- * that string followed by `Z`, an offset (`+hh`, `+hhmm`, `+hh:mm`, or `-`; hh 00-23, mm 00-59) or a space and a
 --   time zone name: `UTC`, `GMT`, or an IANA name Area/Location as the tz database spells it, with Area one of
 --   Africa, America, Antarctica, Arctic, Asia, Atlantic, Australia, Europe, Indian, Pacific, Etc (`Etc/GMT+5`, whose
@@ -39,17 +41,18 @@ create or replace macro utc_instant(t) as
     case
         when typeof(t) = 'TIMESTAMP WITH TIME ZONE' then t::timestamptz
         when typeof(t) <> 'VARCHAR' then timezone('UTC', t::timestamp)
-        when regexp_full_match(t::varchar, '\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?)?')
+        when regexp_full_match(t::varchar, '\d{4}-\d\d-\d\d([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?)?')
             then timezone('UTC', t::timestamp)
         when regexp_full_match(
             t::varchar,
-            '\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?| (UTC|GMT|(Africa|America'
+            '\d{4}-\d\d-\d\d[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?| (UTC|GMT|(Africa|America'
             || '|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc|US|Canada|Mexico|Brazil|Chile)'
             || '(/[A-Za-z0-9_+-]+)+))'
         ) and not ends_with(t::varchar, ' Etc/Unknown') then t::timestamptz
         when t is not null then error(
             'utc_instant cannot read ''' || t::varchar || ''': expected YYYY-MM-DD or YYYY-MM-DD hh:mm[:ss[.fraction]]'
-            || ' (UTC), the latter optionally followed by Z, an offset (+hh[:mm], hh <= 23, mm <= 59) or a space and'
+            || ' (UTC; hh <= 23, mm and ss <= 59), the latter optionally followed by Z, an offset (+hh[:mm], hh <= 23,'
+            || ' mm <= 59) or a space and'
             || ' UTC, GMT or an IANA time zone name (Area/Location, such as Europe/London; not an abbreviation)'
         )
     end;

@@ -129,6 +129,17 @@ AMBIGUOUS = [
         "+99:99",
     ]
 ]
+# Times of day outside hh 00-23, mm 00-59, ss 00-59: DuckDB's cast reads hour 24 as the next midnight (with or
+# without a zone) and refuses minute or second 60 with its own conversion error; utc_instant must refuse them all
+# itself. A leap second (:60) is refused too: the lake reads one as :59.999999, and a window bound there would split it.
+OUT_OF_RANGE = [
+    f"2026-03-01{t}{time}{zone}"
+    for t, time, zone in itertools.product(
+        "T ",
+        ["24:00", "24:00:00", "24:00:00.000", "25:00:00", "23:60", "23:60:00", "23:59:60", "23:59:60.5", "23:59:61"],
+        ["", "Z", "+00:00", "-0330", " UTC", " Europe/London"],
+    )
+]
 SESSION_ZONES = ["UTC", "Asia/Tokyo", "America/St_Johns"]
 
 
@@ -160,14 +171,29 @@ def test_utc_instant_refuses_what_it_cannot_read(macros: duckdb.DuckDBPyConnecti
             macros.execute("select utc_instant(?)", [value]).fetchall()
 
 
-@pytest.mark.parametrize("session_zone", SESSION_ZONES)
-def test_utc_instant_refuses_abbreviations_and_offsets_beyond_23_59(
-    macros: duckdb.DuckDBPyConnection, session_zone: str
-) -> None:
+def assert_refused_by_name(macros: duckdb.DuckDBPyConnection, session_zone: str, values: list[str]) -> None:
+    """utc_instant refuses each value with its own error, which names the value (not DuckDB's or ICU's)."""
     macros.execute(f"set TimeZone = '{session_zone}'")
-    for value in AMBIGUOUS:
+    for value in values:
         with pytest.raises(
             duckdb.InvalidInputException,
             match="^Invalid Input Error: utc_instant cannot read " + re.escape(f"'{value}'"),
         ):
             macros.execute("select utc_instant(?)", [value]).fetchall()
+
+
+@pytest.mark.parametrize("session_zone", SESSION_ZONES)
+def test_utc_instant_refuses_abbreviations_and_offsets_beyond_23_59(
+    macros: duckdb.DuckDBPyConnection, session_zone: str
+) -> None:
+    assert_refused_by_name(macros, session_zone, AMBIGUOUS)
+
+
+@pytest.mark.parametrize("session_zone", SESSION_ZONES)
+def test_utc_instant_refuses_hour_24_and_minute_or_second_60(
+    macros: duckdb.DuckDBPyConnection, session_zone: str
+) -> None:
+    assert_refused_by_name(macros, session_zone, OUT_OF_RANGE)
+    # the last moment of the day it reads
+    [(instant,)] = macros.execute("select timezone('UTC', utc_instant('2026-03-01 23:59:59.999999Z'))").fetchall()
+    assert instant == datetime(2026, 3, 1, 23, 59, 59, 999999)

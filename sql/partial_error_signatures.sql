@@ -13,7 +13,9 @@
 --   6. ISO 8601 dates and date-times, not inside a word (not preceded by a letter, digit, _, . or -):
 --      YYYY-MM-DD (month 01-12, day 01-31), optionally followed by T, t or a space and hh:mm[:ss] (hour 00-23,
 --      minute 00-59, second 00-60), a fraction after . or , and then Z, z or an offset +hh[[:]mm] / -hh[[:]mm]
---      (2026-03-01, 2026-03-01T12:00:00Z, 2026-03-01 12:00:00.123+02:00, 2026-03-01 12:00:00,123) -> <ts>
+--      (2026-03-01, 2026-03-01T12:00:00Z, 2026-03-01 12:00:00.123+02:00, 2026-03-01 12:00:00,123); also the basic
+--      form with a time: YYYYMMDD, T or t, hhmm[ss], fraction and zone as above (20260301T120000Z; a basic date
+--      alone, 20260301, is a number) -> <ts>
 --      (after paths, so a dated file name stays inside its <path>; before ids and numbers, which would take its
 --      digits apart)
 --   7. ids: run ids (run_...) and words joined by _ or - that contain a digit (req-42, job_7f3a) -> <id>
@@ -63,10 +65,13 @@ normalised_errors as (
             ),
             '\b[A-Za-z]:\\[^\s''"]*', '<path>', 'g'
         ) as without_paths,
+        -- extended (2026-03-01, 2026-03-01T12:00:00Z) or basic with a time (20260301T120000Z), one regex, one pass
         regexp_replace(
             without_paths,
-            '(^|[^\w.-])\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])'
-            || '([Tt ]([01]\d|2[0-3]):[0-5]\d(:([0-5]\d|60)([.,]\d+)?)?([Zz]|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?)?\b',
+            '(^|[^\w.-])(\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])'
+            || '([Tt ]([01]\d|2[0-3]):[0-5]\d(:([0-5]\d|60)([.,]\d+)?)?([Zz]|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?)?'
+            || '|\d{4}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])'
+            || '[Tt]([01]\d|2[0-3])[0-5]\d(([0-5]\d|60)([.,]\d+)?)?([Zz]|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?)\b',
             '\1<ts>', 'g'
         ) as without_timestamps,
         regexp_replace(

@@ -127,6 +127,10 @@ SIGNATURE_RULES = {
     "buffer of 4194304B full since 2026-03-01T12:00:00Z (trace 4bf92f3577b34da6)": (
         "buffer of <n>B full since <ts> (trace <hex>)"
     ),  # the example of docs/metrics.md
+    # ISO 8601 basic date-times (a date alone in basic form is a number)
+    "snapshot 20260301T120000Z expired": "snapshot <ts> expired",
+    "signed at 20260301t1200+0530, now 20260301T120000.123z": "signed at <ts>, now <ts>",
+    "batch 20260301 failed": "batch <n> failed",
 }
 
 

@@ -22,10 +22,15 @@
 --   8. hex: 0x... and words of 8 or more hex digits with at least one letter a-f (trace ids, hashes), except
 --      digits followed by one letter and nothing else, which is a number with a unit (4194304B) -> <hex>
 --      (before numbers, so a hex id that starts with digits, 123456ab, is not read as a number with a unit; a hex
---      id that is digits and one final letter, 0000001e, is read as one: <n>e)
---   9. numbers, decimals included, standing at a word start (a unit suffix of up to two letters stays:
---      30s -> <n>s, 500ms -> <n>ms, 4194304B -> <n>B; v2 and sha256 stay; a word of digits only, however long, is
---      a number; a time of day alone, 12:00:00, is three) -> <n>
+--      id that is digits and one final letter, 0000001e, is read as one: <n>e; scientific notation that is such a
+--      word, 12345e10, is <hex> too)
+--   9. numbers, decimals included, at a word start, each with an exponent if it has one (1e10, 1.5e-3, 2E+7), and
+--      with the numbers and letters before the word's last number (a Go duration 1h2m3.5s, 1920x1080, 1_000_000)
+--      -> <n>; the letters after it stay, however many: the unit (30s -> <n>s, 4194304B -> <n>B, 512MiB -> <n>MiB,
+--      1.5GiB -> <n>GiB, 4096bytes -> <n>bytes, 1m30s / 2m0s / 5m0.5s -> <n>s like 59.5s, so a timeout reads the
+--      same above and below a minute). Digits after letters belong to the word: v2, sha256, http2, ipv4, utf8
+--      stay. A word of digits only, however long, is a number; a time of day alone, 12:00:00, is three; 1.2.3 and
+--      10.0.1.2 are <n>.<n>.
 -- tests/test_metrics.py::test_error_signature_rules_on_hand_written_cases checks these rules on hand-written cases.
 -- A failed run without an error message (NULL, anomaly failed_without_error; or blank) gets signature
 -- '<no error>', so per workflow the runs of all signatures add up to its failed runs.
@@ -85,7 +90,11 @@ normalised_errors as (
             '\b(0[xX][0-9a-fA-F]+|[a-fA-F][0-9a-fA-F]{7,}|[0-9]{1}[a-fA-F][0-9a-fA-F]{6,}|[0-9]{2}[a-fA-F][0-9a-fA-F]{5,}|[0-9]{3}[a-fA-F][0-9a-fA-F]{4,}|[0-9]{4}[a-fA-F][0-9a-fA-F]{3,}|[0-9]{5}[a-fA-F][0-9a-fA-F]{2,}|[0-9]{6}[a-fA-F][0-9a-fA-F]{1,}|[0-9]{7,}[a-fA-F][0-9a-fA-F]+)\b',
             '<hex>', 'g'
         ) as without_hex,
-        regexp_replace(without_hex, '\b[0-9]+(\.[0-9]+)?([A-Za-z]{1,2})?\b', '<n>\2', 'g') as without_numbers
+        -- a number at a word start with the numbers and letters before its last number (1h2m3.5s, 1920x1080) and
+        -- its exponent (1e10, 1.5e-3); the letters after it stay. No group to capture, so RE2 needs only its DFA.
+        regexp_replace(
+            without_hex, '\b(?:[0-9]+(?:\.[0-9]+)?[A-Za-z_]+)*[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?', '<n>', 'g'
+        ) as without_numbers
     from failed_runs
 ),
 

@@ -103,7 +103,8 @@ SIGNATURES = {
 
 # The rules of sql/partial_error_signatures.sql on the cases that decide between them, written by hand: numbers with
 # a unit against hex ids (a word of digits and one final letter is a number with a unit, anything else of 8+ hex
-# digits holding a letter is hex), and ISO dates and date-times, which become one <ts> unless inside a word or path.
+# digits holding a letter is hex), ISO dates and date-times, which become one <ts> unless inside a word or path,
+# numbers with units, Go durations and exponents, and words with digits that stay.
 SIGNATURE_RULES = {
     "buffer of 4194304B exceeds the limit": "buffer of <n>B exceeds the limit",
     "wrote 1048576b in 1500000ms": "wrote <n>b in <n>ms",
@@ -127,10 +128,33 @@ SIGNATURE_RULES = {
     "buffer of 4194304B full since 2026-03-01T12:00:00Z (trace 4bf92f3577b34da6)": (
         "buffer of <n>B full since <ts> (trace <hex>)"
     ),  # the example of docs/metrics.md
+    # a number glued to letters is a number with a unit, however long the unit, decimals included
+    "container exceeded memory limit 512MiB": "container exceeded memory limit <n>MiB",
+    "container exceeded memory limit 1024MiB": "container exceeded memory limit <n>MiB",
+    "memory 1.5GiB over 1GiB": "memory <n>GiB over <n>GiB",
+    "read 1536KiB of 2TiB, 4096bytes left": "read <n>KiB of <n>TiB, <n>bytes left",
+    "the 3rd retry on a 64bit host got 404NotFound": "the <n>rd retry on a <n>bit host got <n>NotFound",
+    "waited 500ms then 1.5µs": "waited <n>ms then <n>µs",
+    # Go durations: the numbers and units before the last number belong to it, so a minute or more (1m0s) reads
+    # like less (59.5s); so do those of other words made of numbers and letters
+    "context deadline exceeded after 1m30s": "context deadline exceeded after <n>s",
+    "context deadline exceeded after 2m0s": "context deadline exceeded after <n>s",
+    "context deadline exceeded after 5m0.5s": "context deadline exceeded after <n>s",
+    "context deadline exceeded after 59.5s": "context deadline exceeded after <n>s",
+    "took 1h2m3.5s, limit 1h30m": "took <n>s, limit <n>m",
+    "frame 1920x1080, batch 2026_03_01, budget 1_000_000": "frame <n>, batch <n>, budget <n>",
+    # scientific notation; 8 or more hex digits holding a letter stay hex even when they could be a number
+    "value 1e10 overflows, 1.5e-3 underflows, 2E+7 fits": "value <n> overflows, <n> underflows, <n> fits",
+    "span 12345e10 dropped": "span <hex> dropped",
     # ISO 8601 basic date-times (a date alone in basic form is a number)
     "snapshot 20260301T120000Z expired": "snapshot <ts> expired",
     "signed at 20260301t1200+0530, now 20260301T120000.123z": "signed at <ts>, now <ts>",
     "batch 20260301 failed": "batch <n> failed",
+    # left as they are: digits after letters belong to the word
+    "v2 api over http2 with sha256, ipv4 and utf8 on k8s": "v2 api over http2 with sha256, ipv4 and utf8 on k8s",
+    "version 1.2.3 at 10.0.1.2:8080": "version <n>.<n> at <n>.<n>:<n>",
+    # ids: words joined by _ or - that hold a digit (x86_64 among them)
+    "image for x86_64 and arm64 by run_8f3ka, req-42, job_7f3a": "image for <id> and arm64 by <id>, <id>, <id>",
 }
 
 

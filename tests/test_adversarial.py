@@ -760,6 +760,37 @@ def test_a_reading_stopped_at_the_cap_reads_on_once_the_cap_is_raised(tmp_path: 
     assert exports.new_exports(settings, exports.discover(settings)).files == []
 
 
+def test_a_damaged_cr_first_line_is_split_alike_under_every_cap(tmp_path: Path) -> None:
+    """A first line cut after a lone CR, CR-separated records, then a CRLF and LF lines (a review's repro): under a
+    700-byte cap the reader decided on the 700 bytes it saw (no LF: CR lines) and read 5 records, without the cap on
+    the whole start (an LF: LF lines) and the continuation skipped 5 of its 5 records: run_m4..run_m9 were in
+    neither staged nor quarantine. Now the decisions see the file's head whatever the cap, so the readings together
+    hold every record of one uncapped reading once."""
+    body = [line(rec(f"run_m{i}")) for i in range(10)]
+    content = b'{"runId": "broken\r' + b"\r".join(body[:6]) + b"\r\n" + b"\n".join(body[6:]) + b"\n"
+    settings = Settings.from_env(tmp_path / "data")
+    path = tmp_path / "exports" / "m.jsonl"
+    path.parent.mkdir()
+    path.write_bytes(content)
+    validator = RecordValidator.from_file(settings.schema_path)
+    capped = settings.with_overrides(limits=Limits(max_decompressed_bytes=700))
+    first, rest = (ingest_file(path, s, validator, "m.jsonl") for s in (capped, settings))
+    assert (first.outcome, rest.outcome) == ("partial", "ingested")
+    (tmp_path / "one").mkdir()
+    uncapped, one_lake = ingest_one(tmp_path / "one", "m.jsonl", content)
+    assert first.records_read + rest.records_read == uncapped.records_read == 5
+
+    def records(lake_dir: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        with duckdb.connect() as con:
+            glob = f"{lake_dir}/ingest/*/"
+            staged = f"select record_index, run_id from read_parquet('{glob}staged.parquet') order by 1"
+            quarantined = f"select record_index, line, raw from read_parquet('{glob}quarantine.parquet') order by 1"
+            return con.execute(staged).fetchall(), con.execute(quarantined).fetchall()
+
+    assert records(settings.lake_dir) == records(one_lake)
+    assert [run_id for _, run_id in records(one_lake)[0]] == ["run_m6", "run_m7", "run_m8", "run_m9"]
+
+
 def test_summary_names_a_file_read_only_in_part(data_dir: Path, run_cli: CliRunner) -> None:
     """runlens run ingests what a truncated gzip holds, and its summary says which file was read only in part."""
     content = gzip.compress(ndjson(*(rec(f"run_tr_{i}", input={"pad": "x" * 200}) for i in range(40))), mtime=0)

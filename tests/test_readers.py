@@ -447,3 +447,69 @@ def test_an_ndjson_file_of_records_is_not_taken_for_one_document(tmp_path: Path,
     ]
     assert source.error is None
     assert readers.one_document_problem(path, Limits(), path.name) is None
+
+
+def capped_rec(i: int) -> str:
+    return json.dumps({"runId": f"run_m{i}", "workflowName": "wf", "status": "completed", "input": {"i": "x" * i}})
+
+
+RECS = [capped_rec(i) for i in range(10)]
+# Line-end styles whose split a head cut by the decompression cap used to decide otherwise (a damaged first line ending
+# in a lone CR followed by a CRLF beyond the cap read as CR lines under the cap, as one long line without it).
+CAP_STYLES = {
+    "lf": "\n".join(RECS) + "\n",
+    "crlf": "\r\n".join(RECS),
+    "cr": "\r".join(RECS) + "\r",
+    "damaged first line, CR then LF": '{"runId": "broken\r' + "\r".join(RECS[:6]) + "\r\n" + "\n".join(RECS[6:]) + "\n",
+    "damaged first line, CR only": '{"runId": "broken\r' + "\r".join(RECS),
+    "mixed": "\n".join(RECS[:3]) + "\r" + "\r\n".join(RECS[3:6]) + "\r" + "\r".join(RECS[6:]),
+    "pretty json, CR": json.dumps([json.loads(r) for r in RECS], indent=1).replace("\n", "\r"),
+    "pretty json, LF": json.dumps({"runs": [json.loads(r) for r in RECS]}, indent=1),
+}
+
+
+def read_on_under(path: Path, caps: list[int]) -> list[tuple[int, bytes, int, str | None]]:
+    """The records of ``path`` read as runlens reads a file over several ingests: under each cap in turn from the
+    first record not read yet (``ingest.export_identity``), until a reading is not stopped by its cap."""
+    fmt = export_format(path)
+    assert fmt is not None
+    got: list[tuple[int, bytes, int, str | None]] = []
+    for cap in [*caps, Limits().max_decompressed_bytes]:
+        limits = Limits(max_decompressed_bytes=cap)
+        source = ByteSource(path, limits, path.name)
+        for packed in readers.records_from(iter_records(source, fmt, limits), len(got)):
+            batch = packed.unpack()
+            assert batch.first_index == len(got)
+            got.extend((len(got), raw, batch.lines[i], batch.problems.get(i)) for i, raw in enumerate(batch.raws))
+        if not source.stopped_at_cap():
+            return got
+    raise AssertionError("the reading under the default cap stopped at it")
+
+
+@pytest.mark.parametrize("blocks", [(readers.CHUNK_BYTES, readers.LINE_END_HEAD_BYTES), (16, 100), (7, 2000)])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16"])
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("style", sorted(CAP_STYLES))
+@given(data=st.data())
+@settings(max_examples=8, deadline=None, database=None)
+def test_readings_under_raising_caps_read_every_record_of_one_uncapped_reading_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    style: str,
+    gz: bool,
+    encoding: str,
+    blocks: tuple[int, int],
+    data: st.DataObject,
+) -> None:
+    """Every decision on how a file is split (encoding, line ends, a held document) is taken on its head whatever
+    the decompression cap, so readings under raising caps, each reading on from the first record the ones before did
+    not read, give exactly the records of one uncapped reading: same raw text, index and line, each once. Different
+    caps used to split a file differently, and records were lost between the readings."""
+    text = CAP_STYLES[style].encode(encoding)
+    suffix = (".json" if style.startswith("pretty json") else ".jsonl") + (".gz" if gz else "")
+    path = tmp_path_factory.mktemp("capped") / f"export{suffix}"
+    path.write_bytes(gzip.compress(text, mtime=0) if gz else text)
+    caps = sorted(data.draw(st.sets(st.integers(1, len(text)), max_size=5)))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(readers, "CHUNK_BYTES", blocks[0])
+        patch.setattr(readers, "LINE_END_HEAD_BYTES", blocks[1])
+        assert read_on_under(path, caps) == read_on_under(path, [])

@@ -35,7 +35,7 @@ from runlens.errors import DecompressedCapError, ExportReadError, NotLineDelimit
 
 CHUNK_BYTES = 8 * 2**20
 KEEP_OVERSIZED_BYTES = 64 * 2**10
-LINE_END_HEAD_BYTES = 8 * 2**20  # how much of an NDJSON file's start decides whether its lines end in \r alone
+LINE_END_HEAD_BYTES = 8 * 2**20  # a file's head (decoded): what decides how it is split, read whatever the cap
 WRAPPER_KEYS = frozenset({"runs", "data", "items", "results", "records", "workflowRuns", "executions"})
 # Members only a run has: an object holding one of them before a list under a wrapper key is a run, not a wrapper.
 RUN_KEYS = frozenset({"runId", "workflowName", "status"})
@@ -132,7 +132,15 @@ def records_from(batches: Iterable[Batch], start: int) -> Iterator[Batch]:
 
 
 class ByteSource:
-    """The decoded bytes of one export file in chunks; a read failure ends the stream and is kept in ``error``."""
+    """The decoded bytes of one export file in chunks; a read failure ends the stream and is kept in ``error``.
+
+    Every decision on how the file is split into records (its encoding; for NDJSON, whether it holds a JSON document
+    instead, ``_held_document``; what ends its lines, ``line_end``) is taken on its head, its first
+    ``LINE_END_HEAD_BYTES`` decoded (or all of it when shorter), which is read whatever
+    ``RUNLENS_MAX_DECOMPRESSED_BYTES`` is: the cap only cuts what is yielded. So readings under different caps split
+    the file alike, and a reading under a larger cap can read on from the first record an earlier one did not read
+    (``ingest.export_identity``). The head is bounded (a decoded byte takes at most four bytes of the file), so the
+    cap still stops a gzip bomb in bounded memory. The lone ``\\r`` line ends of an NDJSON file come out as ``\\n``."""
 
     def __init__(self, path: Path, limits: Limits, display: str, handle: Readable | None = None) -> None:
         self.path = path
@@ -141,26 +149,106 @@ class ByteSource:
         self.handle = handle  # the file opened already (read from where it stands, left open), or None to open it
         self.error: ExportReadError | None = None
         self.bytes_read = 0
+        self.line_end = b"\n"  # what ends the file's lines: b"\r" when they end in a lone \r; decided on the head
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            blocks = self._decoded(self._decompressed())
-            yield from self._line_delimited(blocks) if export_format(self.path) == "ndjson" else blocks
+            with open(self.path, "rb") if self.handle is None else contextlib.nullcontext(self.handle) as handle:
+                raw = self._gunzipped(handle) if gzipped(self.path) else iter(partial(handle.read, CHUNK_BYTES), b"")
+                blocks = self._decoded(raw)
+                first = next(blocks, None)
+                if first is None:
+                    return
+                ndjson_crs = self.line_end == b"\r" and export_format(self.path) == "ndjson"
+                yield from _lone_crs_as_newlines(_chain(first, blocks)) if ndjson_crs else _chain(first, blocks)
         except ExportReadError as exc:
             self.error = exc
 
-    def _decompressed(self) -> Iterator[bytes]:
+    def _decoded(self, raw: Iterator[bytes]) -> Iterator[bytes]:
+        """The decoded blocks up to the cap, the head first (``_decide`` runs on it before it is yielded)."""
         cap = self.limits.max_decompressed_bytes
-        with open(self.path, "rb") if self.handle is None else contextlib.nullcontext(self.handle) as handle:
-            blocks = self._gunzipped(handle) if gzipped(self.path) else iter(partial(handle.read, CHUNK_BYTES), b"")
-            for block in blocks:
-                room = cap - self.bytes_read
+        head_raw: list[bytes] = []
+        parts: list[bytes] = []
+        size, ended, pending = 0, False, None
+        decode = _as_is
+        try:
+            first = next(raw, b"")
+            self.bytes_read = len(first)
+            head_raw.append(first)
+            decode = self._decoder(first)
+            parts.append(decode(first))
+            size = len(parts[0])
+            while size < LINE_END_HEAD_BYTES:
+                block = next(raw, None)
+                if block is None:
+                    parts.append(decode(b"", True))
+                    ended = True
+                    break
                 self.bytes_read += len(block)
-                if self.bytes_read > cap:  # the bytes up to the cap still count: the records before it are read
-                    if room > 0:
-                        yield block[:room]
-                    raise DecompressedCapError(self.display, cap, self.bytes_read)
-                yield block
+                head_raw.append(block)
+                parts.append(decode(block))
+                size += len(parts[-1])
+        except ExportReadError as exc:  # decided on what was read before it, and raised after it is yielded
+            pending = exc
+        head = b"".join(parts)
+        self._decide(head[:LINE_END_HEAD_BYTES])
+        if self.bytes_read > cap:  # the head read past the cap: what is yielded stops at it
+            yield from self._cut(head_raw, cap)
+            raise DecompressedCapError(self.display, cap, self.bytes_read)
+        yield head
+        if pending is not None:
+            raise pending
+        for block in raw:
+            room = cap - self.bytes_read
+            self.bytes_read += len(block)
+            if self.bytes_read > cap:  # the bytes up to the cap still count: the records before it are read
+                if room > 0:
+                    yield decode(block[:room])
+                raise DecompressedCapError(self.display, cap, self.bytes_read)
+            yield decode(block)
+        if not ended:
+            tail = decode(b"", True)
+            if tail:
+                yield tail
+
+    def _cut(self, head_raw: list[bytes], cap: int) -> Iterator[bytes]:
+        """The head's decoded blocks as a reading that stopped at ``cap`` yields them: decoded again from the start,
+        block by block, up to the cap."""
+        decode, room = self._decoder(head_raw[0]), cap
+        for block in head_raw:
+            if room <= 0:
+                return
+            yield decode(block[:room])
+            room -= len(block)
+
+    def _decide(self, head: bytes) -> None:
+        """How the file is split, from its head: an NDJSON file holding a JSON document is refused, and ``line_end``
+        says what ends the file's lines."""
+        if export_format(self.path) == "ndjson":
+            held = _held_document(head)
+            if held is not None:
+                raise NotLineDelimitedError(self.display, _one_document_reason(self.path, held))
+            self.line_end = b"\r" if _lone_cr_line_ends(head, whole=True) else b"\n"
+        else:
+            self.line_end = _json_line_end(head, whole=True) or b"\n"
+
+    def _decoder(self, first: bytes) -> Callable[[bytes, bool], bytes]:
+        """What turns the file's blocks, in order, into UTF-8: nothing for UTF-8 but a BOM dropped; a transcoder for
+        UTF-16 and UTF-32 (``first``: the file's first block tells which)."""
+        encoding = _detect_encoding(first)
+        if encoding == "utf-8":
+            return _without_bom() if first.startswith(codecs.BOM_UTF8) else _as_is
+        # A lone surrogate passes through as the bytes UTF-8 would give it (ED A0 80 ...), which are not valid UTF-8:
+        # its record is quarantined as in a UTF-8 file, instead of being stored with U+FFFD in its place.
+        decoder = codecs.getincrementaldecoder(encoding)(errors="surrogatepass")
+
+        def decode(block: bytes, final: bool = False) -> bytes:
+            try:
+                return decoder.decode(block, final).encode("utf-8", "surrogatepass")
+            except UnicodeDecodeError as exc:
+                raise self._fail(f"not valid {encoding}: {exc.reason}") from None
+
+        return decode
 
     def _gunzipped(self, handle: Readable) -> Iterator[bytes]:
         """Decompressed blocks of up to ``CHUNK_BYTES``. A broken stream first yields everything decompressed before
@@ -188,16 +276,6 @@ class ByteSource:
         if problem:
             raise self._fail(problem)
 
-    def _line_delimited(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
-        """An NDJSON file's blocks, refused before the first when the file holds a JSON document (``_held_document``).
-        Read line by line, each of its lines would be quarantined with a parse error (or a message repeating the
-        whole array) that does not say why, and the file recorded as ingested."""
-        first = next(blocks, b"")
-        held = _held_document(first)
-        if held is not None:
-            raise NotLineDelimitedError(self.display, _one_document_reason(self.path, held))
-        yield from _chain(first, blocks)
-
     def stopped_at_cap(self) -> bool:
         """Whether the stream stopped at ``RUNLENS_MAX_DECOMPRESSED_BYTES``, before the end of the file: then the
         splitters leave out the record it ends in, which a reading under a larger cap reads whole."""
@@ -205,23 +283,6 @@ class ByteSource:
 
     def _fail(self, message: str) -> ExportReadError:
         return ExportReadError(self.display, message, self.bytes_read)
-
-    def _decoded(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
-        first = next(blocks, b"")
-        encoding = _detect_encoding(first)
-        if encoding == "utf-8":
-            yield first.removeprefix(codecs.BOM_UTF8)
-            yield from blocks
-            return
-        # A lone surrogate passes through as the bytes UTF-8 would give it (ED A0 80 ...), which are not valid UTF-8:
-        # its record is quarantined as in a UTF-8 file, instead of being stored with U+FFFD in its place.
-        decoder = codecs.getincrementaldecoder(encoding)(errors="surrogatepass")
-        try:
-            for block in _chain(first, blocks):
-                yield decoder.decode(block).encode("utf-8", "surrogatepass")
-            yield decoder.decode(b"", final=True).encode("utf-8", "surrogatepass")
-        except UnicodeDecodeError as exc:
-            raise self._fail(f"not valid {encoding}: {exc.reason}") from None
 
 
 def _held_document(head: bytes) -> str | None:
@@ -288,13 +349,13 @@ def _one_document_reason(path: Path, held: str) -> str:
 
 
 def one_document_problem(path: Path, limits: Limits, display: str, handle: Readable | None = None) -> str | None:
-    """``_one_document_reason`` for an NDJSON file whose first block ``ByteSource`` refuses as a JSON document
+    """``_one_document_reason`` for an NDJSON file whose head ``ByteSource`` refuses as a JSON document
     (``_held_document``); None for any other file (read errors are left to the ingest, which reports them).
     ``handle``: the file, opened (``ingest.checked_sha256`` hashes what this reads)."""
     if export_format(path) != "ndjson":
         return None
     source = ByteSource(path, limits, display, handle)
-    next(iter(source), None)  # the check runs on the first block; the generator is dropped (and the file closed)
+    next(iter(source), None)  # the check runs on the head; the generator is dropped (and the file closed)
     return source.error.reason if isinstance(source.error, NotLineDelimitedError) else None
 
 
@@ -379,7 +440,11 @@ def _cr_lines_as_newlines(chunks: Iterable[bytes]) -> Iterator[bytes]:
     which the ``\\n`` splitter would read as one line; ``_lone_cr_line_ends`` decides on the file's start): then
     ``\\r\\n``, ``\\r`` and ``\\n`` each end a line, as Python's universal newlines and Hadoop's line reader have it.
     Any other file passes untouched (no cost per chunk, and a ``\\r`` inside one of its records stays the JSON white
-    space it is). The chunks are held back only until the file's start decides."""
+    space it is). The chunks are held back only until the file's start decides. A ``ByteSource`` has decided on its
+    head already, whatever the decompression cap, and made its line ends ``\\n``: it passes untouched."""
+    if isinstance(chunks, ByteSource):
+        yield from chunks
+        return
     rest = iter(chunks)
     head = b""
     cr_lines: bool | None = None
@@ -395,8 +460,13 @@ def _cr_lines_as_newlines(chunks: Iterable[bytes]) -> Iterator[bytes]:
             yield head
         yield from rest
         return
+    yield from _lone_crs_as_newlines(_chain(head, rest))
+
+
+def _lone_crs_as_newlines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The chunks of a file whose lines end in lone ``\\r``, with ``\\r\\n``, ``\\r`` and ``\\n`` each made ``\\n``."""
     held = b""  # a \r that ended the last chunk: whether a \n follows shows in the next one
-    for chunk in _chain(head, rest):
+    for chunk in chunks:
         if held:
             chunk, held = held + chunk, b""
         if chunk.endswith(b"\r"):
@@ -406,6 +476,23 @@ def _cr_lines_as_newlines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield chunk.replace(b"\r", b"\n")
     if held:  # the file ends in a \r: the end of its last line
         yield b"\n"
+
+
+def _as_is(block: bytes, final: bool = False) -> bytes:
+    return block
+
+
+def _without_bom() -> Callable[[bytes, bool], bytes]:
+    """``ByteSource._decoder`` for UTF-8 with a BOM: the blocks as they are, but the BOM at the start."""
+    skip = len(codecs.BOM_UTF8)
+
+    def decode(block: bytes, final: bool = False) -> bytes:
+        nonlocal skip
+        if skip:
+            block, skip = block[skip:], max(skip - len(block), 0)
+        return block
+
+    return decode
 
 
 def _lone_cr_line_ends(head: bytes, whole: bool) -> bool | None:
@@ -569,7 +656,13 @@ class JsonSplitter:
 
     def _line_end_known(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         """The chunks, the first ones held back (joined) only until they show what ends the file's lines
-        (``_json_line_end``), which is then ``line_end``: at once for a file with a line end in its first chunk."""
+        (``_json_line_end``), which is then ``line_end``: at once for a file with a line end in its first chunk. A
+        ``ByteSource`` has decided on its head before its first chunk, whatever the decompression cap."""
+        if isinstance(chunks, ByteSource):
+            for chunk in chunks:
+                self.line_end = chunks.line_end
+                yield chunk
+            return
         rest = iter(chunks)
         head = b""
         for chunk in rest:

@@ -3,6 +3,7 @@ up, UTC timestamps; expected values from tests/reference.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -519,6 +520,29 @@ def test_a_good_file_renamed_to_the_other_format_is_not_ingested_twice(data_dir:
     assert exports.new_exports(settings, exports.discover(settings)).files == []
     again = ingest_file(data_dir / "exports" / "good.json", settings, RecordValidator.from_file(settings.schema_path))
     assert (again.outcome, again.export_id) == ("skipped", first.result.export_id)
+
+
+def test_a_reading_stopped_at_the_cap_is_not_read_on_once_another_reading_staged_the_records(data_dir: Path) -> None:
+    """Five records, one per line, named .json and stopped at the cap before the first: renamed .jsonl they are read
+    whole and staged; renamed back to .json under no cap, the cap-stopped reading used to be read on (``-part2``) and
+    staged the five again. The content is done once any reading of it staged records."""
+    settings = Settings.from_env(data_dir)
+    validator = RecordValidator.from_file(settings.schema_path)
+    exports_dir = data_dir / "exports"
+    (exports_dir / "f.json").write_text("".join(line({**VALID_BASE, "runId": f"run_{i}"}) + "\n" for i in range(5)))
+    capped = settings.with_overrides(limits=dataclasses.replace(settings.limits, max_decompressed_bytes=50))
+    stopped = ingest_file(exports_dir / "f.json", capped, validator, "f.json")
+    assert (stopped.outcome, stopped.records_read) == ("partial", 0)
+    (exports_dir / "f.json").rename(exports_dir / "f.jsonl")
+    as_lines = ingest_file(exports_dir / "f.jsonl", settings, validator, "f.jsonl")
+    assert (as_lines.outcome, as_lines.records_valid) == ("ingested", 5)
+    (exports_dir / "f.jsonl").rename(exports_dir / "f.json")
+    assert exports.new_exports(settings, exports.discover(settings)).files == []
+    again = ingest_file(exports_dir / "f.json", settings, validator, "f.json")
+    assert (again.outcome, again.records_read) == ("skipped", 0)
+    tables = [pq.read_table(path) for path in settings.lake_dir.glob("ingest/*/staged.parquet")]
+    staged = [run for table in tables for run in table["run_id"].to_pylist()]
+    assert sorted(staged) == [f"run_{i}" for i in range(5)]
 
 
 def test_gzip_bytes_under_a_plain_name_are_read_again_once_named_gz(data_dir: Path) -> None:

@@ -116,8 +116,8 @@ def file_sha256(path: Path) -> str:
 
 
 def checked_sha256(path: Path, limits: Limits, display: str) -> tuple[str, str | None]:
-    """``file_sha256`` and ``readers.one_document_problem`` of a file from one read: the check reads the first block
-    through the hash, which then reads on (it used to read that block again, up to 8 MiB more per NDJSON file)."""
+    """``file_sha256`` and ``readers.one_document_problem`` of a file from one read: the check reads the file's head
+    through the hash, which then reads on (it used to read it again, 8 MiB more per NDJSON file)."""
     if export_format(path) != "ndjson":
         return file_sha256(path), None
     return _hashed(path, partial(one_document_problem, path, limits, display))
@@ -224,17 +224,19 @@ def export_identity(readings: Readings, sha256: str, reading: str, cap: int) -> 
 
     A reading that stopped at the cap is not final: under a larger cap the same content, read the same way, is read
     on from the first record it did not read (it read only records that lay whole before the cap), as
-    ``<id of the first reading>-part<n>`` for the n-th reading; the records before are not read twice."""
+    ``<id of the first reading>-part<n>`` for the n-th reading; the records before are not read twice. Once a
+    reading of another kind staged records, the content is done all the same (a ``.json`` stopped at the cap before
+    its first record, then renamed ``.jsonl`` and read whole, then renamed back, staged its records twice)."""
     first = sha256[:24]
     earlier = readings.get(first, [])
     same = [found for found in earlier if found.reading == reading]
+    staged = [found for found in earlier if found.records_valid and found.reading != reading]
     if same:
         stopped = same[-1].stopped_at_cap
-        if stopped is None or cap <= stopped:
+        if stopped is None or cap <= stopped or staged:
             return Identity(same[0].export_id, True)
         start = sum(found.records_read for found in same)
         return Identity(f"{same[0].export_id}-part{len(same) + 1}", False, start)
-    staged = [found for found in earlier if found.records_valid]
     if staged:
         return Identity(staged[0].export_id, True)
     return Identity(f"{first}-{reading}" if earlier else first, False)

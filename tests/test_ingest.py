@@ -612,6 +612,25 @@ def test_a_jsonl_file_holding_one_document_is_unreadable_until_renamed(
     assert (got.result.outcome, got.log["records_read"], got.log["records_valid"]) == ("ingested", 2, 2)
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_a_jsonl_array_on_one_line_longer_than_the_head_is_refused(data_dir: Path, suffix: str) -> None:
+    """30,000 runs in one JSON array on one line (14 MB, past the 8 MiB head the decision reads): its first line has
+    no end in the head, so its brackets could not tell it was a whole array, and it was read as one record (`is not
+    of type "object"`, without the rename hint). A first line that opens an array and runs past the head is no
+    record: the file is refused with the hint, and nothing of it recorded."""
+    content = json.dumps([variant(runId=f"run_{i}", input={"pad": "x" * 200}) for i in range(30_000)]).encode()
+    assert len(content) > readers.LINE_END_HEAD_BYTES
+    path = data_dir / "exports" / f"long{suffix}"
+    path.write_bytes(gzip.compress(content, compresslevel=1) if suffix.endswith(".gz") else content)
+    settings = Settings.from_env(data_dir)
+    result = ingest_file(path, settings, RecordValidator.from_file(settings.schema_path), path.name)
+    gz = ".gz" if suffix.endswith(".gz") else ""
+    reason = f"this {suffix} file holds a JSON array on one line, not one record per line: rename it to .json{gz}"
+    assert (result.outcome, result.records_read, result.message) == ("unreadable", 0, reason)
+    assert not list(settings.lake_dir.rglob("*.parquet"))
+    assert readers.one_document_problem(path, settings.limits, path.name) == reason
+
+
 def test_worker_pool_writes_the_same_lake_as_one_process(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

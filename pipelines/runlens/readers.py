@@ -294,14 +294,18 @@ def _held_document(head: bytes) -> str | None:
     document's second line is ``{``, ``"runId": "x",`` or an item and its comma. ``ONE_LINE_ARRAY``: its first
     non-blank line is a whole JSON array, and the next one (if any) is not a whole object: a record is an object, so
     that line is a JSON document (an array of records) written on one line, as are arrays on the lines after it; a
-    stray array before records is read line by line. A ``\\r`` ends a line here only in a file whose line ends are
-    lone ``\\r`` (``_lone_cr_line_ends``); a first line with no end in ``head`` is all of ``head``."""
+    stray array before records is read line by line. A first line that opens an array and runs past the head
+    (``LINE_END_HEAD_BYTES``), where its brackets cannot tell, is no record either: ``ONE_LINE_ARRAY``. A ``\\r`` ends
+    a line here only in a file whose line ends are lone ``\\r`` (``_lone_cr_line_ends``); a first line with no end in
+    ``head`` is all of ``head``."""
     line_end = _CR_OR_LF if _lone_cr_line_ends(head, whole=True) else _LF
     start = _LEADING_SPACE.match(head).end()
     end = line_end.search(head, start)
     line = head[start : end.start() if end else len(head)].rstrip()
     if line[:1] not in (b"[", b"{"):
         return None
+    if end is None and line[:1] == b"[" and len(head) >= LINE_END_HEAD_BYTES:
+        return ONE_LINE_ARRAY
     if end is not None and line[-1:] in (b"[", b"{"):
         if _unescaped_quotes(np.frombuffer(line, dtype=np.uint8)).size % 2:
             return None

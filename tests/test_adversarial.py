@@ -802,6 +802,35 @@ def test_summary_names_a_file_read_only_in_part(data_dir: Path, run_cli: CliRunn
     assert len(partly) == 1 and partly[0].startswith("PARTLY READ: cut.jsonl.gz: the gzip stream ends early")
 
 
+def test_summary_names_only_this_runs_partial_readings_and_counts_files(
+    data_dir: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file read over three runs under raising caps: each run's summary names its own reading stopped at the cap
+    and no earlier one (the run that finished the file printed a PARTLY READ line per earlier part), and "from N
+    file(s)" counts files, not their readings (it counted ingest_log rows)."""
+    content = ndjson(*(rec(f"run_sp_{i}", input={"pad": "x" * 200}) for i in range(30)))
+    (data_dir / "exports" / "big.jsonl").write_bytes(content)
+    (data_dir / "exports" / "whole.jsonl").write_bytes(ndjson(rec("run_whole")))
+
+    def partly_read(cap: int | None) -> tuple[list[str], str]:
+        if cap is None:
+            monkeypatch.delenv("RUNLENS_MAX_DECOMPRESSED_BYTES")
+        else:
+            monkeypatch.setenv("RUNLENS_MAX_DECOMPRESSED_BYTES", str(cap))
+        result = run_cli("run", "--data-dir", data_dir)
+        assert result.code == 0, result.err
+        [records] = [text for text in result.out.splitlines() if text.startswith("records: ")]
+        return [text for text in result.out.splitlines() if text.startswith("PARTLY READ:")], records
+
+    for cap in (len(content) // 3, 2 * len(content) // 3):
+        partly, _ = partly_read(cap)
+        assert len(partly) == 1 and f"RUNLENS_MAX_DECOMPRESSED_BYTES = {cap} bytes" in partly[0]
+    partly, records = partly_read(None)
+    assert partly == []
+    assert records == "records: 31 read = 31 valid + 0 quarantined (0.00%), from 2 file(s)"
+    assert len(list((data_dir / "lake" / "ingest").glob("*/ingest_log.parquet"))) == 4
+
+
 def test_a_jsonl_file_holding_one_document_is_named_and_read_once_renamed(data_dir: Path, run_cli: CliRunner) -> None:
     """A pretty-printed array saved as .jsonl: `runlens validate` and `runlens run` say in one line what is wrong
     and how to fix it (each of its lines used to be quarantined as invalid JSON, and the file recorded as ingested);

@@ -22,7 +22,7 @@ from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 from dagster._utils.interrupts import capture_interrupts
 
-from runlens import exports, warehouse
+from runlens import exports, ingest, warehouse
 from runlens.config import PROJECT_DIR, Settings
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import RunlensResource
@@ -52,6 +52,9 @@ class PipelineReport:
     """What one ``runlens run`` did; the summary is printed from this and the warehouse."""
 
     new_files: list[str] = field(default_factory=list)
+    # the ingest sequence number of this run's first ingest (the ingest_log rows from it on are this run's), or None
+    # when it ingested nothing
+    first_ingest_seq: int | None = None
     already_ingested: int = 0
     ignored: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # "name (reason)": not ingested, tried again next run
@@ -232,6 +235,7 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
             if fresh:
                 keys = [export.key for export in fresh]
                 report.new_files = [export.name for export in fresh]
+                report.first_ingest_seq = ingest.next_ingest_seq(settings.lake_dir)
                 added, tags = ingest_range(instance.get_dynamic_partitions(export_files.name), keys)
                 instance.add_dynamic_partitions(export_files.name, added)
                 materialize(["ingested_exports"], tags=tags)

@@ -44,13 +44,16 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
         lines.append(f"not read now (left for the next run): {'; '.join(report.unreadable)}")
     with connect_readonly(settings.warehouse_path) as con:
         totals = con.execute((SQL_DIR / "summary_totals.sql").read_text()).fetchone()
-        (files, read, valid, quarantined, runs, completed, failed, in_flight, conflicts, first, last) = totals
+        (_, read, valid, quarantined, runs, completed, failed, in_flight, conflicts, first, last) = totals
+        # ingest_log has a row per reading: a file read on under a larger cap, or read again under another format,
+        # has several; its content (sha256) is the file
+        files = con.execute("select count(distinct sha256) from ingest_log").fetchone()[0]
         share = f" ({quarantined / read:.2%})" if read else ""
         lines.append(f"records: {read} read = {valid} valid + {quarantined} quarantined{share}, from {files} file(s)")
-        partly = con.execute(
-            "select source_file, message from ingest_log where outcome = 'partial' and list_contains($new, source_file)"
-            " order by source_file",
-            {"new": report.new_files},
+        partly = con.execute(  # this run's readings only: a file's earlier parts were reported by their own runs
+            "select source_file, message from ingest_log where outcome = 'partial' and ingest_seq >= $first"
+            " order by ingest_seq",
+            {"first": report.first_ingest_seq},
         ).fetchall()
         for name, message in partly:
             lines.append(f"PARTLY READ: {name}: {message} (the records before the problem are in the lake)")

@@ -140,7 +140,8 @@ def _lone_surrogate(record: Any) -> Violation:
 
 def _out_of_range(err: jsonschema_rs.ValidationError, record: Any, raw: bytes, path: list[str | int]) -> str | None:
     """The message of an error on a number beyond a double's range (``1E400``), or on an array or object holding
-    one, naming it as written; None when the error is on something else. Such a number parses to infinity, which
+    one, naming it as written; None when the error is on something else, or is a rule on member names or sizes
+    (``required``, ``maxItems``, ...) whose message does not show the value. Such a number parses to infinity, which
     jsonschema-rs reads as null, so its own message would name a null the file does not hold: ``null is not of type
     "string"``, ``[null] is not of type "string"``."""
     value = record
@@ -156,13 +157,33 @@ def _out_of_range(err: jsonschema_rs.ValidationError, record: Any, raw: bytes, p
     kind = err.kind
     numbers_allowed = number and isinstance(kind, ErrorKind.Type) and bool({"number", "integer"} & set(kind.types))
     shown = "null" if number else next(_FALSE_SCHEMA.iter_errors(err.instance)).message.removeprefix(_NOT_ALLOWED)
-    if isinstance(kind, (ErrorKind.Type, ErrorKind.Enum)) and not numbers_allowed and err.message.startswith(shown):
-        # "null is not of type ..." / "[null] is not one of ...": true of what the file holds too, whatever the size
+    settled = isinstance(kind, _SHAPE_KINDS) or (
+        isinstance(kind, (ErrorKind.Type, ErrorKind.Enum)) and not numbers_allowed
+    )
+    if settled and err.message.startswith(shown):
+        # "null is not of type ...", "[null] is not one of ...", "[null,2] has more than 1 item": true of what the file
+        # holds too, whatever the size
         return text + err.message.removeprefix(shown)
-    # a number where numbers are allowed, or another rule (const, a false schema, maxItems): it may have failed on the
-    # null the number was read as, so the rule's own message stands, with what the file holds
+    if isinstance(kind, _SHAPE_KINDS):  # "status" is a required property: the number has nothing to do with it
+        return None
+    # a number where numbers are allowed, or another rule (const, a false schema, uniqueItems): it may have failed on
+    # the null the number was read as, so the rule's own message stands, with what the file holds
     holds = "a number" if number else "it holds a number"
     return f"{err.message} (the value is {text}, {holds} beyond what a 64-bit float holds, read as null)"
+
+
+# Rules on an object's member names or an array's or object's size: their verdict is the same whatever the values, so
+# a number read as null in them takes no part in it.
+_SHAPE_KINDS = (
+    ErrorKind.Required,
+    ErrorKind.AdditionalProperties,
+    ErrorKind.PropertyNames,
+    ErrorKind.MaxProperties,
+    ErrorKind.MinProperties,
+    ErrorKind.MaxItems,
+    ErrorKind.MinItems,
+    ErrorKind.AdditionalItems,
+)
 
 
 class _Number(str):

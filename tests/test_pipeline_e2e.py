@@ -637,3 +637,21 @@ def test_export_removed_after_discovery_is_reported_and_the_others_ingested(
     assert "not read now" not in again.out
     con = warehouse(data_dir)
     assert con.execute("select run_id from runs order by run_id").fetchall() == [("run_x1",), ("run_x2",)]
+
+
+def test_a_data_directory_named_with_glob_characters_is_read(
+    tmp_path: Path, isolated_env: Path, run_cli: CliRunner
+) -> None:
+    """DuckDB reads the lake through globs, where `[`, `]` and `*` in the data directory's path are wildcards: in
+    `br[1]` every query matched no file, and `runlens run` failed with the caret line under DuckDB's query as its
+    error. The lake's folders are escaped in every glob now, so runs, checks and the warehouse read them."""
+    root = tmp_path / "br[1]*"
+    (root / "exports").mkdir(parents=True)
+    (root / "exports" / "a.jsonl").write_text(
+        ndjson(*(r(f"run_{i}", "queued", "2026-03-01T10:00:00Z") for i in (1, 2)))
+    )
+    result = run_cli("run", "--data-dir", root)
+    assert result.code == 0, result.err
+    assert "checks: 6/6 passed" in result.out.splitlines()
+    counted = run_cli("sql", "select count(*) * 1000 + 7 as n from runs", "--data-dir", root)
+    assert counted.code == 0 and "2007" in counted.out

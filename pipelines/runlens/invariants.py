@@ -32,7 +32,7 @@ def lake_sources(settings: Settings) -> dict[str, str | list[str]]:
             sources[part] = lake.ingest_glob(lake_dir, part)
     partitions = runs.parquet_folders(lake_dir)[0]
     if partitions:
-        sources["runs"] = [f"{folder}/*.parquet" for folder in partitions]
+        sources["runs"] = [f"{lake.folder_glob(folder)}/*.parquet" for folder in partitions]
     daily_dir = lake.table_dir(lake_dir, lake.METRICS) / "workflow_daily_metrics"
     if next(daily_dir.glob("*/*.parquet"), None) is not None:
         sources["daily"] = metrics.metric_globs(lake_dir)["workflow_daily_metrics"]

@@ -15,6 +15,7 @@ temporary folders live under ``.tmp/``, outside every glob):
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import uuid
@@ -35,12 +36,18 @@ def table_dir(lake_dir: Path, table: str) -> Path:
 def table_glob(lake_dir: Path, table: str, partitioned: bool = False) -> str:
     """The glob that reads a lake table (``*/`` for hive-partitioned tables)."""
     middle = "*/" if partitioned else ""
-    return str(lake_dir / table) + "/" + middle + "*.parquet"
+    return folder_glob(lake_dir / table) + "/" + middle + "*.parquet"
 
 
 def ingest_glob(lake_dir: Path, part: str) -> str:
     """Glob over one part (``staged``, ``quarantine`` or ``ingest_log``) of every committed ingest."""
-    return str(lake_dir / INGEST) + f"/*/{part}.parquet"
+    return folder_glob(lake_dir / INGEST) + f"/*/{part}.parquet"
+
+
+def folder_glob(folder: Path) -> str:
+    """``folder`` as the fixed start of a glob: its ``[``, ``*`` and ``?`` each in a class of one (``[[]``), as
+    DuckDB's globs and Python's read them; a data directory named ``br[1]`` used to match nothing."""
+    return glob.escape(str(folder))
 
 
 def has_files(lake_dir: Path, table: str, partitioned: bool = False) -> bool:

@@ -8,6 +8,7 @@ read-only, never see it half-made and never block the pipeline.
 from __future__ import annotations
 
 import os
+from glob import iglob
 from pathlib import Path
 
 import duckdb
@@ -77,10 +78,8 @@ def view_statements(lake_dir: Path) -> list[str]:
 
 
 def _any_file(glob: str) -> bool:
-    """Whether an absolute glob (a fixed folder, then wildcards) matches a file."""
-    root = Path(glob.split("*", 1)[0])
-    pattern = glob[len(str(root)) :].lstrip("/")
-    return root.is_dir() and next(root.glob(pattern), None) is not None
+    """Whether a glob (``lake.table_glob``) matches a file."""
+    return next(iglob(glob), None) is not None
 
 
 def refresh_warehouse(lake_dir: Path, warehouse_path: Path) -> list[str]:

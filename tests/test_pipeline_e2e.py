@@ -11,7 +11,8 @@ import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import dagster as dg
 import duckdb
@@ -20,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 import reference as ref
 from conftest import CliRunner, Fetch
+from dagster._utils.error import SerializableErrorInfo
 from runlens import exports as runlens_exports
 from runlens import pipeline as pipeline_module
 from runlens import runs as runs_module
@@ -655,3 +657,15 @@ def test_a_data_directory_named_with_glob_characters_is_read(
     assert "checks: 6/6 passed" in result.out.splitlines()
     counted = run_cli("sql", "select count(*) * 1000 + 7 as n from runs", "--data-dir", root)
     assert counted.code == 0 and "2007" in counted.out
+
+
+def test_a_failed_step_is_named_by_the_line_of_its_error_that_says_what_went_wrong() -> None:
+    """A DuckDB error goes on with the query and a line of carets under the place it failed; the last line was
+    taken, so `runlens run` said `ingested_exports:        ^^^^^^^^^^^^^^^^^^^`."""
+    headline = 'IOException: IO Error: No files found that match the pattern "/d/br[1]/x/*.parquet"'
+    error = SerializableErrorInfo(f"{headline}\n\nLINE 1: select ...\n        ^^^^^^^^^^^^^^^^^^^\n", [], "IOException")
+    event = SimpleNamespace(
+        is_step_failure=True, step_key="ingested_exports", step_failure_data=SimpleNamespace(error=error)
+    )
+    result = cast(dg.ExecuteInProcessResult, SimpleNamespace(all_events=[event]))
+    assert pipeline_module._first_failure(result) == f"ingested_exports: {headline}"

@@ -198,7 +198,7 @@ def _first_failure(result: dg.ExecuteInProcessResult) -> str:
             error = event.step_failure_data.error
             while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
                 error = error.cause
-            message = error.message.strip().splitlines()[-1]
+            message = _headline(error.message)
             if error.cls_name == "DagsterAssetCheckFailedError":
                 message = "; ".join(
                     f"check {check.check_name} failed: {check.description}"
@@ -207,6 +207,12 @@ def _first_failure(result: dg.ExecuteInProcessResult) -> str:
                 )
             return f"{event.step_key}: {message}"
     return "see the run's logs in the Dagster UI"
+
+
+def _headline(message: str) -> str:
+    """The line of an error message that says what went wrong: its first line with text. A DuckDB error goes on with
+    the query (``LINE 1: select ...``) and a line of carets under the place it failed, which said nothing alone."""
+    return next((text for text in message.splitlines() if text.strip()), message).strip()
 
 
 def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> PipelineReport:

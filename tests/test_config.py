@@ -56,3 +56,18 @@ def test_an_exports_folder_inside_the_lake_is_refused(
     result = run_cli("run", "--data-dir", data)
     assert result.code == 2
     assert result.err.startswith("runlens: error: the exports folder ") and "is inside the lake" in result.err
+
+
+@pytest.mark.parametrize("where", ["--data-dir", "RUNLENS_WAREHOUSE"])
+def test_a_question_mark_in_a_database_path_is_refused(
+    tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """DuckDB opened `q?x/warehouse.duckdb` with its WAL at `q.wal?x/...` and Dagster's SQLite storage under
+    `q?x/.dagster` had no tables: `runlens run` failed with an internal error. Such a path is refused in one line."""
+    data = tmp_path / ("q?x" if where == "--data-dir" else "data")
+    if where == "RUNLENS_WAREHOUSE":
+        monkeypatch.setenv(where, str(tmp_path / "w?h.duckdb"))
+    result = run_cli("run", "--data-dir", data)
+    assert result.code == 2
+    assert result.err.startswith("runlens: error: the ") and "holds a '?'" in result.err
+    assert result.err.count("\n") == 1 and not data.exists()

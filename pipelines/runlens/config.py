@@ -78,11 +78,18 @@ class Settings:
                 f"the exports folder {exports_dir} is inside the lake {lake_dir} (RUNLENS_EXPORTS_DIR, "
                 "RUNLENS_LAKE_DIR, RUNLENS_DATA_DIR): runlens writes there, so exports must be kept apart"
             )
+        warehouse_path = Path(os.environ.get("RUNLENS_WAREHOUSE") or root / "warehouse.duckdb").resolve()
+        for what, path in (("the data directory", root), ("the warehouse", warehouse_path)):
+            if "?" in str(path):  # DuckDB's database files and Dagster's SQLite storage: a URL, where ? ends the path
+                raise ConfigError(
+                    f"{what} {path} holds a '?', which DuckDB and Dagster read as the end of a database path "
+                    "(RUNLENS_DATA_DIR, --data-dir, RUNLENS_WAREHOUSE): use a path without one"
+                )
         return cls(
             data_dir=root,
             exports_dir=exports_dir,
             lake_dir=lake_dir,
-            warehouse_path=Path(os.environ.get("RUNLENS_WAREHOUSE") or root / "warehouse.duckdb").resolve(),
+            warehouse_path=warehouse_path,
             schema_path=Path(os.environ.get("RUNLENS_SCHEMA") or DEFAULT_SCHEMA).resolve(),
             quarantine_rate_threshold=_env_fraction("RUNLENS_QUARANTINE_RATE_THRESHOLD", 0.05),
         )

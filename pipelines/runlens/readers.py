@@ -191,10 +191,12 @@ class ByteSource:
         except ExportReadError as exc:  # decided on what was read before it, and raised after it is yielded
             pending = exc
         head = b"".join(parts)
+        parts.clear()
         self._decide(head[:LINE_END_HEAD_BYTES])
         if self.bytes_read > cap:  # the head read past the cap: what is yielded stops at it
             yield from self._cut(head_raw, cap)
             raise DecompressedCapError(self.display, cap, self.bytes_read)
+        head_raw.clear()  # not kept while the rest of the file is read
         yield head
         if pending is not None:
             raise pending

@@ -1,8 +1,10 @@
 -- summary_totals: the headline numbers `runlens run` prints, over the whole warehouse.
--- records: from ingest_log (every record read, valid or quarantined); runs: one row per run id (latest state);
+-- files: the export contents ingested (distinct sha256: ingest_log has a row per reading, and a file read on under a
+-- larger decompression cap, or read again under another format, has several); records: from ingest_log (every record
+-- read, valid or quarantined); runs: one row per run id (latest state);
 -- in_flight = queued + running; conflicts = runs flagged status_conflict; window = created_date range (UTC).
 select
-    (select count(*) from ingest_log) as files,
+    (select count(distinct sha256) from ingest_log) as files,
     (select coalesce(sum(records_read), 0) from ingest_log) as records_read,
     (select coalesce(sum(records_valid), 0) from ingest_log) as records_valid,
     (select coalesce(sum(records_quarantined), 0) from ingest_log) as records_quarantined,

@@ -44,10 +44,7 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
         lines.append(f"not read now (left for the next run): {'; '.join(report.unreadable)}")
     with connect_readonly(settings.warehouse_path) as con:
         totals = con.execute((SQL_DIR / "summary_totals.sql").read_text()).fetchone()
-        (_, read, valid, quarantined, runs, completed, failed, in_flight, conflicts, first, last) = totals
-        # ingest_log has a row per reading: a file read on under a larger cap, or read again under another format,
-        # has several; its content (sha256) is the file
-        files = con.execute("select count(distinct sha256) from ingest_log").fetchone()[0]
+        (files, read, valid, quarantined, runs, completed, failed, in_flight, conflicts, first, last) = totals
         share = f" ({quarantined / read:.2%})" if read else ""
         lines.append(f"records: {read} read = {valid} valid + {quarantined} quarantined{share}, from {files} file(s)")
         partly = con.execute(  # this run's readings only: a file's earlier parts were reported by their own runs

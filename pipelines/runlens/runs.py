@@ -89,26 +89,26 @@ def stray_folders(lake_dir: Path) -> list[str]:
     return [folder.name for folder in parquet_folders(lake_dir)[1]]
 
 
-def refuse_stray_folders(lake_dir: Path) -> None:
-    """Raise a RunlensError naming the stray folders of ``lake/runs`` (see ``stray_folders``), if there are any."""
-    stray = stray_folders(lake_dir)
+def refuse_stray_folders(lake_dir: Path) -> list[Path]:
+    """The partition folders of ``lake/runs`` (``parquet_folders``); a RunlensError naming its stray folders (see
+    ``stray_folders``), if there are any."""
+    partitions, stray = parquet_folders(lake_dir)
     if stray:
         raise RunlensError(
             f"{lake.table_dir(lake_dir, lake.RUNS)} holds {len(stray)} folder(s) that are not runs partitions"
-            f" ({RUNS_PARTITION_COLUMN}=YYYY-MM-DD): {', '.join(stray)}; move them out of the lake (while they are"
-            " there, no query can read the runs table)"
+            f" ({RUNS_PARTITION_COLUMN}=YYYY-MM-DD): {', '.join(f.name for f in stray)}; move them out of the lake"
+            " (while they are there, no query can read the runs table)"
         )
+    return partitions
 
 
 def partition_days(lake_dir: Path) -> set[date]:
-    """Days that currently have a runs partition; a RunlensError when ``lake/runs`` holds a stray folder."""
-    refuse_stray_folders(lake_dir)
-    root = lake.table_dir(lake_dir, lake.RUNS)
-    if not root.is_dir():
-        return set()
+    """Days that currently have a runs partition (a ``data.parquet`` in their folder); a RunlensError when
+    ``lake/runs`` holds a stray folder. One listing of the folders serves both."""
     return {
-        date.fromisoformat(p.parent.name.removeprefix(f"{RUNS_PARTITION_COLUMN}="))
-        for p in root.glob(f"{RUNS_PARTITION_COLUMN}=*/data.parquet")
+        day
+        for folder in refuse_stray_folders(lake_dir)
+        if (folder / "data.parquet").is_file() and (day := folder_day(folder.name)) is not None
     }
 
 

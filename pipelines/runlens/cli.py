@@ -86,8 +86,10 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from runlens.report import default_report_path, render_report
+    from runlens.runs import refuse_stray_folders
 
     settings = Settings.from_env(args.data_dir)
+    refuse_stray_folders(settings.lake_dir)  # the notebook reads runs: say so in runlens's words, not DuckDB's
     out = Path(args.out) if args.out else default_report_path(settings)
     result = render_report(
         settings.warehouse_path, out, days=args.days, since=args.since, until=args.until, workflows=args.workflow
@@ -99,6 +101,7 @@ def _report(args: argparse.Namespace) -> int:
 def _sql(args: argparse.Namespace) -> int:
     import duckdb
 
+    from runlens.runs import refuse_stray_folders
     from runlens.warehouse import connect_readonly
 
     settings = Settings.from_env(args.data_dir)
@@ -123,6 +126,7 @@ def _sql(args: argparse.Namespace) -> int:
             # DuckDB does not always stop a query on Ctrl-C (a filtered cross join ran on); `interrupt()` does
             run_stoppable(query, stop=con.interrupt)
         except duckdb.Error as exc:
+            refuse_stray_folders(settings.lake_dir)  # the likely cause when a query of runs fails, named plainly
             raise RunlensError(f"query failed: {str(exc).splitlines()[0]}") from None
     return 0
 

@@ -28,10 +28,10 @@
 --   POSIX sign makes it UTC-5) or the backward-compatible US, Canada, Mexico, Brazil, Chile (`US/Eastern`): read in
 --   that zone, with its summer time. A local time that a switch repeats is the later of its two instants
 --   (2026-11-01 01:30 in New York is 06:30 UTC); one that a switch skips is read with the offset in force before it
---   (2026-03-08 02:30 in New York is 07:30 UTC). A name of that shape the time zone data does not know is DuckDB's
---   error (`Unknown TimeZone`);
--- * any other string is an error naming it: a date with a zone but no time, another layout, an offset beyond
---   ±23:59, and every other zone spelling, which DuckDB's ICU would read its own way: abbreviations (`BST` is
+--   (2026-03-08 02:30 in New York is 07:30 UTC);
+-- * any other string is an error naming it: a day that does not exist (`2026-02-30`, month 13), a name of that
+--   shape the time zone data does not know (`Mars/Olympus`), a date with a zone but no time, another layout, an
+--   offset beyond ±23:59, and every other zone spelling, which DuckDB's ICU would read its own way: abbreviations (`BST` is
 --   Asia/Dhaka there, not British Summer Time; `IST` is India), `GMT+5` / `UTC+5` (+5 hours there, the opposite of
 --   `Etc/GMT+5`), `EST5EDT`, ICU's `SystemV/...` and `Etc/Unknown` (read as UTC). A cast alone would misread some:
 --   to TIMESTAMP it drops whatever zone follows the time, to TIMESTAMPTZ it reads a string without one in the
@@ -41,19 +41,24 @@ create or replace macro utc_instant(t) as
     case
         when typeof(t) = 'TIMESTAMP WITH TIME ZONE' then t::timestamptz
         when typeof(t) <> 'VARCHAR' then timezone('UTC', t::timestamp)
-        when regexp_full_match(t::varchar, '\d{4}-\d\d-\d\d([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?)?')
-            then timezone('UTC', t::timestamp)
-        when regexp_full_match(
-            t::varchar,
-            '\d{4}-\d\d-\d\d[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?| (UTC|GMT|(Africa|America'
-            || '|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc|US|Canada|Mexico|Brazil|Chile)'
-            || '(/[A-Za-z0-9_+-]+)+))'
-        ) and not ends_with(t::varchar, ' Etc/Unknown') then t::timestamptz
-        when t is not null then error(
-            'utc_instant cannot read ''' || t::varchar || ''': expected YYYY-MM-DD or YYYY-MM-DD hh:mm[:ss[.fraction]]'
-            || ' (UTC; hh <= 23, mm and ss <= 59), the latter optionally followed by Z, an offset (+hh[:mm], hh <= 23,'
-            || ' mm <= 59) or a space and'
-            || ' UTC, GMT or an IANA time zone name (Area/Location, such as Europe/London; not an abbreviation)'
+        else coalesce(
+            -- try_cast: NULL for a day that does not exist or a zone name the time zone data does not know
+            case
+                when regexp_full_match(t::varchar, '\d{4}-\d\d-\d\d([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?)?')
+                    then timezone('UTC', try_cast(t::varchar as timestamp))
+                when regexp_full_match(
+                    t::varchar,
+                    '\d{4}-\d\d-\d\d[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?| (UTC|GMT|'
+                    || '(Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc|US|Canada'
+                    || '|Mexico|Brazil|Chile)(/[A-Za-z0-9_+-]+)+))'
+                ) and not ends_with(t::varchar, ' Etc/Unknown') then try_cast(t::varchar as timestamptz)
+            end,
+            case when t is not null then error(
+                'utc_instant cannot read ''' || t::varchar || ''': expected YYYY-MM-DD or YYYY-MM-DD'
+                || ' hh:mm[:ss[.fraction]] (UTC; a day that exists, hh <= 23, mm and ss <= 59), the latter optionally'
+                || ' followed by Z, an offset (+hh[:mm], hh <= 23, mm <= 59) or a space and UTC, GMT or an IANA time'
+                || ' zone name the time zone data knows (Area/Location, such as Europe/London; not an abbreviation)'
+            ) end
         )
     end;
 

@@ -491,8 +491,8 @@ def test_failing_checks_say_what_they_found(data_dir: Path, run_cli: CliRunner) 
 
 def test_a_stray_folder_in_runs_is_one_error_line(data_dir: Path, run_cli: CliRunner) -> None:
     """A folder under lake/runs that is not a partition stops `runlens run` with one line naming it, whether or not
-    there is something to refresh, and so do `runlens report` and a `runlens sql` query that reads runs (DuckDB's own
-    error named only the bad value or file)."""
+    there is something to refresh, and so does `runlens report`; a `runlens sql` query that fails gives DuckDB's
+    line (which names only the bad value or file) and that line."""
     (data_dir / "exports" / "a.jsonl").write_text(ndjson(r("run_1", "queued", "2026-03-01T10:00:00Z")))
     assert run_cli("run", "--data-dir", data_dir).code == 0
     runs_dir = data_dir / "lake" / "runs"
@@ -508,7 +508,9 @@ def test_a_stray_folder_in_runs_is_one_error_line(data_dir: Path, run_cli: CliRu
         result = run_cli("run", "--data-dir", data_dir)
         assert (result.code, result.err) == (2, expected)
     query = run_cli("sql", "select count(*) from workflow_metrics('2026-03-01', '2026-03-02')", "--data-dir", data_dir)
-    assert (query.code, query.err) == (2, expected)
+    assert query.code == 2
+    assert query.err.startswith("runlens: error: query failed: Invalid Input Error: Unable to cast 'oops'"), query.err
+    assert query.err.endswith("; " + expected.removeprefix("runlens: error: ")), query.err
     assert run_cli("sql", "select count(*) from ingest_log", "--data-dir", data_dir).code == 0  # runs not read
     report = run_cli("report", "--data-dir", data_dir, "--out", data_dir / "review.html")
     assert (report.code, report.err) == (2, expected)

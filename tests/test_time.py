@@ -102,6 +102,12 @@ INSTANTS: list[tuple[Any, datetime]] = [
 UNREADABLE = [
     "2026-03-01 America/New_York",
     "2026-03-01 00:00:00 Mars/Olympus",
+    "2026-03-01 00:00:00 Europe/Atlantis",
+    "2026-02-30",
+    "2026-02-29 00:00",
+    "2026-13-01T00:00Z",
+    "2026-04-31 10:00:00+02:00",
+    "2026-00-10 10:00 Europe/London",
     "2026-03-01 00:00:00 +05:30",
     "2026-3-1",
     "03/01/2026 00:00",
@@ -165,10 +171,8 @@ def test_utc_instant_reads_every_documented_spelling(macros: duckdb.DuckDBPyConn
 
 @pytest.mark.parametrize("session_zone", SESSION_ZONES)
 def test_utc_instant_refuses_what_it_cannot_read(macros: duckdb.DuckDBPyConnection, session_zone: str) -> None:
-    macros.execute(f"set TimeZone = '{session_zone}'")
-    for value in UNREADABLE:
-        with pytest.raises(duckdb.Error, match=r"utc_instant cannot read|Unknown TimeZone"):
-            macros.execute("select utc_instant(?)", [value]).fetchall()
+    """Other layouts, and days or zone names that do not exist (DuckDB's cast errors named neither)."""
+    assert_refused_by_name(macros, session_zone, UNREADABLE)
 
 
 def assert_refused_by_name(macros: duckdb.DuckDBPyConnection, session_zone: str, values: list[str]) -> None:

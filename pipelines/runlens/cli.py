@@ -126,8 +126,12 @@ def _sql(args: argparse.Namespace) -> int:
             # DuckDB does not always stop a query on Ctrl-C (a filtered cross join ran on); `interrupt()` does
             run_stoppable(query, stop=con.interrupt)
         except duckdb.Error as exc:
-            refuse_stray_folders(settings.lake_dir)  # the likely cause when a query of runs fails, named plainly
-            raise RunlensError(f"query failed: {str(exc).splitlines()[0]}") from None
+            failed = f"query failed: {str(exc).splitlines()[0]}"
+            try:  # a stray folder in lake/runs fails every query of runs with an error that names only a value
+                refuse_stray_folders(settings.lake_dir)
+            except RunlensError as stray:
+                raise RunlensError(f"{failed}; {stray}") from None
+            raise RunlensError(failed) from None
     return 0
 
 

@@ -517,6 +517,32 @@ def test_a_stray_folder_in_runs_is_one_error_line(data_dir: Path, run_cli: CliRu
     assert not (data_dir / "review.html").exists()
 
 
+@pytest.mark.parametrize("created", ["2026-03-02T10:00:00Z", "2026-03-30T10:00:00Z"])
+def test_a_run_that_moves_more_than_a_week_is_moved_in_one_step(
+    data_dir: Path, run_cli: CliRunner, warehouse: Callable[[Path], duckdb.DuckDBPyConnection], created: str
+) -> None:
+    """A run first exported without createdAt is filed under its completedAt's day; re-exported with a createdAt more
+    than a week away, earlier or later, it moves. Its old and new day are rebuilt in one Dagster run: split over
+    two, the earlier day's run left it in both partitions, the blocking run_ids_unique check failed that run and
+    every later `runlens run` planned the same split; the later day's left it in none until the second ran."""
+    exports = data_dir / "exports"
+    first = r("run_l", "failed", None, completedAt="2026-03-16T10:00:00Z", error="gave up")
+    (exports / "1.jsonl").write_text(ndjson(first))
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    (exports / "2.jsonl").write_text(ndjson({**first, "createdAt": created}))
+    (exports / "3.jsonl").write_text(ndjson(r("run_far", "queued", "2026-05-20T10:00:00Z")))  # a range of its own
+    for attempt in ("moves it", "finds nothing new"):
+        result = run_cli("run", "--data-dir", data_dir)
+        assert result.code == 0, (attempt, result.err)
+    con = warehouse(data_dir)
+    assert con.sql("select run_id, created_date::varchar from runs order by run_id").fetchall() == [
+        ("run_far", "2026-05-20"),
+        ("run_l", created[:10]),
+    ]
+    daily = "select day::varchar, failed from workflow_daily_metrics where workflow_name = 'checkout' order by day"
+    assert con.sql(daily).fetchall() == [(created[:10], 1), ("2026-05-20", 0)]
+
+
 @pytest.mark.parametrize("exports", ["none", "only invalid records"])
 def test_a_no_op_rerun_says_no_check_ran_also_when_the_lake_has_no_runs(
     data_dir: Path, run_cli: CliRunner, exports: str

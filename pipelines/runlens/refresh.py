@@ -2,7 +2,8 @@
 
 Shared by ``runlens run`` and the sensor, so both refresh exactly the same partitions. The changed days are
 grouped into ranges with small gaps (Dagster records every partition of a range, so one stale export from months
-ago gets its own short range instead of stretching one range over the months between). Each run rebuilds exactly
+ago gets its own short range instead of stretching one range over the months between); the days a run's row may
+move between always share one range, whatever the gap. Each run rebuilds exactly
 its days (run config); the range only says which partitions Dagster records. Days outside the partitions
 definition (before its start, after today) ride along with the nearest range. The last run also refreshes the
 whole-lake metric tables and the warehouse, and records the ingests it covered.
@@ -105,22 +106,16 @@ def plan_refresh(settings: Settings) -> list[RefreshRun]:
     pending, newest_seq = runs.pending_exports(settings.lake_dir)
     if not pending:
         return []
-    changed = sorted(runs.affected_days(settings.lake_dir, pending))
-    low = day_partitions.start.date()
-    high = datetime.now(UTC).date()
-    if not changed:  # only quarantined records: the warehouse shows them, and they are recorded applied
+    linked = runs.linked_days(settings.lake_dir, pending)
+    if not linked:  # only quarantined records: the warehouse shows them, and they are recorded applied
         return [WarehouseRefresh(newest_seq)]
-    clusters: list[list[date]] = []
-    for day in changed:
-        position = min(max(day, low), high)
-        if clusters and (position - min(max(clusters[-1][-1], low), high)).days <= MAX_GAP_DAYS:
-            clusters[-1].append(day)
-        else:
-            clusters.append([day])
+    changed = sorted(set().union(*linked))
+    low, high = day_partitions.start.date(), datetime.now(UTC).date()
+    clusters = day_clusters(linked, low, high)
     return [
         DaysRefresh(
-            first=min(max(cluster[0], low), high),
-            last=min(max(cluster[-1], low), high),
+            first=_position(cluster[0], low, high),
+            last=_position(cluster[-1], low, high),
             days=cluster,
             final=i == len(clusters) - 1,
             all_days=changed,
@@ -128,6 +123,31 @@ def plan_refresh(settings: Settings) -> list[RefreshRun]:
         )
         for i, cluster in enumerate(clusters)
     ]
+
+
+def day_clusters(linked: list[frozenset[date]], low: date, high: date) -> list[list[date]]:
+    """The days to rebuild (``runs.linked_days``) grouped into runs, in day order: a day within ``MAX_GAP_DAYS`` of
+    the run's last day joins it, and the days of one set of linked days (a run's row may move between them) span
+    one run, with every day between them. Split over two runs, a run moving to an earlier day would be in two
+    partitions between them (the blocking run_ids_unique check fails the first, and so every later refresh), and
+    one moving to a later day in none. Days are compared at their position in the partitions definition (a day
+    before its start or after ``high`` rides along with the nearest run)."""
+    spans = sorted(((_position(min(d), low, high), _position(max(d), low, high), d) for d in linked), key=_ends)
+    clusters: list[tuple[date, set[date]]] = []  # (the run's last position, its days)
+    for first, last, days in spans:
+        if clusters and (first - clusters[-1][0]).days <= MAX_GAP_DAYS:
+            clusters[-1] = (max(clusters[-1][0], last), clusters[-1][1] | days)
+        else:
+            clusters.append((last, set(days)))
+    return [sorted(days) for _, days in clusters]
+
+
+def _ends(span: tuple[date, date, frozenset[date]]) -> tuple[date, date]:
+    return span[0], span[1]
+
+
+def _position(day: date, low: date, high: date) -> date:
+    return min(max(day, low), high)
 
 
 def earlier_step_failed(instance: dg.DagsterInstance, plan_id: str | None) -> bool:

@@ -137,11 +137,18 @@ def all_keyed(con: duckdb.DuckDBPyConnection, files: list[str]) -> bool:
 
 
 def affected_days(lake_dir: Path, export_ids: Collection[str]) -> set[date]:
-    """The runs partitions that the staged records of ``export_ids`` can change (by run_key when every staged file
-    has it: the days of every record of the runs they mention; otherwise from the current runs partitions)."""
+    """The runs partitions that the staged records of ``export_ids`` can change (``linked_days``, merged)."""
+    return set().union(*linked_days(lake_dir, export_ids))
+
+
+def linked_days(lake_dir: Path, export_ids: Collection[str]) -> list[frozenset[date]]:
+    """The runs partitions that the staged records of ``export_ids`` can change, as the distinct sets of days that
+    one run's row may move between (by run_key when every staged file has it: the days of every record of a run
+    they mention; otherwise a new record's day and its run's current partition). Days of one set must be rebuilt
+    in one pass: a run moved by two passes is, between them, in two partitions or in none."""
     new = staged_files(lake_dir, export_ids)
     if not new:
-        return set()
+        return []
     current = [str(partition_file(lake_dir, d)) for d in sorted(partition_days(lake_dir))]
     every = staged_files(lake_dir)
     with db.connect() as con:
@@ -151,8 +158,8 @@ def affected_days(lake_dir: Path, export_ids: Collection[str]) -> set[date]:
         elif current:
             rows = con.execute(AFFECTED_DAYS_SQL, {"new_staged": new, "runs": current}).fetchall()
         else:
-            rows = con.execute("select distinct created_date from read_parquet($f)", {"f": new}).fetchall()
-    return {row[0] for row in rows}
+            rows = con.execute("select distinct [created_date] from read_parquet($f)", {"f": new}).fetchall()
+    return [frozenset(row[0]) for row in rows]
 
 
 def covers_every_day(lake_dir: Path, days: Collection[date]) -> bool:

@@ -181,3 +181,64 @@ def test_taking_the_write_lock_sweeps_what_killed_writers_left(tmp_path: Path) -
     with lake_write_lock(lake_dir):
         assert not any(path.exists() for path in leftovers)
         assert (partition / "data.parquet").read_bytes() == b"kept"
+
+
+HOLDER = textwrap.dedent(
+    """
+    import os, sys, uuid
+    from pathlib import Path
+    from dagster._core.events import DagsterEvent, DagsterEventType, EngineEventData
+    from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+    from runlens.pipeline import open_instance
+
+    instance = open_instance(Path(sys.argv[1]))
+    run = DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED)
+    instance.add_run(run)
+    pid = int(sys.argv[2]) if len(sys.argv) > 2 else os.getpid()
+    started = DagsterEvent(
+        DagsterEventType.ENGINE_EVENT.value, "__ASSET_JOB", event_specific_data=EngineEventData(), pid=pid
+    )
+    instance.report_dagster_event(started, run.run_id)
+    instance.event_log_storage.claim_concurrency_slot("runlens_lake", run.run_id, "runs")
+    print(run.run_id)
+    """
+)
+
+
+def hold_lake_pool(home: Path, pid: int | None = None) -> str:
+    """A run left STARTED holding the runlens_lake pool slot, as a CLI or UI materialization killed with SIGKILL
+    leaves it (without runlens's data-directory tag); its step events come from ``pid`` (default: the holder
+    process, which has exited when this returns). Returns its run id."""
+    args = [sys.executable, "-c", HOLDER, str(home), *([str(pid)] if pid else [])]
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    return subprocess.run(args, check=True, capture_output=True, text=True, env=env).stdout.strip()
+
+
+@pytest.fixture
+def pooled_home(dagster_home: Path) -> Path:
+    """An instance with the project's dagster.yaml: the runlens_lake pool has one slot."""
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "dagster.yaml", dagster_home / "dagster.yaml")
+    return dagster_home
+
+
+def test_a_pool_slot_held_by_a_dead_run_is_freed_and_a_live_holder_is_named(tmp_path: Path, pooled_home: Path) -> None:
+    """A run whose processes are gone keeps its pool slot; before, `runlens run` waited for it inside Dagster for
+    ever, printing nothing, and neither Ctrl-C nor SIGTERM ended the wait. Now the dead holder's slot is freed; a
+    live holder is named and Ctrl-C ends the wait."""
+    data = tmp_path / "data"
+    generate_exports(data / "exports", runs=50, days=1, seed=3, snapshots_per_day=1)
+    dead = hold_lake_pool(pooled_home)
+    first = start_run(data, pooled_home)
+    _, err = first.communicate(timeout=90)  # without the fix it waited for ever
+    assert first.returncode == 0, err
+    assert f"Dagster run {dead} held the runlens_lake pool after its process ended: released" in err
+
+    live = hold_lake_pool(pooled_home, pid=os.getpid())
+    generate_exports(data / "exports" / "more", runs=50, days=1, seed=4, snapshots_per_day=1)
+    waiting = start_run(data, pooled_home)
+    assert waiting.stderr is not None
+    line = waiting.stderr.readline()
+    assert line == f"runlens: waiting for Dagster run {live}, which uses the runlens_lake pool (Ctrl-C stops waiting)\n"
+    waiting.send_signal(signal.SIGINT)
+    _, rest = waiting.communicate(timeout=30)
+    assert (waiting.returncode, rest) == (130, "runlens: interrupted\n")

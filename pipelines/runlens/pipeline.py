@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from dagster._utils.interrupts import capture_interrupts
 from runlens import exports, ingest, warehouse
 from runlens.config import PROJECT_DIR, Settings
 from runlens.defs.partitions import export_files
-from runlens.defs.resources import RunlensResource
+from runlens.defs.resources import LAKE_POOL, RunlensResource
 from runlens.errors import RunlensError
 from runlens.interrupts import raise_for
 from runlens.locks import file_lock
@@ -42,6 +43,7 @@ DATA_DIR_TAG = "runlens/data_dir"
 # they sit in the terminal's process group, so Ctrl-C reached them too and each watcher printed a KeyboardInterrupt
 # traceback. Dagster's own in-process default (an ephemeral instance) captures nothing either; the UI still shows every
 # run's events, and the instance's own setting still applies to the runs the UI and the daemon launch.
+POOL_POLL_SECONDS = 0.5
 NO_COMPUTE_LOG_CAPTURE = {
     "compute_logs": {"module": "dagster._core.storage.noop_compute_log_manager", "class": "NoOpComputeLogManager"}
 }
@@ -175,6 +177,51 @@ def fail_orphaned_runs(instance: dg.DagsterInstance, settings: Settings) -> list
     return [run.run_id for run in orphans]
 
 
+def wait_for_lake_pool(
+    instance: dg.DagsterInstance, echo: Callable[[str], None], checkpoint: Callable[[], None]
+) -> None:
+    """Return once no other run holds or waits for the ``runlens_lake`` pool, so that the next run does not wait
+    inside Dagster, where neither Ctrl-C nor SIGTERM stops it and nothing is printed.
+
+    A run that has ended but still holds a slot or a place in the pool's queue (it finished, or every process that
+    logged its events is gone: a CLI or UI materialization killed with SIGKILL, which no ``runlens run`` tag marks)
+    is marked failed and removed from the pool: left there, it would block every later run for ever. A live one is
+    named once, and the wait polls ``checkpoint`` (Ctrl-C). Processes are looked up on this machine: the instance
+    is local (SQLite)."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return
+    named: set[str] = set()
+    while True:
+        info = storage.get_concurrency_info(LAKE_POOL)
+        users = info.active_run_ids | {step.run_id for step in info.pending_steps}
+        if info.limit is None or not users:
+            return
+        for run_id in sorted(users - named):
+            run = instance.get_run_by_id(run_id)
+            pids = {e.dagster_event.pid for e in instance.all_logs(run_id) if e.dagster_event and e.dagster_event.pid}
+            if run is None or run.is_finished or (pids and not any(_alive(pid) for pid in pids)):
+                if run is not None and not run.is_finished:
+                    instance.report_run_failed(run, message="its process ended without ending the run")
+                storage.free_concurrency_slots_for_run(run_id)
+                echo(f"Dagster run {run_id} held the {LAKE_POOL} pool after its process ended: released")
+            else:
+                named.add(run_id)
+                echo(f"waiting for Dagster run {run_id}, which uses the {LAKE_POOL} pool (Ctrl-C stops waiting)")
+        checkpoint()
+        time.sleep(POOL_POLL_SECONDS)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _record(report: PipelineReport, result: dg.ExecuteInProcessResult) -> None:
     report.dagster_runs.append(result.run_id)
     for evaluation in result.get_asset_check_evaluations():
@@ -234,6 +281,7 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
 
             def materialize(selection: list[str] | dg.AssetSelection, **options: Any) -> None:
                 checkpoint()  # no run after Ctrl-C: the one before may have finished without noticing it
+                wait_for_lake_pool(instance, echo, checkpoint)
                 _record(report, _materialize(definitions, settings, instance, selection, **options))
 
             for run_id in fail_orphaned_runs(instance, settings):

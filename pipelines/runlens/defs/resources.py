@@ -4,6 +4,9 @@ import dagster as dg
 
 from runlens.config import Settings
 
+# Every asset that writes to the lake is in this pool, which dagster.yaml gives one slot: two runs never write at once.
+LAKE_POOL = "runlens_lake"
+
 
 class RunlensResource(dg.ConfigurableResource):
     """The data root (exports, lake, warehouse); empty means RUNLENS_DATA_DIR or ./data, read at run time."""

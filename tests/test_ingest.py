@@ -436,6 +436,90 @@ def test_utf8_encoded_surrogates_are_quarantined_not_a_crash(data_dir: Path) -> 
     assert got.log["records_read"] == 4
 
 
+RUN_A = {"runId": "run_a", "workflowName": "w", "status": "queued"}
+NESTED = {"runId": "run_nested", "workflowName": "w", "status": "queued"}
+HUGE_INT = b"9" * 5000  # longer than Python converts from text; valid JSON
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "staged", "quarantined"),
+    [
+        # a run holding an integer of 5,000 digits (valid: any value passes in an unknown field) before a list
+        (
+            "huge_int.json",
+            b'{"runId": "run_big", "workflowName": "w", "status": "queued", "zz": ' + HUGE_INT + b', "results": []}',
+            ["run_big"],
+            [],
+        ),
+        # a run with a number JSON does not allow (01) before a list of run-like items: one invalid record
+        (
+            "leading_zero.json",
+            b'{"runId": "run_x", "workflowName": "w", "status": "queued", "input": {"a": 01}, "items": ['
+            + json.dumps(NESTED).encode()
+            + b"]}",
+            [],
+            [0],
+        ),
+        # invalid UTF-8 in a member before the list: one invalid record
+        (
+            "bad_utf8.json",
+            b'{"runId": "run_u", "workflowName": "w\xff", "status": "queued", "items": ['
+            + json.dumps(NESTED).encode()
+            + b"]}",
+            [],
+            [0],
+        ),
+        # no run member, but what comes before the list is not JSON: not unwrapped on a failed parse
+        (
+            "bad_wrapper.json",
+            b'{"meta": {"a": 01}, "runs": [' + json.dumps(NESTED).encode() + b"]}",
+            [],
+            [0],
+        ),
+        # a wrapper whose metadata holds a valid 5,000-digit integer is still a wrapper
+        (
+            "huge_int_wrapper.json",
+            b'{"meta": {"n": ' + HUGE_INT + b'}, "runs": [' + json.dumps(RUN_A).encode() + b"]}",
+            ["run_a"],
+            [],
+        ),
+    ],
+)
+def test_a_top_level_object_whose_start_cannot_be_parsed_is_one_record(
+    data_dir: Path, name: str, content: bytes, staged: list[str], quarantined: list[int]
+) -> None:
+    """A top-level object whose members before a wrapper-key list the member check could not parse (an integer
+    beyond Python's 4,300 digits, invalid JSON, invalid UTF-8) was taken for a wrapper: the run vanished with no
+    note (nothing read, nothing quarantined) or the items of its list were staged as runs. It is one record now,
+    staged or quarantined; only an object read to be a wrapper gives its list's items."""
+    got = ingest(data_dir, name, content, reference=False)
+    assert [row["run_id"] for row in got.staged] == staged
+    assert [row["record_index"] for row in got.quarantine] == quarantined
+    assert got.log["records_read"] == len(staged) + len(quarantined)
+    assert "run_nested" not in {row["run_id"] for row in got.staged}
+    message = got.log["message"] or ""
+    read_whole = "could not be read" in message and "read as one record" in message
+    assert read_whole == (name in ("leading_zero.json", "bad_utf8.json", "bad_wrapper.json")), message
+    for row in got.quarantine:
+        assert row["raw"].startswith("{") and row["raw"].rstrip().endswith("]}"), "the whole object, kept whole"
+        assert any(error["keyword"] == "json" for error in row["errors"])
+
+
+def test_a_run_longer_than_the_record_cap_before_its_list_is_quarantined_whole(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The member check cannot read an object longer than the record cap: such an object was taken for a wrapper,
+    the run dropped and the items of its list staged. It is one record, quarantined as over-long."""
+    monkeypatch.setenv("RUNLENS_MAX_RECORD_BYTES", "2000")
+    run = {"runId": "run_long", "workflowName": "w", "status": "queued", "pad": "x" * 3000}
+    content = json.dumps(run)[:-1] + ', "items": [' + json.dumps(NESTED) + "]}"
+    got = ingest(data_dir, "long.json", content, reference=False)
+    assert got.staged == []
+    (row,) = got.quarantine
+    assert row["raw"].startswith('{"runId": "run_long"')
+    assert got.log["records_read"] == 1
+
+
 def test_truncated_json_array_keeps_the_complete_records(data_dir: Path) -> None:
     complete = [VALID_BASE, variant(runId="run_2")]
     text = json.dumps(complete, indent=2)[:-2] + ',\n  {"runId": "run_3", "workflowName": "w", "sta'

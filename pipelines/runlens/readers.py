@@ -799,7 +799,7 @@ class JsonSplitter:
             if self.in_wrapper_rest:  # another list of records in the same wrapper: its items are records too
                 self._open_list(2, line)
                 return pos + 1
-            if not self._run_keys_before(buf[start:pos]):
+            if not self._run_keys_before(buf[start:pos], line):
                 self._open_list(2, line)
                 return pos + 1
         return start
@@ -824,18 +824,35 @@ class JsonSplitter:
         else:
             self._begin(line)
 
-    def _run_keys_before(self, text: bytes) -> bool:
+    def _run_keys_before(self, text: bytes, line: int) -> bool:
         """Whether the top-level object collected so far (``pieces`` + ``text``, which ends with a wrapper key and
-        its colon) has a member that only a run has: then it is a run with a list field, not a wrapper."""
-        members = _members_of(b"".join(self.pieces) + text, self.cap)
-        return members is not None and not RUN_KEYS.isdisjoint(members)
+        its colon) is a run with a list field rather than a wrapper: it has a member that only a run has, or what
+        it holds before the list cannot be read (not valid JSON or UTF-8, or longer than the record cap). Only an
+        object read to be a wrapper is unwrapped: one that cannot be told is one record, quarantined if invalid, so
+        nothing of it vanishes and no item of its list is taken for a run."""
+        members = None if self.size + len(text) > self.cap else _members_of(b"".join(self.pieces) + text, cut=True)
+        if members is None:
+            self.warnings.append(
+                f"the object starting at line {self.start_line} has a list under a wrapper key at line {line}, but "
+                "what comes before the list could not be read (not valid JSON, or longer than the record cap): the "
+                "object is read as one record, not as a wrapper of records"
+            )
+            return True
+        return not RUN_KEYS.isdisjoint(members)
 
     def _check_wrapper_rest(self, line: int) -> None:
         """The members of a wrapper object after its list(s) of records are not records (metadata such as a page
         token); say so when they look like a run's, so nothing of a run goes unmentioned."""
-        members = _members_of(b"{" + b"".join(self.pieces).lstrip(_WHITESPACE + b","), self.cap)
+        rest = b"{" + b"".join(self.pieces).lstrip(_WHITESPACE + b",")
+        members = None if self.size > self.cap else _members_of(rest)
         found = sorted(RUN_KEYS.intersection(members or ()))
-        if found:
+        if members is None:
+            self.warnings.append(
+                f"the object ending at line {line} holds a list under a wrapper key, read as its records, and "
+                "members after it that could not be read (not valid JSON, or longer than the record cap): they "
+                "were not read as a record"
+            )
+        elif found:
             self.warnings.append(
                 f"the object ending at line {line} holds a list under a wrapper key, read as its records, and also "
                 f"{', '.join(found)} after it: those members were not read as a record"
@@ -885,19 +902,28 @@ def _json_line_end(head: bytes, whole: bool) -> bytes | None:
     return b"\n" if end.group().endswith(b"\n") else b"\r"
 
 
-def _members_of(text: bytes, cap: int) -> set[str] | None:
-    """The member names of a top-level object cut short before its next member's value (``{"a": 1, "key":``) or
-    after its last one (``{...}``); None when it cannot be told (the text is longer than the cap or not JSON)."""
-    if len(text) > cap:
-        return None
-    head = _KEY_BEFORE.sub(b"", text).rstrip(_WHITESPACE + b",")
-    if not head.endswith(b"}"):
+def _members_of(text: bytes, cut: bool = False) -> set[str] | None:
+    """The member names of a top-level object, whole (``{...}``) or, when ``cut``, cut short before its next
+    member's value (``{"a": 1, "key":``); None when it cannot be told: the text is not valid UTF-8 or not JSON as
+    runlens reads it (``NaN`` and ``Infinity`` are not JSON; an integer of more than 4,300 digits is, and is not
+    converted)."""
+    head = text
+    if cut:
+        head = _KEY_BEFORE.sub(b"", text).rstrip(_WHITESPACE)
+        if head.endswith(b","):  # the comma before the key; one after the brace alone is a stray one
+            head = head[:-1]
+            if head.rstrip(_WHITESPACE) == b"{":
+                return None
         head += b"}"
     try:
-        value = json.loads(head)
+        value = json.loads(head.decode("utf-8"), parse_int=len, parse_float=len, parse_constant=_not_json)
     except (ValueError, RecursionError):
         return None
     return set(value) if isinstance(value, dict) else None
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _skip_white(data: np.ndarray, at: np.ndarray, limit: np.ndarray, step: int) -> np.ndarray | None:

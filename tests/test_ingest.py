@@ -476,6 +476,15 @@ HUGE_INT = b"9" * 5000  # longer than Python converts from text; valid JSON
             [],
             [0],
         ),
+        # a valid run whose member just before the list is an object (the cut text ended in its brace)
+        (
+            "object_before_list.json",
+            b'{"runId": "run_o", "workflowName": "w", "status": "queued", "input": {"a": 1}, "items": ['
+            + json.dumps(NESTED).encode()
+            + b"]}",
+            ["run_o"],
+            [],
+        ),
         # a wrapper whose metadata holds a valid 5,000-digit integer is still a wrapper
         (
             "huge_int_wrapper.json",

@@ -529,6 +529,34 @@ def test_a_run_longer_than_the_record_cap_before_its_list_is_quarantined_whole(
     assert got.log["records_read"] == 1
 
 
+def test_a_utf8_file_with_a_nul_as_its_second_byte_is_read_as_utf8(data_dir: Path) -> None:
+    """A damaged line holding a NUL at the file's second byte made the file read as UTF-16LE: one record of CJK
+    garbage, the valid lines gone into it. The NUL line is quarantined at its line and the valid lines staged."""
+    lines = [line(variant(runId=f"run_{i}")) for i in range(3)]
+    got = ingest(data_dir, "nul.jsonl", b"\n\0\n" + "\n".join(lines).encode() + b"\n", reference=False)
+    assert [row["run_id"] for row in got.staged] == ["run_0", "run_1", "run_2"]
+    assert [row["record_index"] for row in got.staged] == [1, 2, 3]
+    (bad,) = got.quarantine
+    assert (bad["record_index"], bad["line"], bad["raw"]) == (0, 2, "\0")
+    assert got.log["records_read"] == 4
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("name", ["runs.jsonl", "runs.json"])
+def test_exports_in_utf16_and_utf32_without_a_bom_are_decoded(data_dir: Path, encoding: str, name: str) -> None:
+    """BOM-less UTF-16 and UTF-32 exports are read whatever their byte order; UTF-32LE was taken for UTF-16LE (its
+    first two bytes look alike) and read as garbage. Non-ASCII names come out verbatim."""
+    names = ["Zürich 数据", "😀 emoji", "plain"]
+    records = [variant(runId=f"run_{i}", workflowName=text) for i, text in enumerate(names)]
+    text = "\n".join(map(line, records)) + "\n" if name.endswith(".jsonl") else json.dumps(records, indent=1)
+    got = ingest(data_dir, name, text.encode(encoding), reference=False)
+    assert got.quarantine == []
+    assert [(row["run_id"], row["workflow_name"]) for row in got.staged] == [
+        (f"run_{i}", text) for i, text in enumerate(names)
+    ]
+    assert got.log["outcome"] == "ingested"
+
+
 def test_truncated_json_array_keeps_the_complete_records(data_dir: Path) -> None:
     complete = [VALID_BASE, variant(runId="run_2")]
     text = json.dumps(complete, indent=2)[:-2] + ',\n  {"runId": "run_3", "workflowName": "w", "sta'

@@ -513,3 +513,16 @@ def test_readings_under_raising_caps_read_every_record_of_one_uncapped_reading_o
         patch.setattr(readers, "CHUNK_BYTES", blocks[0])
         patch.setattr(readers, "LINE_END_HEAD_BYTES", blocks[1])
         assert read_on_under(path, caps) == read_on_under(path, [])
+
+
+@pytest.mark.parametrize("prefix", [b"\n\0\n", b"\0\n", b"\0\0\n", b"{\0\n", b"\n\0\0\0\n", b"\n\0\n\0\n"])
+def test_stray_nuls_at_the_start_of_a_utf8_file_do_not_make_it_utf16_or_utf32(prefix: bytes) -> None:
+    """NUL bytes in damaged UTF-8 lines at the file's start used to make it UTF-16 from its first two bytes."""
+    body = "\n".join(json.dumps({"runId": f"run_{i}", "workflowName": "w", "status": "queued"}) for i in range(3))
+    assert readers._detect_encoding(prefix + body.encode()) == "utf-8"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_bomless_utf16_and_utf32_are_told_apart_with_non_ascii_text_early(encoding: str) -> None:
+    records = [{"runId": "r", "workflowName": "数据" * 60, "status": "queued"}]
+    assert readers._detect_encoding(json.dumps(records, ensure_ascii=False).encode(encoding)) == encoding

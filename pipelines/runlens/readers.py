@@ -35,6 +35,7 @@ from runlens.errors import DecompressedCapError, ExportReadError, NotLineDelimit
 
 CHUNK_BYTES = 8 * 2**20
 KEEP_OVERSIZED_BYTES = 64 * 2**10
+ENCODING_SNIFF_BYTES = 1024  # what the encoding of a file without a BOM is told from
 LINE_END_HEAD_BYTES = 8 * 2**20  # a file's head (decoded): what decides how it is split, read whatever the cap
 WRAPPER_KEYS = frozenset({"runs", "data", "items", "results", "records", "workflowRuns", "executions"})
 # Members only a run has: an object holding one of them before a list under a wrapper key is a run, not a wrapper.
@@ -371,14 +372,25 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def _detect_encoding(head: bytes) -> str:
+    """The encoding of the file that starts with ``head``: UTF-32 or UTF-16 by their BOM; without one, the first
+    of UTF-32LE, UTF-32BE, UTF-16LE and UTF-16BE in which the first two code units of the file's first
+    ``ENCODING_SNIFF_BYTES`` are ASCII characters (a JSON text starts with two, as RFC 4627 has it: ``[``, ``{``,
+    white space, a quote) and at least a quarter of them are (a JSON export's keys and punctuation are); else UTF-8.
+    A NUL byte in UTF-8 text (a damaged line) only looks like UTF-16 at the one code unit it stands in: the file was
+    read as UTF-16 from two bytes, its records garbled into one. UTF-32LE is tried before UTF-16LE, which its ASCII
+    also matches for one code unit in two."""
     if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         return "utf-32"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if len(head) >= 2 and head[0] != 0 and head[1] == 0:
-        return "utf-16-le"
-    if len(head) >= 2 and head[0] == 0 and head[1] != 0:
-        return "utf-16-be"
+    if 0 not in head[:ENCODING_SNIFF_BYTES]:
+        return "utf-8"
+    data = np.frombuffer(head, dtype=np.uint8, count=min(len(head), ENCODING_SNIFF_BYTES))
+    for encoding, width, low in _BOMLESS:
+        units = data[: data.size // width * width].reshape(-1, width)
+        ascii_units = (units[:, low] > 0) & (units[:, low] < 0x80) & (units.sum(axis=1) == units[:, low])
+        if ascii_units[:2].all() and ascii_units.size and ascii_units.sum() * 4 >= ascii_units.size:
+            return encoding
     return "utf-8"
 
 
@@ -567,6 +579,8 @@ def _too_long(cap: int) -> str:
 
 _SPACE = np.zeros(256, dtype=bool)  # what bytes.isspace() and bytes.strip() treat as white space
 _SPACE[list(b" \t\n\r\x0b\x0c")] = True
+# Encodings told without a BOM: a code unit's width and the position of an ASCII character's one non-zero byte.
+_BOMLESS = (("utf-32-le", 4, 0), ("utf-32-be", 4, 3), ("utf-16-le", 2, 0), ("utf-16-be", 2, 1))
 _OPENERS = np.zeros(256, dtype=np.int8)
 _OPENERS[[ord("{"), ord("[")]] = 1
 _OPENERS[[ord("}"), ord("]")]] = -1

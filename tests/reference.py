@@ -78,7 +78,7 @@ def split_ndjson(text: str) -> list[RawItem]:
     lines = re.split(r"\r\n|\r|\n", text) if _lone_cr_lines(text) else text.split("\n")
     items: list[RawItem] = []
     for number, line in enumerate(lines, start=1):
-        if line.strip():
+        if line.strip(_WS):  # blank is JSON's white space only: a line of form feeds is a (bad) record
             items.append(RawItem(len(items), number, line))
     return items
 

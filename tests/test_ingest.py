@@ -557,6 +557,21 @@ def test_exports_in_utf16_and_utf32_without_a_bom_are_decoded(data_dir: Path, en
     assert got.log["outcome"] == "ingested"
 
 
+def test_ndjson_lines_of_form_feeds_or_vertical_tabs_are_quarantined_at_their_line(data_dir: Path) -> None:
+    """A line holding only form feeds or vertical tabs is not blank in JSON (white space is space, tab, CR, LF):
+    it is quarantined as invalid JSON at its line, not dropped; truly blank lines are still skipped."""
+    lines = [line(variant(runId="run_1")), "\x0c", "\x0b \x0b", " \t\r", line(variant(runId="run_2")), "\x0c"]
+    got = ingest(data_dir, "ff.jsonl", "\n".join(lines), reference=False)
+    assert [row["run_id"] for row in got.staged] == ["run_1", "run_2"]
+    assert [(row["record_index"], row["line"], row["raw"]) for row in got.quarantine] == [
+        (1, 2, "\x0c"),
+        (2, 3, "\x0b \x0b"),
+        (4, 6, "\x0c"),
+    ]
+    assert all(error["keyword"] == "json" for row in got.quarantine for error in row["errors"])
+    assert (got.log["records_read"], got.log["records_quarantined"]) == (5, 3)
+
+
 def test_truncated_json_array_keeps_the_complete_records(data_dir: Path) -> None:
     complete = [VALID_BASE, variant(runId="run_2")]
     text = json.dumps(complete, indent=2)[:-2] + ',\n  {"runId": "run_3", "workflowName": "w", "sta'

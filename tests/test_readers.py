@@ -526,3 +526,23 @@ def test_stray_nuls_at_the_start_of_a_utf8_file_do_not_make_it_utf16_or_utf32(pr
 def test_bomless_utf16_and_utf32_are_told_apart_with_non_ascii_text_early(encoding: str) -> None:
     records = [{"runId": "r", "workflowName": "数据" * 60, "status": "queued"}]
     assert readers._detect_encoding(json.dumps(records, ensure_ascii=False).encode(encoding)) == encoding
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 10**9])
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_ndjson_lines_of_form_feeds_or_vertical_tabs_are_records_not_blank(size: int, ending: str) -> None:
+    """JSON's white space is space, tab, \\r and \\n: a line of form feeds or vertical tabs is not blank but a record
+    (which the ingest quarantines as invalid JSON); such lines were dropped without a word, the last line too."""
+    rec = '{"runId": "r", "workflowName": "w", "status": "queued"}'
+    lines = [rec, "\x0c", "\x0b \x0b", " \t", "", rec, " \x0c ", "\x0b"]
+    text = ending.join(lines)
+    got = collect(iter_ndjson(chunked(text.encode(), size), Limits()))
+    cr = b"\r" if ending == "\r\n" else b""  # a line keeps the \\r of its CRLF (JSON white space)
+    assert got == [
+        (rec.encode() + cr, 1, None),
+        (b"\x0c" + cr, 2, None),
+        (b"\x0b \x0b" + cr, 3, None),
+        (rec.encode() + cr, 6, None),
+        (b" \x0c " + cr, 7, None),
+        (b"\x0b", 8, None),
+    ]

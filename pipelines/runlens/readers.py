@@ -537,13 +537,15 @@ def _lone_cr_line_ends(head: bytes, whole: bool) -> bool | None:
 
 def _add_lines(batch: RawBatch, lines: list[bytes], first_line: int, cap: int, padded: bool) -> None:
     """Append the non-blank lines; the common case (no empty, padded or over-long line) takes no per-line Python.
-    ``padded``: whether some line starts or ends with white space (it may be blank)."""
+    ``padded``: whether some line starts or ends with white space (it may be blank). Blank is JSON's white space
+    only (space, tab, ``\r``): a line of form feeds or vertical tabs is not JSON, so it is a record, quarantined
+    (``bytes.strip`` also strips ``\x0b`` and ``\x0c``, and such lines were dropped without a word)."""
     if lines and not padded and min(map(len, lines)) > 0 and max(map(len, lines)) <= cap:
         batch.raws.extend(lines)
         batch.lines.extend(range(first_line, first_line + len(lines)))
         return
     for offset, line in enumerate(lines):
-        if line.strip():
+        if line.strip(_WHITESPACE):
             if len(line) > cap:
                 batch.add(line[:KEEP_OVERSIZED_BYTES], first_line + offset, _too_long(cap))
             else:
@@ -577,7 +579,9 @@ def _too_long(cap: int) -> str:
     return f"record longer than {cap} bytes (RUNLENS_MAX_RECORD_BYTES); only its start is kept"
 
 
-_SPACE = np.zeros(256, dtype=bool)  # what bytes.isspace() and bytes.strip() treat as white space
+# What bytes.isspace() and bytes.strip() treat as white space: a line starting or ending with one takes the slow
+# path, which tells blank lines (JSON white space only) from records.
+_SPACE = np.zeros(256, dtype=bool)
 _SPACE[list(b" \t\n\r\x0b\x0c")] = True
 # Encodings told without a BOM: a code unit's width and the position of an ASCII character's one non-zero byte.
 _BOMLESS = (("utf-32-le", 4, 0), ("utf-32-be", 4, 3), ("utf-16-le", 2, 0), ("utf-16-be", 2, 1))

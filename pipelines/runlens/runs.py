@@ -329,6 +329,10 @@ def applied_seq(lake_dir: Path) -> int:
 
 
 def mark_applied(lake_dir: Path, seq: int) -> None:
+    """Record the ingests up to ``seq`` reflected in ``runs``; never moves the marker back (a refresh planned before
+    another one that covered newer ingests may finish after it). Callers hold ``lake_write_lock``, so the read and
+    the atomic rename are not interleaved with another writer's."""
+    seq = max(seq, applied_seq(lake_dir))
     with lake.atomic_target(_state_file(lake_dir)) as tmp:
         tmp.write_text(json.dumps({"applied_ingest_seq": seq}))
 

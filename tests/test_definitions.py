@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import pyarrow.parquet as pq
 import pytest
 import reference as ref
 from conftest import CliRunner
@@ -228,3 +229,136 @@ def test_refresh_sensor_plans_again_after_a_failed_run_and_waits_while_one_is_qu
     again = runs_refresh_sensor(ctx)
     assert isinstance(again, dg.SensorResult) and refresh_days(again) == ["2026-03-01"]
     assert again.run_requests[0].tags[PLAN_TAG] != tags[PLAN_TAG]
+
+
+def launch(
+    definitions: dg.Definitions,
+    instance: dg.DagsterInstance,
+    data_dir: Path,
+    request: dg.RunRequest | None = None,
+    selection: list[str] | dg.AssetSelection | None = None,
+) -> dg.ExecuteInProcessResult:
+    """What the daemon does with a run request (its selection, tags and config), in process; or runs ``selection``."""
+    if request is not None:
+        selection = [key.to_user_string() for key in request.asset_selection or []]
+    return dg.materialize(
+        [*definitions.assets, *definitions.asset_checks],
+        selection=selection,
+        instance=instance,
+        tags=dict(request.tags) if request else None,
+        run_config=request.run_config if request else None,
+        resources={"runlens": RunlensResource(data_dir=str(data_dir))},
+        raise_on_error=False,
+    )
+
+
+def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
+
+
+def test_refresh_sensor_holds_back_while_a_blocking_ingest_check_fails(
+    data_dir: Path, definitions: dg.Definitions
+) -> None:
+    """An ingest run whose blocking ingest_reconciles check fails stops there, as `runlens run` does: the refresh
+    sensor requests nothing (and says why) until the check passes again, and then plans the new export's day."""
+    exports_dir = data_dir / "exports"
+    (exports_dir / "a.jsonl").write_text(json.dumps(record("run_a", "queued", "2026-03-01T00:00:00Z")) + "\nnot json\n")
+    instance = dg.DagsterInstance.ephemeral()
+    tick = run(export_files_sensor, context(instance, data_dir))
+    apply(instance, tick)
+    assert launch(definitions, instance, data_dir, tick.run_requests[0]).success
+    refresh = runs_refresh_sensor(context(instance, data_dir))
+    assert isinstance(refresh, dg.SensorResult)
+    assert all(launch(definitions, instance, data_dir, request).success for request in refresh.run_requests)
+    applied = runs_applied(data_dir)
+    assert applied > 0
+
+    # one quarantined record goes missing from the lake: the ingest log no longer adds up
+    (quarantine,) = [
+        p for p in (data_dir / "lake" / "ingest").glob("*/quarantine.parquet") if pq.read_metadata(p).num_rows
+    ]
+    whole = pq.read_table(quarantine)
+    pq.write_table(whole.slice(1), quarantine)
+    (exports_dir / "b.jsonl").write_text(json.dumps(record("run_b", "queued", "2026-03-04T00:00:00Z")) + "\n")
+    tick = run(export_files_sensor, context(instance, data_dir, tick.cursor))
+    apply(instance, tick)
+    ingest = launch(definitions, instance, data_dir, tick.run_requests[0])
+    assert not ingest.success and check_results(ingest)["ingest_reconciles"] is False
+
+    held = runs_refresh_sensor(context(instance, data_dir))
+    assert isinstance(held, dg.SkipReason), "a refresh was requested after its ingest's blocking check failed"
+    assert "ingest_reconciles" in (held.skip_message or "") and "a.jsonl" in (held.skip_message or "")
+    assert runs_applied(data_dir) == applied
+
+    pq.write_table(whole, quarantine)  # mended; the check is executed again (from the UI, or by the next ingest)
+    checks = launch(definitions, instance, data_dir, selection=dg.AssetSelection.checks_for_assets("ingested_exports"))
+    assert check_results(checks)["ingest_reconciles"] is True
+    assert refresh_days(runs_refresh_sensor(context(instance, data_dir))) == ["2026-03-04"]
+
+
+def runs_applied(data_dir: Path) -> int:
+    state = data_dir / "lake" / "state" / "runs.json"
+    return json.loads(state.read_text())["applied_ingest_seq"] if state.exists() else 0
+
+
+def ingested(data_dir: Path) -> list[tuple[str, str, int, int]]:
+    """Each file reading the lake holds: (source file, format, valid records, quarantined records)."""
+    logs = [pq.read_table(p).to_pylist()[0] for p in (data_dir / "lake" / "ingest").glob("*/ingest_log.parquet")]
+    return sorted((r["source_file"], r["format"], r["records_valid"], r["records_quarantined"]) for r in logs)
+
+
+def test_export_sensor_reads_a_second_reading_of_the_same_bytes_as_runlens_run_does(
+    tmp_path: Path, data_dir: Path, definitions: dg.Definitions, run_cli: CliRunner
+) -> None:
+    """Gzip bytes under a plain name and the same bytes named .jsonl.gz, found in one tick: only the first file (path
+    order) is requested, and the other must not be remembered as seen, or no later tick would look at it again. The
+    sensor ends where repeated `runlens run`s end: both readings ingested."""
+    lines = "".join(json.dumps(record(f"run_{i}", "queued", "2026-03-01T00:00:00Z")) + "\n" for i in range(3))
+    packed = gzip.compress(lines.encode())
+    elsewhere = tmp_path / "by-runlens-run"
+    for root in (data_dir, elsewhere):
+        (root / "exports").mkdir(parents=True, exist_ok=True)
+        (root / "exports" / "g.json").write_bytes(packed)
+        (root / "exports" / "g.jsonl.gz").write_bytes(packed)
+
+    instance = dg.DagsterInstance.ephemeral()
+    cursor = None
+    requested: list[list[str]] = []
+    for _ in range(4):
+        tick = run(export_files_sensor, context(instance, data_dir, cursor))
+        apply(instance, tick)
+        cursor = tick.cursor
+        for request in tick.run_requests:
+            requested.append([request.tags[RANGE_START], request.tags[RANGE_END]])
+            assert launch(definitions, instance, data_dir, request).success
+    assert requested == [["g.json", "g.json"], ["g.jsonl.gz", "g.jsonl.gz"]]
+
+    for _ in range(3):
+        assert run_cli("run", "--data-dir", elsewhere).code == 0
+    assert ingested(elsewhere)[-1][:2] == ("g.jsonl.gz", "ndjson.gz") and ingested(elsewhere)[-1][2] == 3
+    assert ingested(data_dir) == ingested(elsewhere)
+
+
+def test_a_refresh_planned_before_a_newer_one_finished_does_not_move_the_applied_marker_back(
+    data_dir: Path, definitions: dg.Definitions, run_cli: CliRunner
+) -> None:
+    """The sensor plans a refresh for export 1; before its runs are launched, `runlens run` ingests export 2 and
+    refreshes both. The sensor's plan then finishes: it must not record only export 1 as applied, or every later
+    tick would plan export 2's days again."""
+    exports_dir = data_dir / "exports"
+    (exports_dir / "1.jsonl").write_text(json.dumps(record("run_1", "queued", "2026-03-01T00:00:00Z")) + "\n")
+    settings = Settings.from_env(data_dir)
+    ingest_file(exports_dir / "1.jsonl", settings, RecordValidator.from_file(settings.schema_path), "1.jsonl")
+    instance = dg.DagsterInstance.ephemeral()
+    planned = runs_refresh_sensor(context(instance, data_dir))
+    assert isinstance(planned, dg.SensorResult)
+
+    (exports_dir / "2.jsonl").write_text(json.dumps(record("run_2", "queued", "2026-03-09T00:00:00Z")) + "\n")
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    both = runs_applied(data_dir)
+    assert isinstance(runs_refresh_sensor(context(instance, data_dir)), dg.SkipReason)
+
+    assert all(launch(definitions, instance, data_dir, request).success for request in planned.run_requests)
+    assert runs_applied(data_dir) == both
+    up_to_date = runs_refresh_sensor(context(instance, data_dir))
+    assert isinstance(up_to_date, dg.SkipReason), "the days of export 2 were planned again"

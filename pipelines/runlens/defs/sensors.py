@@ -5,9 +5,11 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
 from runlens import exports
+from runlens.defs.checks import ingest_reconciles
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import RunlensResource
 from runlens.refresh import FINAL_ASSETS, PLAN_TAG, ingest_range, plan_refresh
@@ -36,6 +38,15 @@ def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensRes
     if pending.unreadable:
         context.log.warning(f"export files that could not be read (tried again next time): {pending.unreadable}")
         current = {f.key: current[f.key] for f in discovery.files if f.name not in pending.unreadable}
+    # Of several files with the same bytes only the first is requested; whether another reading of them is wanted
+    # shows once that one is ingested (exports.new_exports), so the others must be looked at again next tick. Same
+    # bytes have the same size: a skipped file of a requested file's size stays out of the cursor (one that was
+    # skipped as already ingested is only hashed once more).
+    requested_sizes = {current[export.key][0] for export in pending.files if current[export.key] is not None}
+    for export in changed:
+        signature = current.get(export.key)
+        if export not in pending.files and signature is not None and signature[0] in requested_sizes:
+            del current[export.key]
     fresh = [export.key for export in pending.files]
     if not fresh:
         return dg.SensorResult(cursor=json.dumps(current))
@@ -72,6 +83,10 @@ def runs_refresh_sensor(
     """When committed ingests are not yet reflected in runs, requests the runs that rebuild exactly the days they
     change, then the metrics and the warehouse (the same plan `runlens run` uses).
 
+    Like ``runlens run``, which stops when a blocking check of its ingest fails, it requests nothing while the latest
+    execution of a blocking check on ``ingested_exports`` failed, did not run in a failed run, or is still to come
+    (``_ingest_checks_hold_back``); it resumes once that check passes again.
+
     The runs of one plan share a ``PLAN_TAG``; the final one marks the ingests applied only if none of the others
     failed (``earlier_step_failed``), so a failed day cluster is planned again on a later tick. No new plan is
     requested while a run of the last one is queued or running.
@@ -79,6 +94,9 @@ def runs_refresh_sensor(
     ours = dg.RunsFilter(tags={SENSOR_TAG: "runs_refresh"}, statuses=NOT_FINISHED_STATUSES)
     if context.instance.get_runs(filters=ours, limit=1):
         return dg.SkipReason("a refresh requested earlier is still queued or running")
+    held = _ingest_checks_hold_back(context.instance)
+    if held:
+        return dg.SkipReason(held)
     plan = plan_refresh(runlens.settings())
     if not plan:
         return dg.SkipReason("runs is up to date with every committed ingest")
@@ -93,3 +111,31 @@ def runs_refresh_sensor(
             for step in plan
         ]
     )
+
+
+BLOCKING_INGEST_CHECKS = [spec.key for spec in ingest_reconciles.check_specs if spec.blocking]
+
+
+def _ingest_checks_hold_back(instance: dg.DagsterInstance) -> str | None:
+    """Why the refresh must wait for the blocking checks on ``ingested_exports`` (None when it need not): the latest
+    execution of one failed, belongs to a run that failed before it was evaluated (the ingest itself failed), or
+    belongs to a run still queued or running (an ingest whose checks are still to come). A check never executed, or
+    whose run was deleted or finished without evaluating it, does not hold the refresh back."""
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(BLOCKING_INGEST_CHECKS)
+    for key in BLOCKING_INGEST_CHECKS:
+        record = latest.get(key)
+        if record is None or record.status == AssetCheckExecutionRecordStatus.SUCCEEDED:
+            continue
+        what = f"the blocking check {key.name} on ingested_exports"
+        again = "; the refresh resumes once it passes again (fix the lake, then execute the check)"
+        if record.status == AssetCheckExecutionRecordStatus.FAILED:
+            found = record.evaluation.description if record.evaluation else None
+            return f"{what} failed in run {record.run_id}" + (f": {found}" if found else "") + again
+        run = instance.get_run_by_id(record.run_id)
+        if run is None:
+            continue
+        if not run.is_finished:
+            return f"{what} is still to be evaluated in run {record.run_id} ({run.status.value.lower()})"
+        if run.status == dg.DagsterRunStatus.FAILURE:
+            return f"{what} was not evaluated: run {record.run_id} failed before it" + again
+    return None

@@ -74,14 +74,23 @@ def worst_workflows_markdown(lake_dir: Path, selected: list[date]) -> str:
         )
     ],
     pool="runlens_lake",
+    can_subset=True,
 )
-def reliability_tables(config: DaysConfig, runlens: RunlensResource) -> Iterator[dg.MaterializeResult]:
+def reliability_tables(
+    context: dg.AssetExecutionContext, config: DaysConfig, runlens: RunlensResource
+) -> Iterator[dg.MaterializeResult]:
     """Metric tables that are not per created_date: hourly throughput (recomputed for the completion days of the
     given days' runs, or all), error signatures, stuck runs and regressions (rewritten whole from partial results
-    kept per created_date, recomputed for the given days, and the runs of their time windows)."""
+    kept per created_date, recomputed for the given days, and the runs of their time windows).
+
+    Any of them may be materialized alone (`--select stuck_runs`): only the selected tables and the partial results
+    they read are refreshed. Each table has its own partial, and the one they share (the newest event, stuck runs'
+    and regressions' default as_of) is only ever brought closer to runs, so a table left out is as it was: without
+    only_days the selected tables are recomputed whole; with it, only for those days, as the refresh plan does."""
     settings = runlens.settings()
+    selected = [name for name in FLEET if dg.AssetKey(name) in context.selected_asset_keys]
     changed: list[date] | None = [date.fromisoformat(d) for d in config.only_days] or None
     with lake_write_lock(settings.lake_dir):
-        counts = metrics.refresh_metrics(settings.lake_dir, changed, tables=list(FLEET))
-    for name in FLEET:
+        counts = metrics.refresh_metrics(settings.lake_dir, changed, tables=selected)
+    for name in selected:
         yield dg.MaterializeResult(asset_key=name, metadata={"rows": dg.MetadataValue.int(counts[name])})

@@ -393,3 +393,17 @@ def test_each_fleet_metric_table_can_be_materialized_alone(
     assert after.keys() == before.keys()
     tables = [p for p in before if "_partial" not in p.parts]
     assert {p: after[p] for p in tables} == {p: before[p] for p in tables}
+
+
+def test_no_schedule_recomputes_metrics_that_only_new_exports_change(definitions: dg.Definitions) -> None:
+    """Stuck runs and regressions are as of the newest export's time, not the clock's (docs/metrics.md), so a
+    schedule recomputing metric tables without new exports would only rewrite the same numbers under the lake lock;
+    new exports reach them through the refresh sensor. The one schedule renders the weekly report."""
+    repository = definitions.get_repository_def()
+    targets = {
+        schedule.name: {
+            key.to_user_string() for key in repository.get_job(schedule.job_name).asset_layer.selected_asset_keys
+        }
+        for schedule in repository.schedule_defs
+    }
+    assert targets == {"weekly_reliability_report": {"reliability_report"}}

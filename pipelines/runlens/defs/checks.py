@@ -44,7 +44,8 @@ def ingest_reconciles(runlens: RunlensResource) -> dg.AssetCheckResult:
 @dg.asset_check(asset="ingested_exports")
 def quarantine_rate(runlens: RunlensResource) -> dg.AssetCheckResult:
     """Warns when a file's share of quarantined records is above RUNLENS_QUARANTINE_RATE_THRESHOLD (default 5%):
-    its exporter has probably changed shape."""
+    its exporter has probably changed shape. It reads every file in the lake, so a file above the threshold is named
+    again by every later evaluation (docs/reliability.md, "Known gaps")."""
     settings = runlens.settings()
     threshold = settings.quarantine_rate_threshold
     found = violations(settings, "quarantine_rate", threshold=threshold)

@@ -8,7 +8,7 @@ import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
-from runlens import exports
+from runlens import exports, ingest
 from runlens.defs.checks import ingest_reconciles
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import RunlensResource
@@ -39,13 +39,19 @@ def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensRes
         context.log.warning(f"export files that could not be read (tried again next time): {pending.unreadable}")
         current = {f.key: current[f.key] for f in discovery.files if f.name not in pending.unreadable}
     # Of several files with the same bytes only the first is requested; whether another reading of them is wanted
-    # shows once that one is ingested (exports.new_exports), so the others must be looked at again next tick. Same
-    # bytes have the same size: a skipped file of a requested file's size stays out of the cursor (one that was
-    # skipped as already ingested is only hashed once more).
-    requested_sizes = {current[export.key][0] for export in pending.files if current[export.key] is not None}
+    # (the same bytes read as another format) shows once that one is ingested (exports.new_exports), so such a file
+    # must be looked at again next tick. Same bytes have the same size: a skipped file of a requested file's size,
+    # read another way, stays out of the cursor (one skipped as already ingested is only hashed once more; if the
+    # next tick comes before the ingest run, it is requested, and the run decides: ingest_file skips a reading that
+    # is not wanted).
+    requested = {(current[e.key][0], _reading(e.path)) for e in pending.files if current[e.key] is not None}
+    sizes = {size for size, _ in requested}
     for export in changed:
         signature = current.get(export.key)
-        if export not in pending.files and signature is not None and signature[0] in requested_sizes:
+        if export in pending.files or signature is None or signature[0] not in sizes:
+            continue
+        reading = _reading(export.path)
+        if reading is None or (signature[0], reading) not in requested:
             del current[export.key]
     fresh = [export.key for export in pending.files]
     if not fresh:
@@ -65,6 +71,14 @@ def _last_ingests_failed(instance: dg.DagsterInstance) -> bool:
     records = instance.get_run_records(filters=dg.RunsFilter(tags={SENSOR_TAG: "export_files"}), limit=MAX_RETRIES)
     failed = [r.dagster_run.status == dg.DagsterRunStatus.FAILURE for r in records]
     return bool(failed) and failed[0] and not (len(failed) == MAX_RETRIES and all(failed))
+
+
+def _reading(path: Path) -> str | None:
+    """How a file is read (``ingest.reading_of``), or None when it cannot be opened (removed since discovery)."""
+    try:
+        return ingest.reading_of(path)
+    except OSError:
+        return None
 
 
 def _signature(path: Path) -> list[int] | None:

@@ -8,7 +8,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -91,16 +91,17 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
 
 
 class HeadlineNumbers(HTMLParser):
-    """The exact values the page carries in data attributes of its headline numbers, for the current window."""
+    """The exact values the page carries in data attributes of its headline numbers, for one window."""
 
-    def __init__(self, page: str) -> None:
+    def __init__(self, page: str, window: str = "current") -> None:
         super().__init__()
+        self.window = window
         self.values: dict[str, object] = {}
         self.feed(page)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
-        if tag == "span" and attributes.get("data-window") == "current" and attributes.get("data-metric"):
+        if tag == "span" and attributes.get("data-window") == self.window and attributes.get("data-metric"):
             self.values[attributes["data-metric"]] = json.loads(attributes["data-value"] or "null")
 
 
@@ -209,3 +210,82 @@ def test_asset_writes_the_report_with_its_headline(rendered: Rendered) -> None:
     assert Path(metadata["path"]).is_file()
     assert metadata["runs"] == rendered.result.current["runs"]
     assert metadata["failure_rate"] == pytest.approx(rendered.result.current["failure_rate"])
+
+
+def created_between(warehouse: Path, start: datetime, end: datetime) -> int:
+    """Runs created in [start, end), counted straight from `runs`."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        [(count,)] = con.execute(
+            "select count(*) from runs where created_at >= ? and created_at < ?", [start, end]
+        ).fetchall()
+    return count
+
+
+def midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "shown_since", "shown_until"),
+    [
+        # both bounds; only a start (the window ends just after the newest run); only an end (the 7 days before it)
+        (date(2026, 11, 3), date(2026, 11, 6), date(2026, 11, 3), date(2026, 11, 6)),
+        (date(2026, 11, 4), None, date(2026, 11, 4), None),
+        (None, date(2026, 11, 6), date(2026, 10, 30), date(2026, 11, 6)),
+    ],
+)
+def test_report_reviews_the_window_asked_for(
+    rendered: Rendered,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    since: date | None,
+    until: date | None,
+    shown_since: date,
+    shown_until: date | None,
+) -> None:
+    """--since / --until render (they failed in the notebook's window cell) and the page reviews exactly that window:
+    its bounds, the previous window of the same length before it, and the runs created in each."""
+    out = tmp_path / "window.html"
+    bounds = [*(["--since", str(since)] if since else []), *(["--until", str(until)] if until else [])]
+    with pytest.MonkeyPatch.context() as env:
+        for name in [n for n in os.environ if n.startswith("RUNLENS_")]:
+            env.delenv(name)
+        code = main(["report", "--data-dir", str(rendered.settings.data_dir), "--out", str(out), *bounds])
+    assert code == 0, capsys.readouterr().err
+    page = out.read_text(encoding="utf-8")
+    start = midnight(shown_since)
+    if shown_until is None:  # just after the newest created_at
+        with duckdb.connect(str(rendered.settings.warehouse_path), read_only=True) as con:
+            [(newest,)] = con.execute("select max(created_at) from runs").fetchall()
+        end = newest.astimezone(UTC) + timedelta(microseconds=1)
+    else:
+        end = midnight(shown_until)
+    previous_start = start - (end - start)
+    assert f"This window: {start:%Y-%m-%d %H:%M:%S} → {end:%Y-%m-%d %H:%M:%S} UTC" in page
+    assert f"Previous window: {previous_start:%Y-%m-%d %H:%M:%S} → {start:%Y-%m-%d %H:%M:%S} UTC" in page
+    warehouse = rendered.settings.warehouse_path
+    assert HeadlineNumbers(page).values["runs"] == created_between(warehouse, start, end) > 0
+    assert HeadlineNumbers(page, "previous").values["runs"] == created_between(warehouse, previous_start, start)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--days", "3", "--since", "2026-11-03"], "either --days N or --since/--until"),
+        (["--days", "3", "--until", "2026-11-03"], "either --days N or --since/--until"),
+        (["--since", "2026-11-05", "--until", "2026-11-05"], "--since 2026-11-05 is not before --until 2026-11-05"),
+        (["--since", "2026-11-06", "--until", "2026-11-05"], "--since 2026-11-06 is not before --until 2026-11-05"),
+        (["--days", "0"], "--days must be a whole number of days of at least 1, got 0"),
+        (["--days", "-2"], "--days must be a whole number of days of at least 1, got -2"),
+    ],
+)
+def test_report_refuses_a_window_it_cannot_review_up_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
+    """One line naming the arguments, before any warehouse is even looked for (none exists here)."""
+    out = tmp_path / "r.html"
+    assert main(["report", "--data-dir", str(tmp_path), "--out", str(out), *arguments]) == 2
+    err = capsys.readouterr().err
+    assert err == f"runlens: error: {err.removeprefix('runlens: error: ').strip()}\n"
+    assert message in err
+    assert not out.exists()

@@ -13,6 +13,8 @@ from runlens.config import Settings
 from runlens.errors import RunlensError
 from runlens.interrupts import ending, run_stoppable, sigterm_raises
 
+REPORT_DAYS = 7  # the review window of `runlens report` without --days or --since
+
 
 def _run(args: argparse.Namespace) -> int:
     from runlens.pipeline import run_pipeline
@@ -88,11 +90,16 @@ def _report(args: argparse.Namespace) -> int:
     from runlens.report import default_report_path, render_report
     from runlens.runs import refuse_stray_folders
 
+    if args.days is not None and (args.since or args.until):
+        raise RunlensError(
+            "pass either --days N or --since/--until DATE, not both: they are two ways to set the window"
+        )
+    days = REPORT_DAYS if args.days is None else args.days
     settings = Settings.from_env(args.data_dir)
     refuse_stray_folders(settings.lake_dir)  # the notebook reads runs: say so in runlens's words, not DuckDB's
     out = Path(args.out) if args.out else default_report_path(settings)
     result = render_report(
-        settings.warehouse_path, out, days=args.days, since=args.since, until=args.until, workflows=args.workflow
+        settings.warehouse_path, out, days=days, since=args.since, until=args.until, workflows=args.workflow
     )
     print(result.path)
     return 0
@@ -174,9 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="render the reliability review notebook to one self-contained HTML file")
     report.add_argument("--data-dir", help="data root (default: $RUNLENS_DATA_DIR or ./data)")
     report.add_argument("--out", help="HTML file to write (default: <data dir>/reports/reliability-review.html)")
-    report.add_argument("--days", type=int, default=7, help="review the last N days of data (default 7)")
-    report.add_argument("--since", type=date.fromisoformat, help="window start date (UTC, included)")
-    report.add_argument("--until", type=date.fromisoformat, help="window end date (UTC, excluded)")
+    report.add_argument(
+        "--days", type=int, help=f"review the last N days of data (default {REPORT_DAYS}; not with --since/--until)"
+    )
+    report.add_argument("--since", type=date.fromisoformat, help="window start date (UTC, included); not with --days")
+    report.add_argument(
+        "--until", type=date.fromisoformat, help="window end date (UTC, excluded; default: after the newest run)"
+    )
     report.add_argument("--workflow", action="append", default=[], help="only this workflow (repeatable)")
     report.set_defaults(handler=_report)
 

@@ -167,13 +167,12 @@ def render_report(
     """Execute the reliability review on ``warehouse`` and write it to ``out`` as one self-contained HTML file.
 
     The window holds the runs with ``since <= created_at < until`` (UTC; ``until`` is exclusive). Unset bounds
-    default to: ``until`` just after the newest created_at, ``since`` = ``until`` - ``days`` days. ``workflows``
-    restricts the review to those workflow names (empty: all).
+    default to: ``until`` just after the newest created_at, ``since`` = ``until`` - ``days`` days (``days`` is not
+    used when ``since`` is given). ``workflows`` restricts the review to those workflow names (empty: all).
     """
+    _check_window(days, since, until)
     if not warehouse.is_file():
         raise ReportError(f"{warehouse}: no warehouse there; run `runlens run` first or pass --data-dir")
-    if since is None and days is None:
-        raise ReportError("the review window needs a start: pass days or since")
     parameters = {
         "warehouse": str(warehouse.resolve()),
         "days": days,
@@ -185,6 +184,18 @@ def render_report(
     with lake.atomic_target(out) as tmp:
         tmp.write_text(_to_html(executed), encoding="utf-8")
     return ReportResult(path=out, headline=_headline(executed))
+
+
+def _check_window(days: int | None, since: date | None, until: date | None) -> None:
+    """Refuse a window that would be empty or has no start, before the notebook runs."""
+    if since is None and days is None:
+        raise ReportError("the review window needs a start: pass days or since")
+    if days is not None and days < 1:
+        raise ReportError(f"--days must be a whole number of days of at least 1, got {days}")
+    if since is not None and until is not None and since >= until:
+        raise ReportError(
+            f"--since {since} is not before --until {until}: the window would be empty (until is excluded)"
+        )
 
 
 def _execute(parameters: dict[str, Any], warehouse: Path) -> nbformat.NotebookNode:

@@ -289,3 +289,32 @@ def test_report_refuses_a_window_it_cannot_review_up_front(
     assert err == f"runlens: error: {err.removeprefix('runlens: error: ').strip()}\n"
     assert message in err
     assert not out.exists()
+
+
+def report_cli(rendered: Rendered, capsys: pytest.CaptureFixture[str], *arguments: str | Path) -> tuple[int, str]:
+    """`runlens report` on the rendered fixture's data directory: its exit code and stderr."""
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as env:
+        for name in [n for n in os.environ if n.startswith("RUNLENS_")]:
+            env.delenv(name)
+        code = main(["report", "--data-dir", str(rendered.settings.data_dir), *map(str, arguments)])
+    return code, capsys.readouterr().err
+
+
+def test_report_path_errors_name_the_path_given(
+    rendered: Rendered, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--out an existing folder, or a name too long for the temporary file written first: the error names the path
+    given, never the temporary file (a hidden .tmp name the user never gave)."""
+    code, err = report_cli(rendered, capsys, "--out", tmp_path)
+    assert code == 2
+    assert (
+        err
+        == f"runlens: error: {tmp_path}: is a folder; the report is written to a file: name the .html file to write\n"
+    )
+    long_name = tmp_path / ("r" * 240 + ".html")  # a valid name; the temporary ".<name>.<hex>.tmp" is too long
+    code, err = report_cli(rendered, capsys, "--out", long_name)
+    assert code == 2
+    assert err.startswith(f"runlens: error: {long_name}: cannot write the report there:") and err.count("\n") == 1
+    assert ".tmp" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -73,7 +73,8 @@ p.note { color: #24292f; font-size: 13px; }
 
 
 class ReportError(RunlensError):
-    """The report could not be rendered: no warehouse, no window, or a notebook cell failed."""
+    """The report could not be rendered: no warehouse, no window, a path it cannot write, or a notebook cell
+    failed."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ def render_report(
     used when ``since`` is given). ``workflows`` restricts the review to those workflow names (empty: all).
     """
     _check_window(days, since, until)
+    _check_out(out)
     if not warehouse.is_file():
         raise ReportError(f"{warehouse}: no warehouse there; run `runlens run` first or pass --data-dir")
     parameters = {
@@ -181,8 +183,7 @@ def render_report(
         "workflows": list(workflows),
     }
     executed = _execute(parameters, warehouse)
-    with lake.atomic_target(out) as tmp:
-        tmp.write_text(_to_html(executed), encoding="utf-8")
+    _write(out, _to_html(executed))
     return ReportResult(path=out, headline=_headline(executed))
 
 
@@ -196,6 +197,25 @@ def _check_window(days: int | None, since: date | None, until: date | None) -> N
         raise ReportError(
             f"--since {since} is not before --until {until}: the window would be empty (until is excluded)"
         )
+
+
+def _check_out(out: Path) -> None:
+    """Refuse, before the notebook runs, a report path that cannot be a file: a folder, or under something that is
+    not a writable folder."""
+    if out.is_dir():
+        raise ReportError(f"{out}: is a folder; the report is written to a file: name the .html file to write")
+    folder = next((parent for parent in out.parents if parent.exists()), None)
+    if folder is not None and not (folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+        raise ReportError(f"{out}: cannot write the report there: {folder} is not a folder you can write to")
+
+
+def _write(out: Path, page: str) -> None:
+    """Write the page to ``out`` atomically; an error names ``out``, not the temporary file written first."""
+    try:
+        with lake.atomic_target(out) as tmp:
+            tmp.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"{out}: cannot write the report there: {exc.strerror or exc}") from None
 
 
 def _execute(parameters: dict[str, Any], warehouse: Path) -> nbformat.NotebookNode:

@@ -117,3 +117,24 @@ def test_ctrl_c_that_stops_a_duckdb_query_is_an_interrupt_not_an_internal_error(
     monkeypatch.setattr(cli, "_sql", query)
     result = run_cli("sql", "select 1")
     assert (result.code, result.err) == (130, "runlens: interrupted\n")
+
+
+def test_report_on_a_lake_without_runs_says_so(tmp_path: Path, run_cli: CliRunner) -> None:
+    """Every record quarantined: `runlens run` completes, and the report says the lake holds no runs (it said to run
+    `runlens run` first, right after it)."""
+    data = tmp_path / "d"
+    (data / "exports").mkdir(parents=True)
+    (data / "exports" / "bad.jsonl").write_text('{"runId": 5}\n{"runId": 6}\n')
+    assert run_cli("run", "--data-dir", data).code == 0
+    result = run_cli("report", "--data-dir", data, "--out", tmp_path / "r.html")
+    user_error(result, "the lake holds no runs yet")
+    assert "1 export file(s) ingested, 2 record(s) read, 2 quarantined" in result.err
+    assert "runlens run` first" not in result.err and result.err.count("\n") == 1
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_report_lists_the_workflows_of_a_small_lake_for_an_unknown_name(tmp_path: Path, run_cli: CliRunner) -> None:
+    exports(tmp_path / "d")
+    assert run_cli("run", "--data-dir", tmp_path / "d").code == 0
+    result = run_cli("report", "--data-dir", tmp_path / "d", "--workflow", "v", "--out", tmp_path / "r.html")
+    user_error(result, "unknown workflow 'v': no run in the lake has that name; its workflows are 'w'")

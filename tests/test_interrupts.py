@@ -10,15 +10,19 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import nbformat
 import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import CliRunner
 from processes import start_runlens
-from runlens import interrupts, warehouse
+from runlens import interrupts, lake, warehouse
+from runlens.contracts import RUNS_SCHEMA
 
 # DuckDB runs this filtered cross join on after SIGINT (without end: 10^12 pairs), but stops it on `interrupt()`
 ENDLESS_QUERY = "select count(*) from range(1000000) a cross join range(1000000) b where a.range + b.range = 7"
@@ -157,6 +161,16 @@ def slow_notebook(path: Path, started: Path) -> None:
     nbformat.write(notebook, path)
 
 
+def one_run_lake(lake_dir: Path) -> None:
+    """A runs lake holding one queued run."""
+    created = datetime(2026, 11, 1, 10, tzinfo=UTC)
+    row = {"run_id": "run_1", "workflow_name": "w", "status": "queued", "created_at": created, "anomalies": []}
+    row |= {"created_date_source": "createdAt", "source_file": "a.jsonl", "ingested_at": created}
+    path = lake_dir / lake.RUNS / "created_date=2026-11-01" / "data.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([row], schema=RUNS_SCHEMA), path)
+
+
 def gone(pid: int, timeout_s: float = 30) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -176,6 +190,7 @@ def test_ctrl_c_during_a_report_ends_with_one_line_and_no_kernel_left(tmp_path: 
     nbclient's liveness poll, once a second from the cell's start, fell between the kernel's end and the end of the
     shutdown, so the attempts step Ctrl-C across that second."""
     data = tmp_path / "data"
+    one_run_lake(data / "lake")  # `runlens report` refuses a lake without runs before it starts a kernel
     warehouse.refresh_warehouse(data / "lake", data / "warehouse.duckdb")
     notebook, started = tmp_path / "slow.ipynb", tmp_path / "kernel.pid"
     slow_notebook(notebook, started)

@@ -301,6 +301,29 @@ def report_cli(rendered: Rendered, capsys: pytest.CaptureFixture[str], *argument
     return code, capsys.readouterr().err
 
 
+def test_workflow_filter_reviews_that_workflow_and_refuses_unknown_names(
+    rendered: Rendered, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--workflow NAME reviews only that workflow; a name no run has is an error naming it (it rendered an empty
+    review and exited 0), with the number of workflows the lake has when they are too many to list."""
+    out = tmp_path / "one.html"
+    code, err = report_cli(rendered, capsys, "--out", out, "--workflow", MARKUP_WORKFLOW)
+    assert code == 0, err
+    shown = HeadlineNumbers(out.read_text(encoding="utf-8")).values
+    assert (shown["runs"], shown["failed"]) == (MARKUP_RUNS, MARKUP_RUNS)
+
+    with duckdb.connect(str(rendered.settings.warehouse_path), read_only=True) as con:
+        [(workflows,)] = con.execute("select count(distinct workflow_name) from runs").fetchall()
+    assert workflows > 12  # too many to list
+    out = tmp_path / "none.html"
+    code, err = report_cli(rendered, capsys, "--out", out, "--workflow", MARKUP_WORKFLOW, "--workflow", "nosuchwf")
+    assert code == 2
+    assert err.startswith("runlens: error: unknown workflow 'nosuchwf':") and err.count("\n") == 1
+    assert f"it has {workflows} workflows" in err
+    assert MARKUP_WORKFLOW not in err  # the known one is not called unknown
+    assert not out.exists()
+
+
 def test_report_path_errors_name_the_path_given(
     rendered: Rendered, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

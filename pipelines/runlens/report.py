@@ -32,6 +32,7 @@ from runlens import lake
 from runlens.config import PROJECT_DIR, Settings
 from runlens.errors import RunlensError
 from runlens.interrupts import run_stoppable
+from runlens.warehouse import connect_readonly
 
 NOTEBOOK = PROJECT_DIR / "notebooks" / "reliability_review.ipynb"
 HEADLINE_TAG = "headline"
@@ -73,8 +74,8 @@ p.note { color: #24292f; font-size: 13px; }
 
 
 class ReportError(RunlensError):
-    """The report could not be rendered: no warehouse, no window, a path it cannot write, or a notebook cell
-    failed."""
+    """The report could not be rendered: no warehouse, no runs, no window, an unknown workflow, a path it cannot
+    write, or a notebook cell failed."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,7 @@ def render_report(
     _check_out(out)
     if not warehouse.is_file():
         raise ReportError(f"{warehouse}: no warehouse there; run `runlens run` first or pass --data-dir")
+    _check_lake(warehouse, workflows)
     parameters = {
         "warehouse": str(warehouse.resolve()),
         "days": days,
@@ -216,6 +218,39 @@ def _write(out: Path, page: str) -> None:
             tmp.write_text(page, encoding="utf-8")
     except OSError as exc:
         raise ReportError(f"{out}: cannot write the report there: {exc.strerror or exc}") from None
+
+
+KNOWN_WORKFLOWS_LISTED = 12  # an unknown --workflow lists the lake's workflow names up to this many, else counts them
+
+
+def _check_lake(warehouse: Path, workflows: Sequence[str]) -> None:
+    """Refuse a lake without runs (only quarantined records, or nothing ingested yet): there is no window to review;
+    and a workflow name that no run in the lake has (a typo would otherwise render an empty review)."""
+    with connect_readonly(warehouse) as con:
+        [(runs,)] = con.execute("select count(*) from runs").fetchall()
+        if runs == 0:
+            [(files, read, quarantined)] = con.execute(
+                "select count(*), coalesce(sum(records_read), 0), coalesce(sum(records_quarantined), 0) from ingest_log"
+            ).fetchall()
+            raise ReportError(
+                f"{warehouse}: the lake holds no runs yet, so there is nothing to review: {files} export file(s) "
+                f"ingested, {read} record(s) read, {quarantined} quarantined "
+                '(`runlens sql "select * from quarantine"` shows why)'
+            )
+        if not workflows:
+            return
+        rows = con.execute("select distinct workflow_name from workflow_daily_metrics").fetchall()
+    known = {name for (name,) in rows}
+    unknown = [name for name in dict.fromkeys(workflows) if name not in known]
+    if unknown:
+        names = ", ".join(map(repr, unknown))
+        listed = (
+            "its workflows are " + ", ".join(map(repr, sorted(known)))
+            if len(known) <= KNOWN_WORKFLOWS_LISTED
+            else f"it has {len(known)} workflows "
+            '(`runlens sql "select distinct workflow_name from workflow_daily_metrics"` lists them)'
+        )
+        raise ReportError(f"unknown workflow {names}: no run in the lake has that name; {listed}")
 
 
 def _execute(parameters: dict[str, Any], warehouse: Path) -> nbformat.NotebookNode:

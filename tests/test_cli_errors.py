@@ -138,3 +138,21 @@ def test_report_lists_the_workflows_of_a_small_lake_for_an_unknown_name(tmp_path
     assert run_cli("run", "--data-dir", tmp_path / "d").code == 0
     result = run_cli("report", "--data-dir", tmp_path / "d", "--workflow", "v", "--out", tmp_path / "r.html")
     user_error(result, "unknown workflow 'v': no run in the lake has that name; its workflows are 'w'")
+
+
+@pytest.mark.parametrize(
+    ("schema", "where", "problem"),
+    [
+        ('{"type": 5}', "/type", "5 is not valid under any of the schemas"),
+        ('{"properties": {"a/b": {"pattern": "("}}}', "/properties/a~1b/pattern", '"(" is not a "regex"'),
+    ],
+)
+def test_a_schema_that_is_not_json_schema_is_one_line_naming_the_file_and_the_keyword(
+    tmp_path: Path, run_cli: CliRunner, schema: str, where: str, problem: str
+) -> None:
+    """It printed jsonschema's multi-line report (Failed validating "anyOf" ...) without the file's name."""
+    exports(tmp_path)
+    (tmp_path / "s.json").write_text(schema)
+    result = run_cli("validate", tmp_path / "exports" / "a.jsonl", "--schema", tmp_path / "s.json")
+    user_error(result, f"{tmp_path / 's.json'}: is not a valid JSON Schema: at {where}: {problem}")
+    assert result.err.count("\n") == 1

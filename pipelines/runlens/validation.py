@@ -62,6 +62,19 @@ def load_schema(path: Path) -> dict[str, Any]:
     return schema
 
 
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def _schema_problem(exc: jsonschema_rs.ValidationError) -> str:
+    """Where in the schema file a keyword's value breaks the meta-schema, and how, in one line.
+
+    The schema is checked as the ``items`` of an array schema, so the location drops that first step."""
+    steps = [str(step).replace("~", "~0").replace("/", "~1") for step in list(exc.instance_path)[1:]]
+    where = "/" + "/".join(steps) if steps else "the top level"  # a JSON Pointer into the schema
+    return f"at {where}: {_first_line(exc.message)}"
+
+
 class RecordValidator:
     """Validates parsed records against one schema (a dict, usually from ``load_schema``)."""
 
@@ -70,12 +83,18 @@ class RecordValidator:
         try:
             items = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
             self._batch = jsonschema_rs.Draft202012Validator({"type": "array", "items": items}, validate_formats=True)
-        except (ValueError, jsonschema_rs.ValidationError) as exc:
-            raise SchemaFileError(f"the schema is not a valid JSON Schema: {exc}") from exc
+        except jsonschema_rs.ValidationError as exc:
+            raise SchemaFileError(f"the schema is not a valid JSON Schema: {_schema_problem(exc)}") from None
+        except ValueError as exc:
+            raise SchemaFileError(f"the schema is not a valid JSON Schema: {_first_line(str(exc))}") from None
 
     @classmethod
     def from_file(cls, path: Path) -> RecordValidator:
-        return cls(load_schema(path))
+        schema = load_schema(path)
+        try:
+            return cls(schema)
+        except SchemaFileError as exc:
+            raise SchemaFileError(f"{path}: {str(exc).removeprefix('the schema ')}") from None
 
     def violations(self, record: Any) -> list[Violation]:
         """The violations of one record (empty when it is valid)."""

@@ -156,3 +156,12 @@ def test_a_schema_that_is_not_json_schema_is_one_line_naming_the_file_and_the_ke
     result = run_cli("validate", tmp_path / "exports" / "a.jsonl", "--schema", tmp_path / "s.json")
     user_error(result, f"{tmp_path / 's.json'}: is not a valid JSON Schema: at {where}: {problem}")
     assert result.err.count("\n") == 1
+
+
+def test_a_data_dir_that_is_a_file_is_called_a_file(tmp_path: Path, run_cli: CliRunner) -> None:
+    """It said only `File exists`."""
+    (tmp_path / "a_file").write_text("")
+    user_error(run_cli("run", "--data-dir", tmp_path / "a_file"), f"{tmp_path / 'a_file'}: is a file, not a folder")
+    result = run_cli("run", "--data-dir", tmp_path / "a_file" / "d")
+    user_error(result, f"{tmp_path / 'a_file' / 'd'}: lies under {tmp_path / 'a_file'}, which is a file, not a folder")
+    assert (tmp_path / "a_file").read_text() == ""

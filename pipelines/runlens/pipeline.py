@@ -262,10 +262,19 @@ def _headline(message: str) -> str:
     return next((text for text in message.splitlines() if text.strip()), message).strip()
 
 
+def _make_data_dir(path: Path) -> None:
+    """Create the data root (and the folders on the way) unless a file stands where a folder must be."""
+    blocker = next((step for step in (path, *path.parents) if step.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        what = "is a file" if blocker == path else f"lies under {blocker}, which is a file"
+        raise RunlensError(f"{path}: {what}, not a folder; the data root (--data-dir, RUNLENS_DATA_DIR) is a folder")
+    path.mkdir(parents=True, exist_ok=True)
+
+
 def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> PipelineReport:
     """Ingest new exports, refresh what they change, rebuild the warehouse; serialised per data directory."""
     RecordValidator.from_file(settings.schema_path)  # a broken schema file is the user's to fix: say so up front
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _make_data_dir(settings.data_dir)
     with file_lock(settings.data_dir / ".runlens-run.lock", on_wait=echo):
         home = ensure_dagster_home(settings)
         report = PipelineReport()

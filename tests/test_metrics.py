@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 from collections import Counter
@@ -16,9 +17,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from runlens import lake
-from runlens.config import PROJECT_DIR, SQL_DIR
+from runlens.config import PROJECT_DIR, SQL_DIR, Settings
 from runlens.contracts import RUNS_SCHEMA
+from runlens.ingest import ingest_file
 from runlens.metrics import METRIC_TABLES, macro_sql, metric_globs, refresh_metrics
+from runlens.validation import RecordValidator
 
 D0 = date(2026, 3, 1)
 AS_OF = datetime(2026, 3, 15, 12, tzinfo=UTC)
@@ -760,3 +763,36 @@ def test_docs_show_every_example() -> None:
     assert len(EXAMPLES) >= 4
     for example in EXAMPLES:
         assert f"sql/examples/{example.name}" in docs and example.read_text().strip() in docs, example.name
+
+
+def test_reference_anomalies_are_those_staging_flags(tmp_path: Path, isolated_env: Path) -> None:
+    """The reference's runs carry the anomalies ingest gives the same records, for every status and order of the two
+    timestamps. completedAt before createdAt is flagged whatever the status (the reference flagged finished runs
+    only): a queued or running record so gets both completed_before_created and completed_at_on_unfinished."""
+    created = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    runs = [
+        ref.Run(f"run_{status}_{i}", "w", status, created, completed, "boom" if status == "failed" else None)
+        for status in ("queued", "running", "completed", "failed")
+        for i, completed in enumerate((None, created + timedelta(seconds=5), created - timedelta(seconds=5)))
+    ]
+    records = [
+        {
+            "runId": run.run_id,
+            "workflowName": run.workflow_name,
+            "status": run.status,
+            "createdAt": f"{run.created_at:%Y-%m-%dT%H:%M:%SZ}",
+            **({"completedAt": f"{run.completed_at:%Y-%m-%dT%H:%M:%SZ}"} if run.completed_at else {}),
+            **({"error": run.error} if run.error else {}),
+        }
+        for run in runs
+    ]
+    (tmp_path / "exports").mkdir()
+    path = tmp_path / "exports" / "runs.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    settings = Settings.from_env(tmp_path)
+    result = ingest_file(path, settings, RecordValidator.from_file(settings.schema_path), path.name)
+    staged = pq.read_table(settings.lake_dir / "ingest" / result.export_id / "staged.parquet").to_pylist()
+    flagged = {row["run_id"]: set(row["anomalies"]) for row in staged}
+    assert flagged == {run.run_id: set(run.anomalies) for run in runs}
+    assert flagged["run_queued_2"] == {"completed_before_created", "completed_at_on_unfinished"}
+    assert flagged["run_completed_2"] == {"completed_before_created"}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 from runlens.config import DEFAULT_SCHEMA
+from runlens.errors import SchemaFileError
 from runlens.validation import MAX_MESSAGE_CHARS, RecordValidator, Violation, json_path, load_schema
 
 SUITE = Path(__file__).parent / "data" / "json-schema-test-suite"
@@ -278,3 +279,102 @@ def test_a_message_naming_a_large_value_is_cut_in_its_middle() -> None:
     assert re.search(r" …\[\d+ characters left out\]… ", message)
     short = {"runId": "run_1", "workflowName": "w", "status": "queued", "error": ["x" * 900]}
     assert ours.violations(short)[0].message == f'["{"x" * 900}"] is not of type "string"'
+
+
+def _with(change: dict[str, object], properties: dict[str, object] | None = None, drop: tuple[str, ...] = ()) -> dict:
+    """The bundled run schema with top-level members and properties replaced (``drop``: top-level members removed)."""
+    schema = {k: v for k, v in RUN_SCHEMA.items() if k not in drop}
+    return {**schema, **change, "properties": {**RUN_SCHEMA["properties"], **(properties or {})}}
+
+
+OWN_ID = "https://example.com/run.json"
+REFERRING_SCHEMAS = {
+    "defs": _with({"$defs": {"st": {"enum": ["queued", "running"]}}}, {"status": {"$ref": "#/$defs/st"}}),
+    "property": _with({}, {"output": {"$ref": "#/properties/input"}}),
+    "root": _with({}, {"input": {"type": "object", "properties": {"parent": {"$ref": "#"}}}}),
+    "anchor": _with({"$defs": {"st": {"$anchor": "st", "enum": ["queued"]}}}, {"status": {"$ref": "#st"}}),
+    "own-id": _with(
+        {"$id": OWN_ID, "$defs": {"st": {"enum": ["queued"]}}},
+        {"status": {"$ref": f"{OWN_ID}#/$defs/st"}, "input": {"type": "object", "properties": {"p": {"$ref": OWN_ID}}}},
+    ),
+    "no-id": _with({"$defs": {"st": {"enum": ["queued"]}}}, {"status": {"$ref": "#/$defs/st"}}, drop=("$id",)),
+}
+REFERRING_RECORDS = [
+    {"runId": "run_a", "workflowName": "w", "status": "queued"},
+    {"runId": "run_a", "workflowName": "w", "status": "completed"},
+    {"runId": "run_a", "workflowName": "w", "status": "queued", "input": {"parent": []}},
+    {"runId": "run_a", "workflowName": "w", "status": "queued", "input": {"parent": {"runId": "x"}}},
+    {"runId": "run_a", "workflowName": "w", "status": "queued", "input": {"p": {"runId": "run_b"}}},
+    {
+        "runId": "run_a",
+        "workflowName": "w",
+        "status": "queued",
+        "input": {"p": {"runId": "run_b", "workflowName": "w", "status": "completed"}},
+    },
+    {"runId": "run_a", "workflowName": "w", "status": "queued", "output": 5},
+    {"runId": "run_a", "workflowName": "w", "status": "queued", "output": {"x": 1}},
+]
+
+
+@pytest.mark.parametrize("name", sorted(REFERRING_SCHEMAS))
+def test_references_resolve_in_the_schemas_own_document(name: str, tmp_path: Path) -> None:
+    """`#/$defs/...`, `#/properties/...`, `#`, an anchor and the schema's own `$id` refer to the schema file as the
+    reference reads it: the batch wrapper used to become the document root, so `#/$defs/st` did not exist and `#`
+    meant the array of records (a record's `{"parent": []}` passed)."""
+    schema = REFERRING_SCHEMAS[name]
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(schema))
+    reference = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    for ours in (RecordValidator(schema), RecordValidator.from_file(path)):
+        found = ours.check_batch(REFERRING_RECORDS)
+        for i, record in enumerate(REFERRING_RECORDS):
+            expected = {(json_path(list(e.absolute_path)), str(e.validator)) for e in reference.iter_errors(record)}
+            assert {(v.path, v.keyword) for v in found.get(i, [])} == expected, (name, record)
+
+
+@pytest.mark.parametrize(
+    ("change", "properties", "named"),
+    [
+        ({"$id": OWN_ID}, {"status": {"$ref": "https://example.com/other.json"}}, "https://example.com/other.json"),
+        ({}, {"status": {"$ref": "other.json#/x"}}, "other.json"),
+        (
+            {"$schema": "https://example.com/my-meta-schema"},
+            {"status": {"$ref": "https://example.com/x.json"}},
+            "x.json",
+        ),
+    ],
+)
+def test_a_reference_to_another_document_is_refused_in_one_line_not_fetched(
+    change: dict, properties: dict, named: str, tmp_path: Path
+) -> None:
+    """jsonschema-rs fetched what a `$ref` named over the network; runlens fetches nothing: loading the schema fails
+    with one line naming the schema file and the document it refers to."""
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(_with(change, properties)))
+    with pytest.raises(SchemaFileError) as raised:
+        RecordValidator.from_file(path)
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith(f"{path}: ")
+    assert named in message and "never fetches" in message
+
+
+@pytest.mark.parametrize(
+    ("properties", "words"),
+    [
+        ({"status": {"type": 5}}, "/properties/status/type"),
+        ({"status": {"pattern": "(("}}, "/properties/status/pattern"),
+        ({"status": {"$ref": "#/$defs/nowhere"}}, "/$defs/nowhere"),
+    ],
+)
+def test_a_schema_that_does_not_compile_is_one_line_naming_the_file(
+    properties: dict, words: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "schema.json"
+    schema = _with({}, properties)
+    path.write_text(json.dumps(schema))
+    with pytest.raises(Exception):  # noqa: B017 - the reference refuses it too, in its own way
+        Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).validate({"status": "x"})
+    with pytest.raises(SchemaFileError) as raised:
+        RecordValidator.from_file(path)
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith(f"{path}: not a valid JSON Schema") and words in message

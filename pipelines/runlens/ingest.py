@@ -704,14 +704,17 @@ def worker_pool(path: Path, limits: Limits, validator: RecordValidator) -> Itera
         return
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(
-        limits.ingest_workers, mp_context=context, initializer=_init_worker, initargs=(validator.schema, limits)
+        limits.ingest_workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(validator.schema, validator.source, limits),
     ) as pool:
         for _ in range(limits.ingest_workers):
             pool.submit(int)  # each submit to an idle-less pool starts one process
         yield pool
 
 
-def _init_worker(schema: dict[str, Any], limits: Limits) -> None:
+def _init_worker(schema: dict[str, Any], source: Path | None, limits: Limits) -> None:
     global _worker
     # Ctrl-C in a terminal reaches every process of its group, and a worker that took it printed a KeyboardInterrupt
     # traceback. The owner is interrupted too and stops the pool; a worker that died of the signal instead could die
@@ -720,7 +723,7 @@ def _init_worker(schema: dict[str, Any], limits: Limits) -> None:
     gc.disable()  # see gc_paused; the worker only ever parses
     con = db.connect(threads=1)
     con.execute("set TimeZone = 'UTC'")
-    _worker = BatchProcessor(RecordValidator(schema), con, {}, limits)
+    _worker = BatchProcessor(RecordValidator(schema, source), con, {}, limits)
 
 
 def _process_in_worker(batch: Batch, params: dict[str, Any]) -> tuple[pa.Table, list[dict[str, Any]]]:

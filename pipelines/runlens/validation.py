@@ -1,9 +1,12 @@
 """Record validation driven by the schema file (JSON Schema draft 2020-12, formats asserted).
 
 The fast path is ``jsonschema-rs``: one call validates a whole batch of parsed records against
-``{"type": "array", "items": <schema>}``; when the batch fails, a second call over the batch collects every
-violation, each found under its record's index. Python ``jsonschema`` is the second opinion in the tests (see
-tests/test_validation.py for where the two differ and why).
+``{"type": "array", "items": {"$ref": <the schema's URI>}}``; when the batch fails, a second call over the batch
+collects every violation, each found under its record's index. The schema stays a document of its own (a resource in
+a ``jsonschema_rs.Registry``, under its ``$id``, else under the schema file's ``file:`` URI), so its references
+(``#``, ``#/$defs/...``, its own ``$id``) resolve in it exactly as they do when it is used alone. Nothing is fetched:
+a reference to another document is refused when the schema is loaded. Python ``jsonschema`` is the second opinion in
+the tests (see tests/test_validation.py for where the two differ and why).
 """
 
 from __future__ import annotations
@@ -66,35 +69,18 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
 
 
-def _schema_problem(exc: jsonschema_rs.ValidationError) -> str:
-    """Where in the schema file a keyword's value breaks the meta-schema, and how, in one line.
-
-    The schema is checked as the ``items`` of an array schema, so the location drops that first step."""
-    steps = [str(step).replace("~", "~0").replace("/", "~1") for step in list(exc.instance_path)[1:]]
-    where = "/" + "/".join(steps) if steps else "the top level"  # a JSON Pointer into the schema
-    return f"at {where}: {_first_line(exc.message)}"
-
-
 class RecordValidator:
-    """Validates parsed records against one schema (a dict, usually from ``load_schema``)."""
+    """Validates parsed records against one schema (a dict, usually from ``load_schema``; ``source``: its file, for
+    error messages and as the base URI of a schema without ``$id``)."""
 
-    def __init__(self, schema: dict[str, Any]) -> None:
+    def __init__(self, schema: dict[str, Any], source: Path | None = None) -> None:
         self.schema = schema
-        try:
-            items = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
-            self._batch = jsonschema_rs.Draft202012Validator({"type": "array", "items": items}, validate_formats=True)
-        except jsonschema_rs.ValidationError as exc:
-            raise SchemaFileError(f"the schema is not a valid JSON Schema: {_schema_problem(exc)}") from None
-        except ValueError as exc:
-            raise SchemaFileError(f"the schema is not a valid JSON Schema: {_first_line(str(exc))}") from None
+        self.source = source
+        self._batch = _compile(schema, source)
 
     @classmethod
     def from_file(cls, path: Path) -> RecordValidator:
-        schema = load_schema(path)
-        try:
-            return cls(schema)
-        except SchemaFileError as exc:
-            raise SchemaFileError(f"{path}: {str(exc).removeprefix('the schema ')}") from None
+        return cls(load_schema(path), path)
 
     def violations(self, record: Any) -> list[Violation]:
         """The violations of one record (empty when it is valid)."""
@@ -135,6 +121,46 @@ class RecordValidator:
             if violations:
                 found[index] = violations
         return found
+
+
+SCHEMA_URI = "urn:runlens:record-schema"  # the base URI of a schema without ``$id`` or file
+
+
+def _compile(schema: Any, source: Path | None) -> jsonschema_rs.Draft202012Validator:
+    """The batch validator: an array whose items are ``schema``, referred to as a resource of its own.
+
+    ``$schema`` is left out of the resource: the schema is read as draft 2020-12 whatever it names (a meta-schema of
+    its own would be fetched). Errors are one line naming the schema file."""
+    where = f"{source}: " if source is not None else ""
+    asked: list[str] = []
+
+    def refuse(uri: str) -> Any:  # jsonschema-rs asks for every document the schema refers to but does not hold
+        asked.append(uri)
+        raise ValueError(f"{uri} is not fetched")
+
+    resource = {k: v for k, v in schema.items() if k != "$schema"} if isinstance(schema, dict) else schema
+    own_id = resource.get("$id") if isinstance(resource, dict) else None
+    uri = own_id if isinstance(own_id, str) else source.resolve().as_uri() if source is not None else SCHEMA_URI
+    try:
+        jsonschema_rs.meta.validate(resource)
+        registry = jsonschema_rs.Registry([(uri, resource)], draft=jsonschema_rs.Draft202012, retriever=refuse)
+        return jsonschema_rs.Draft202012Validator(
+            {"type": "array", "items": {"$ref": uri}}, validate_formats=True, registry=registry, retriever=refuse
+        )
+    except (ValueError, jsonschema_rs.ReferencingError) as exc:
+        if asked:
+            reason = (
+                f"it refers to {asked[0]}, which is not in the schema file (runlens never fetches a schema: put what "
+                "it refers to under $defs)"
+            )
+        elif isinstance(exc, jsonschema_rs.ValidationError) and isinstance(exc.kind, ErrorKind.Referencing):
+            reason = f"a $ref it holds does not resolve: {exc.message}"
+        elif isinstance(exc, jsonschema_rs.ValidationError):  # the meta-schema: where in the file, as a JSON Pointer
+            steps = [str(step).replace("~", "~0").replace("/", "~1") for step in exc.instance_path]
+            reason = _first_line(exc.message) + (f" (at /{'/'.join(steps)})" if steps else "")
+        else:
+            reason = _first_line(str(exc)) or type(exc).__name__
+        raise SchemaFileError(f"{where}not a valid JSON Schema (draft 2020-12): {reason}") from exc
 
 
 def _lone_surrogate(record: Any) -> Violation:

@@ -520,6 +520,43 @@ def test_utc_time_outside_years_1_to_9999_is_quarantined_not_fatal(tmp_path: Pat
     }
 
 
+def test_year_0000_is_not_a_date_time(tmp_path: Path) -> None:
+    """Python jsonschema (the reference) refuses year 0000 as a date-time; jsonschema-rs took it, and runlens then
+    stored `0000-12-31T23:30:00-01:00` as 0001-01-01T00:30Z and quarantined `0000-06-01T00:00:00Z` as `storage`
+    ("a valid date-time ..."). Both are `format` violations now, escaped digits included."""
+    from jsonschema import Draft202012Validator
+
+    reference = Draft202012Validator(
+        json.loads(Settings.from_env(tmp_path).schema_path.read_text()),
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+    records = [
+        rec("run_z1", createdAt="0000-12-31T23:30:00-01:00", completedAt=None),
+        rec("run_z2", createdAt="0000-06-01T00:00:00Z", completedAt=None),
+        rec("run_z3", completedAt="0000-01-01T00:00:00+00:00"),
+        rec("run_z4", createdAt="0001-01-01T00:30:00Z", completedAt=None, input={"note": "0000-01-01T00:00:00Z"}),
+    ]
+    escaped = line(rec("run_z5", completedAt=None)).replace(b'"2026-', b'"\\u0030000-')
+    content = ndjson(*records, escaped)
+    result, lake_dir = ingest_one(tmp_path, "year0.jsonl", content)
+    assert (result.records_valid, result.records_quarantined) == (1, 4)
+    found = {row["record_index"]: {(e["path"], e["keyword"]) for e in row["errors"]} for row in quarantine_of(lake_dir)}
+    parsed = [json.loads(raw) for raw in content.splitlines()]
+    expected = {
+        i: {("$." + ".".join(map(str, e.absolute_path)), str(e.validator)) for e in reference.iter_errors(record)}
+        for i, record in enumerate(parsed)
+        if not reference.is_valid(record)
+    }
+    assert (
+        found
+        == expected
+        == {
+            i: {(f"$.{name}", "format")}
+            for i, name in [(0, "createdAt"), (1, "createdAt"), (2, "completedAt"), (4, "createdAt")]
+        }
+    )
+
+
 def test_extra_fields_keep_their_exported_text(tmp_path: Path) -> None:
     raw = (
         b'{"runId": "run_x1", "workflowName": "w", "status": "queued", "big": 123456789012345678901234567890, '

@@ -49,7 +49,7 @@ def full_path_valid(raw: bytes) -> bool:
 
 
 def vouched_shape(stamp: str) -> bool:
-    """Valid date-times the fast path leaves to the full validator: a leap second, year 0000, a fraction longer
+    """Date-times the fast path leaves to the full validator: a leap second, year 0000, a fraction longer
     than ``MAX_FRACTION_DIGITS`` (the fraction sits between the seconds and the zone)."""
     fraction = stamp[20:].rstrip("Zz")
     fraction = fraction[:-6] if fraction[-6:-5] in ("+", "-") else fraction

@@ -378,3 +378,35 @@ def test_a_schema_that_does_not_compile_is_one_line_naming_the_file(
         RecordValidator.from_file(path)
     message = str(raised.value)
     assert "\n" not in message and message.startswith(f"{path}: not a valid JSON Schema") and words in message
+
+
+YEAR_ZERO = [
+    b'{"runId": "run_a", "workflowName": "w", "status": "queued", "createdAt": "0000-06-01T00:00:00Z"}',
+    b'{"runId": "run_a", "workflowName": "w", "status": "queued", "completedAt": "0000-12-31T23:30:00-01:00"}',
+    b'{"runId": "run_a", "workflowName": "w", "status": "queued", "createdAt": "\\u0030000-06-01T00:00:00Z"}',
+    b'{"runId": "run_a", "workflowName": "w", "status": "queued", "createdAt": "0000\\u002d06-01T00:00:00Z"}',
+    b'{"runId": "run_a", "workflowName": "w", "status": "nope", "createdAt": "0000-06-01T00:00:00Z"}',
+    b'{"runId": "run_a", "workflowName": "w", "status": "queued", "createdAt": "0001-01-01T00:00:00Z"}',
+    b'{"runId": "run_a", "workflowName": "w", "status": "queued", "input": {"at": "0000-01-01T00:00:00Z"}}',
+    b'{"runId": "run_a", "workflowName": "w", "status": "queued", "output": {"at": "0000-01-01T00:00:00Z"}}',
+]
+
+
+def test_year_0000_is_not_a_date_time_as_in_the_reference() -> None:
+    """jsonschema-rs takes year 0000 for a date-time; the reference does not, and runlens follows it, in a batch and
+    record by record, wherever the schema asks for a date-time (here also inside `output`)."""
+    at = {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}}}
+    schema = _with({}, {"output": at})
+    reference = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    ours = RecordValidator(schema)
+    records = [json.loads(raw) for raw in YEAR_ZERO]
+    expected = {
+        i: {(json_path(list(e.absolute_path)), str(e.validator)) for e in reference.iter_errors(record)}
+        for i, record in enumerate(records)
+        if not reference.is_valid(record)
+    }
+    assert set(expected) == {0, 1, 2, 3, 4, 7}
+    for found in (ours.check_batch(records, YEAR_ZERO), ours.check_batch(records)):
+        assert {i: {(v.path, v.keyword) for v in found[i]} for i in found} == expected
+    for i, record in enumerate(records):
+        assert {(v.path, v.keyword) for v in ours.violations(record)} == expected.get(i, set())

@@ -77,6 +77,8 @@ class RecordValidator:
         self.schema = schema
         self.source = source
         self._batch = _compile(schema, source)
+        self._date_times = '"date-time"' in json.dumps(schema)  # a schema that never asks for one skips the recheck
+        self._strict: jsonschema_rs.Draft202012Validator | None = None
 
     @classmethod
     def from_file(cls, path: Path) -> RecordValidator:
@@ -88,45 +90,104 @@ class RecordValidator:
 
     def check_batch(self, records: list[Any], raws: Sequence[bytes] | None = None) -> dict[int, list[Violation]]:
         """Violations of the invalid records in ``records``, by position; empty when all are valid. ``raws``: the
-        records' JSON texts, for messages that name a number beyond a double's range as written."""
+        records' JSON texts, for messages that name a number beyond a double's range as written.
+
+        jsonschema-rs takes year 0000 for a date-time; runlens does not (nor does Python ``jsonschema``: RFC 3339's
+        years are 0001-9999 in the proleptic Gregorian calendar, and no instant runs can hold has it). The records
+        that may hold such a string (``_year_zero_suspects``, a search of the batch's text) are checked again by a
+        validator whose ``date-time`` also refuses it, and that verdict is theirs."""
+        found = _check(self._batch, records, raws)
+        suspects = _year_zero_suspects(records, raws) if self._date_times else []
+        if suspects:
+            if self._strict is None:
+                self._strict = _compile(self.schema, self.source, {"date-time": _date_time})
+            picked = None if raws is None else [raws[i] for i in suspects]
+            strict = _check(self._strict, [records[i] for i in suspects], picked)
+            for j, i in enumerate(suspects):
+                if j in strict:
+                    found[i] = strict[j]
+        return found
+
+
+def _check(
+    validator: jsonschema_rs.Draft202012Validator, records: list[Any], raws: Sequence[bytes] | None
+) -> dict[int, list[Violation]]:
+    try:
+        if validator.is_valid(records):
+            return {}
+        return _errors(validator, records, raws)
+    except UnicodeEncodeError:  # a string jsonschema-rs reads holds a lone surrogate: find which records do
+        return _one_by_one(validator, records, raws)
+
+
+def _errors(
+    validator: jsonschema_rs.Draft202012Validator, records: list[Any], raws: Sequence[bytes] | None
+) -> dict[int, list[Violation]]:
+    found: dict[int, list[Violation]] = {}
+    for err in validator.iter_errors(records):
+        first, *path = err.instance_path
+        index = int(first)
+        message = err.message
+        if raws is not None and (err.instance is None or isinstance(err.instance, (list, dict))):
+            # maybe a number jsonschema-rs could only read as null, or a container holding one
+            message = _out_of_range(err, records[index], raws[index], path) or message
+        found.setdefault(index, []).append(Violation(json_path(path), _keyword(err), _bounded(message)))
+    return found
+
+
+def _one_by_one(
+    validator: jsonschema_rs.Draft202012Validator, records: list[Any], raws: Sequence[bytes] | None
+) -> dict[int, list[Violation]]:
+    """``_check`` record by record, for a batch jsonschema-rs raised on: a record it raises on is quarantined with
+    the first lone surrogate it holds (jsonschema-rs encodes the strings it reads as UTF-8, which cannot hold one;
+    JSON's ``\\ud800`` escape gives one, and no Unicode text holds it)."""
+    found: dict[int, list[Violation]] = {}
+    for index, record in enumerate(records):
         try:
-            if self._batch.is_valid(records):
-                return {}
-            return self._errors(records, raws)
-        except UnicodeEncodeError:  # a string jsonschema-rs reads holds a lone surrogate: find which records do
-            return self._one_by_one(records, raws)
+            violations = _errors(validator, [record], None if raws is None else [raws[index]]).get(0)
+        except UnicodeEncodeError:
+            violations = [_lone_surrogate(record)]
+        if violations:
+            found[index] = violations
+    return found
 
-    def _errors(self, records: list[Any], raws: Sequence[bytes] | None) -> dict[int, list[Violation]]:
-        found: dict[int, list[Violation]] = {}
-        for err in self._batch.iter_errors(records):
-            first, *path = err.instance_path
-            index = int(first)
-            message = err.message
-            if raws is not None and (err.instance is None or isinstance(err.instance, (list, dict))):
-                # maybe a number jsonschema-rs could only read as null, or a container holding one
-                message = _out_of_range(err, records[index], raws[index], path) or message
-            found.setdefault(index, []).append(Violation(json_path(path), _keyword(err), _bounded(message)))
-        return found
 
-    def _one_by_one(self, records: list[Any], raws: Sequence[bytes] | None) -> dict[int, list[Violation]]:
-        """``check_batch`` record by record, for a batch jsonschema-rs raised on: a record it raises on is quarantined
-        with the first lone surrogate it holds (jsonschema-rs encodes the strings it reads as UTF-8, which cannot hold
-        one; JSON's ``\\ud800`` escape gives one, and no Unicode text holds it)."""
-        found: dict[int, list[Violation]] = {}
-        for index, record in enumerate(records):
-            try:
-                violations = self._errors([record], None if raws is None else [raws[index]]).get(0)
-            except UnicodeEncodeError:
-                violations = [_lone_surrogate(record)]
-            if violations:
-                found[index] = violations
-        return found
+_DATE_TIME = jsonschema_rs.Draft202012Validator({"format": "date-time"}, validate_formats=True)
+
+
+def is_date_time(text: str) -> bool:
+    """Whether ``text`` is a date-time as runlens reads the ``date-time`` format: jsonschema-rs's check (RFC 3339,
+    a leap second only where the UTC time is 23:59) without year 0000."""
+    return not text.startswith("0000") and _DATE_TIME.is_valid(text)
+
+
+def _date_time(text: str) -> bool:
+    return is_date_time(text)
+
+
+# Raw JSON text that may decode to a string starting "0000-": the four zeros and the dash written out, or with an
+# escape among them (``\u0030`` for a zero, ``\u002d`` for the dash).
+_YEAR_ZERO_TEXTS = (b"0000-", b"\\u0030", b"0000\\u002")
+
+
+def _year_zero_suspects(records: list[Any], raws: Sequence[bytes] | None) -> list[int]:
+    """Positions of the records that may hold a string starting with year 0000: one search of the batch's text
+    finds none in nearly every batch."""
+    if raws is None:  # single records (``violations``): their decoded text
+        texts = [json.dumps(record, ensure_ascii=False) for record in records]
+        return [i for i, text in enumerate(texts) if "0000-" in text]
+    joined = b"\n".join(raws)
+    if not any(text in joined for text in _YEAR_ZERO_TEXTS):
+        return []
+    return [i for i, raw in enumerate(raws) if any(text in raw for text in _YEAR_ZERO_TEXTS)]
 
 
 SCHEMA_URI = "urn:runlens:record-schema"  # the base URI of a schema without ``$id`` or file
 
 
-def _compile(schema: Any, source: Path | None) -> jsonschema_rs.Draft202012Validator:
+def _compile(
+    schema: Any, source: Path | None, formats: dict[str, Any] | None = None
+) -> jsonschema_rs.Draft202012Validator:
     """The batch validator: an array whose items are ``schema``, referred to as a resource of its own.
 
     ``$schema`` is left out of the resource: the schema is read as draft 2020-12 whatever it names (a meta-schema of
@@ -145,7 +206,11 @@ def _compile(schema: Any, source: Path | None) -> jsonschema_rs.Draft202012Valid
         jsonschema_rs.meta.validate(resource)
         registry = jsonschema_rs.Registry([(uri, resource)], draft=jsonschema_rs.Draft202012, retriever=refuse)
         return jsonschema_rs.Draft202012Validator(
-            {"type": "array", "items": {"$ref": uri}}, validate_formats=True, registry=registry, retriever=refuse
+            {"type": "array", "items": {"$ref": uri}},
+            validate_formats=True,
+            formats=formats,
+            registry=registry,
+            retriever=refuse,
         )
     except (ValueError, jsonschema_rs.ReferencingError) as exc:
         if asked:

@@ -842,3 +842,69 @@ def test_discovery_reads_each_new_export_once(data_dir: Path, monkeypatch: pytes
     assert sorted(opened) == sorted(path.name for path in folder.iterdir())
     assert [export.name for export in found.files] == [f"array.json{suffix}", f"lines.jsonl{suffix}"]
     assert list(found.unreadable) == [f"pretty.jsonl{suffix}"]
+
+
+NOT_DATE_TIMES = [
+    "2026-03-01 10:00",
+    "2026-03-01T10:00:00",
+    "",
+    "yesterday",
+    "2026-03-01T10:00:60Z",  # second 60 on a minute that is not 23:59 UTC
+    "2026-02-30T10:00:00Z",
+    "0000-06-01T00:00:00Z",
+    "2026-03-01T10:00:00+0530",
+    "x" * 500,
+]
+DATE_TIMES = ["2026-03-01T10:00:00Z", "2016-12-31T23:59:60.5Z", "2026-03-01T10:00:00.1234567891234+05:30"]
+
+
+def _is_date_time(stamp: str) -> bool:
+    """The reference's `date-time` (Python jsonschema's format checker), leap seconds read as their second 59 (its
+    documented deviation, see tests/reference.py)."""
+    from jsonschema import Draft202012Validator
+
+    probe = stamp[:17] + "59" + stamp[19:] if ref.is_leap_second(stamp) else stamp
+    return Draft202012Validator.FORMAT_CHECKER.conforms(probe, "date-time")
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "full-path"])
+def test_a_time_the_schema_lets_through_but_runlens_cannot_read_quarantines_only_its_record(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, fast: bool
+) -> None:
+    """A custom schema without `"format": "date-time"` on createdAt/completedAt lets any string through: the typing
+    step handed it to DuckDB's strptime, whose parse error stopped the ingest (and every later `runlens run`). Such a
+    record is quarantined (`storage`, the field's path, the value in the message); every other one is staged, with
+    its instant as the reference reads it."""
+    schema = json.loads(Settings.from_env(data_dir).schema_path.read_text())
+    for name in ("createdAt", "completedAt"):
+        del schema["properties"][name]["format"]
+    if not fast:  # a keyword the fast path does not compile
+        schema["properties"]["error"]["minLength"] = 0
+    path = data_dir / "noformat.json"
+    path.write_text(json.dumps(schema))
+    monkeypatch.setenv("RUNLENS_SCHEMA", str(path))
+    base = {"workflowName": "w", "status": "completed"}
+    records = [{**base, "runId": f"run_c{i}", "createdAt": s} for i, s in enumerate(NOT_DATE_TIMES + DATE_TIMES)]
+    records += [{**base, "runId": f"run_d{i}", "completedAt": s} for i, s in enumerate(NOT_DATE_TIMES + DATE_TIMES)]
+    records += [{**base, "runId": "run_both", "createdAt": "yesterday", "completedAt": "today"}]
+    got = ingest(data_dir, "times.jsonl", "\n".join(map(line, records)) + "\n", reference=False)
+
+    expected_bad: dict[int, set[tuple[str, str]]] = {}
+    for i, record in enumerate(records):
+        for name in ("createdAt", "completedAt"):
+            if name in record and not _is_date_time(record[name]):
+                expected_bad.setdefault(i, set()).add((f"$.{name}", "storage"))
+    assert set(expected_bad) and len(expected_bad) < len(records)
+    found = {row["record_index"]: {(e["path"], e["keyword"]) for e in row["errors"]} for row in got.quarantine}
+    assert found == expected_bad
+    for row in got.quarantine:
+        for error in row["errors"]:
+            name = error["path"].removeprefix("$.")
+            value = records[row["record_index"]][name]
+            assert name in error["message"] and json.dumps(value[:200]) in error["message"]
+    staged = {row["record_index"]: row for row in got.staged}
+    assert set(staged) == set(range(len(records))) - set(expected_bad)
+    for i, row in staged.items():
+        for name, column in (("createdAt", "created_at"), ("completedAt", "completed_at")):
+            assert row[column] == (ref.to_utc(records[i][name])[0] if name in records[i] else None)
+    assert got.result.records_read == len(records) == len(got.staged) + len(got.quarantine)

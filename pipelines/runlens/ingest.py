@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
+from itertools import compress
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -73,7 +74,7 @@ from runlens.readers import (
     one_document_problem,
     records_from,
 )
-from runlens.validation import RecordValidator, Violation
+from runlens.validation import RecordValidator, Violation, is_date_time
 
 STAGE_SQL = (SQL_DIR / "stage_records.sql").read_text()
 INSTANTS_SQL = (SQL_DIR / "rfc3339_instants.sql").read_text()
@@ -338,8 +339,11 @@ class BatchProcessor:
                 kept, fields, extras, columns = fast.positions, fast.fields, fast.extras, fast.columns
         if not kept:
             return STAGED_SCHEMA.empty_table()
-        typed = self._run_stage_sql(_stage_input(batch, kept, fields, extras, columns, self._exact_instants))
-        unstorable = _unstorable(typed)
+        unreadable: dict[int, list[Violation]] = {}
+        typed = self._run_stage_sql(
+            _stage_input(batch, kept, fields, extras, columns, self._exact_instants, unreadable)
+        )
+        unstorable = _unstorable(typed, unreadable)
         if unstorable:
             for row, violations in unstorable.items():
                 bad[kept[row]] = violations
@@ -442,16 +446,17 @@ UTC_RANGE = (
 )
 
 
-def _unstorable(typed: pa.Table) -> dict[int, list[Violation]]:
-    """Rows of a typed batch that passed the schema but cannot be stored, by row number, with the reasons."""
+def _unstorable(typed: pa.Table, unreadable: dict[int, list[Violation]]) -> dict[int, list[Violation]]:
+    """Rows of a typed batch that passed the schema but cannot be stored, by row number, with the reasons: those
+    ``unreadable`` holds already (a date-time runlens cannot read, ``_stage_input``) and those the typing found."""
     checks = [(typed.column("storable"), Violation("$", "storage", UNSTORABLE))]
     for column, name in (("created_at", "createdAt"), ("completed_at", "completedAt")):
         values = typed.column(column)
         in_range = pc.and_(pc.greater_equal(values, UTC_RANGE[0]), pc.less_equal(values, UTC_RANGE[1]))
         checks.append((pc.fill_null(in_range, True), Violation(f"$.{name}", "storage", OUT_OF_RANGE)))
     if all(pc.all(ok).as_py() for ok, _ in checks):
-        return {}
-    bad: dict[int, list[Violation]] = {}
+        return unreadable
+    bad = unreadable
     for ok, violation in checks:
         for row in pc.indices_nonzero(pc.invert(ok)).to_pylist():
             bad.setdefault(row, []).append(violation)
@@ -465,9 +470,16 @@ def _stage_input(
     extras: list[str | None],
     built: dict[str, pa.Array],
     exact: Callable[[pa.Array], tuple[pa.Array, np.ndarray]],
+    unreadable: dict[int, list[Violation]],
 ) -> pa.Table:
     """The typing SQL's input. ``built``: columns the fast path already made from these fields (``Accepted.columns``;
-    the others are made here); ``exact`` converts the date-times numpy leaves over (leap seconds, long fractions)."""
+    the others are made here); ``exact`` converts the date-times numpy leaves over (leap seconds, long fractions).
+
+    A createdAt or completedAt that passed the schema but is no date-time (a schema without ``"format":
+    "date-time"`` there lets any string through) has no UTC instant: its row is added to ``unreadable`` (by row,
+    keyword ``storage``, the field and its value in the message) and the caller quarantines the record. Only the
+    stamps numpy leaves over are checked, one by one; with the bundled schema they are the rare leap seconds and
+    long fractions."""
     text = pa.string()
 
     def column(name: str) -> pa.Array:
@@ -492,10 +504,17 @@ def _stage_input(
         left = np.flatnonzero(pc.and_(micros.is_null(), stamps.is_valid()).to_numpy(zero_copy_only=False))
         values = micros.fill_null(0).to_numpy().copy()
         absent = stamps.is_null().to_numpy(zero_copy_only=False)
-        exact_micros, leaps = exact(stamps.take(pa.array(left)))
-        values[left] = exact_micros.fill_null(0).to_numpy()
-        absent[left] = exact_micros.is_null().to_numpy(zero_copy_only=False)  # NULL as the SQL conversion gives it
-        leap[left] |= leaps
+        texts = stamps.take(pa.array(left)).to_pylist()
+        readable = np.fromiter(map(is_date_time, texts), bool, len(texts))
+        for row, text in zip(left[~readable].tolist(), compress(texts, ~readable), strict=True):
+            unreadable.setdefault(row, []).append(Violation(f"$.{name}", "storage", _not_a_date_time(name, text)))
+        absent[left[~readable]] = True
+        left = left[readable]
+        if left.size:
+            exact_micros, leaps = exact(stamps.take(pa.array(left)))
+            values[left] = exact_micros.fill_null(0).to_numpy()
+            absent[left] = exact_micros.is_null().to_numpy(zero_copy_only=False)  # NULL as the SQL conversion gives
+            leap[left] |= leaps
         return pa.array(values, pa.int64(), mask=absent)
 
     first = batch.first_index
@@ -515,6 +534,22 @@ def _stage_input(
             "extra": pa.array(extras, text),
         }
     )
+
+
+NOT_A_DATE_TIME = (
+    "{value} passes the schema but is not an RFC 3339 date-time (such as 2026-03-01T10:00:00Z), so runs cannot store "
+    '{name} as an instant; a schema with "format": "date-time" on {name} quarantines it as format instead'
+)
+MAX_SHOWN_STAMP_CHARS = 200
+
+
+def _not_a_date_time(name: str, text: str) -> str:
+    """The message of a createdAt/completedAt the schema let through that is no date-time, naming the value (its
+    start when long; a lone surrogate as its escape: the text is stored)."""
+    shown = json.dumps(text[:MAX_SHOWN_STAMP_CHARS], ensure_ascii=False)
+    if len(text) > MAX_SHOWN_STAMP_CHARS:
+        shown += f" …[{len(text) - MAX_SHOWN_STAMP_CHARS} more characters]"
+    return NOT_A_DATE_TIME.format(value=shown, name=name).encode("utf-8", "backslashreplace").decode()
 
 
 def _reject_constant(name: str) -> None:

@@ -410,3 +410,28 @@ def test_year_0000_is_not_a_date_time_as_in_the_reference() -> None:
         assert {i: {(v.path, v.keyword) for v in found[i]} for i in found} == expected
     for i, record in enumerate(records):
         assert {(v.path, v.keyword) for v in ours.violations(record)} == expected.get(i, set())
+
+
+@pytest.mark.parametrize(
+    ("raw", "written"),
+    [
+        (b'{"runId": 12345678901234567777777, "workflowName": "w", "status": "queued"}', "12345678901234567777777"),
+        (b'{"runId": -9223372036854775809, "workflowName": "w", "status": "queued"}', "-9223372036854775809"),
+        (
+            b'{"runId": "run_1", "workflowName": "w", "status": "queued", "error": [18446744073709551616]}',
+            "[18446744073709551616]",
+        ),
+    ],
+)
+def test_an_integer_beyond_64_bits_is_named_as_written(raw: bytes, written: str) -> None:
+    """orjson (the ingest's parser) reads an integer beyond 64 bits as the nearest float: the message said
+    `12345678901234567741440.0 is not of type "string"`. It names the number as the file holds it, as the reference
+    (which parses integers exactly) does."""
+    import orjson
+
+    reference = Draft202012Validator(RUN_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    [expected] = list(reference.iter_errors(json.loads(raw)))
+    [found] = RecordValidator(RUN_SCHEMA).check_batch([orjson.loads(raw)], [raw])[0]
+    assert (found.path, found.keyword) == (json_path(list(expected.absolute_path)), str(expected.validator))
+    assert found.message == f'{written} is not of type "string"'
+    assert expected.message.startswith(f"{written} is not of type")  # the reference names it so too

@@ -128,8 +128,9 @@ def _errors(
         first, *path = err.instance_path
         index = int(first)
         message = err.message
-        if raws is not None and (err.instance is None or isinstance(err.instance, (list, dict))):
-            # maybe a number jsonschema-rs could only read as null, or a container holding one
+        if raws is not None and (err.instance is None or isinstance(err.instance, (list, dict, float))):
+            # maybe a number jsonschema-rs could only read as null, an integer orjson read as a float, or a container
+            # holding one
             message = _out_of_range(err, records[index], raws[index], path) or message
         found.setdefault(index, []).append(Violation(json_path(path), _keyword(err), _bounded(message)))
     return found
@@ -257,7 +258,7 @@ def _out_of_range(err: jsonschema_rs.ValidationError, record: Any, raw: bytes, p
     value = record
     for part in path:
         value = value[part]
-    if not _holds_infinity(value):
+    if not _holds_lossy(value):
         return None
     written = json.loads(raw.decode("utf-8"), parse_float=_Number, parse_int=_Number)  # numbers as written
     for part in path:
@@ -266,7 +267,7 @@ def _out_of_range(err: jsonschema_rs.ValidationError, record: Any, raw: bytes, p
     number = isinstance(value, float)
     kind = err.kind
     numbers_allowed = number and isinstance(kind, ErrorKind.Type) and bool({"number", "integer"} & set(kind.types))
-    shown = "null" if number else next(_FALSE_SCHEMA.iter_errors(err.instance)).message.removeprefix(_NOT_ALLOWED)
+    shown = next(_FALSE_SCHEMA.iter_errors(err.instance)).message.removeprefix(_NOT_ALLOWED)  # "null" for infinity
     settled = isinstance(kind, _SHAPE_KINDS) or (
         isinstance(kind, (ErrorKind.Type, ErrorKind.Enum)) and not numbers_allowed
     )
@@ -279,7 +280,10 @@ def _out_of_range(err: jsonschema_rs.ValidationError, record: Any, raw: bytes, p
     # a number where numbers are allowed, or another rule (const, a false schema, uniqueItems): it may have failed on
     # the null the number was read as, so the rule's own message stands, with what the file holds
     holds = "a number" if number else "it holds a number"
-    return f"{err.message} (the value is {text}, {holds} beyond what a 64-bit float holds, read as null)"
+    if _holds_infinity(value):
+        return f"{err.message} (the value is {text}, {holds} beyond what a 64-bit float holds, read as null)"
+    holds = "an integer" if number else "it holds an integer"
+    return f"{err.message} (the value is {text}, {holds} beyond 64 bits, read as the nearest 64-bit float)"
 
 
 # Rules on an object's member names or an array's or object's size: their verdict is the same whatever the values, so
@@ -298,6 +302,22 @@ _SHAPE_KINDS = (
 
 class _Number(str):
     """A JSON number as written."""
+
+
+def _holds_lossy(value: Any) -> bool:
+    """Whether ``value`` is, or an array or object in it holds, a float parsed to infinity or a whole float beyond
+    64-bit integers (orjson reads an integer literal beyond 64 bits as the nearest float: ``12345678901234567777777``
+    became ``12345678901234567741440.0`` in messages)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and (math.isinf(item) or (abs(item) >= 2.0**63 and item.is_integer())):
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def _holds_infinity(value: Any) -> bool:

@@ -908,3 +908,36 @@ def test_a_time_the_schema_lets_through_but_runlens_cannot_read_quarantines_only
         for name, column in (("createdAt", "created_at"), ("completedAt", "completed_at")):
             assert row[column] == (ref.to_utc(records[i][name])[0] if name in records[i] else None)
     assert got.result.records_read == len(records) == len(got.staged) + len(got.quarantine)
+
+
+@pytest.mark.parametrize(
+    ("change", "record"),
+    [
+        ({"required": ["runId"]}, {"runId": "run_a", "workflowName": "w"}),
+        ({"required": ["runId", "status"]}, {"runId": "run_a", "status": "queued"}),
+        (
+            {"properties": {"runId": {"type": ["string", "integer"]}}},
+            {"runId": 7, "workflowName": "w", "status": "queued"},
+        ),
+    ],
+)
+def test_a_record_a_custom_schema_passes_without_what_runs_needs_is_quarantined_in_one_clear_line(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, change: dict[str, Any], record: dict[str, Any]
+) -> None:
+    """runs needs runId, workflowName and status as strings; a custom schema that does not require them passes a
+    record without one (as the reference does), which runlens quarantines as `storage` saying so, in one line."""
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads(Settings.from_env(data_dir).schema_path.read_text())
+    schema = {**schema, **change, "properties": {**schema["properties"], **change.get("properties", {})}}
+    assert Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).is_valid(record)
+    path = data_dir / "loose.json"
+    path.write_text(json.dumps(schema))
+    monkeypatch.setenv("RUNLENS_SCHEMA", str(path))
+    good = {"runId": "run_b", "workflowName": "w", "status": "queued"}
+    got = ingest(data_dir, "loose.jsonl", line(record) + "\n" + line(good) + "\n", reference=False)
+    assert [row["run_id"] for row in got.staged] == ["run_b"]
+    [row] = got.quarantine
+    [error] = row["errors"]
+    assert error["keyword"] == "storage" and "\n" not in error["message"]
+    assert "runs, which needs runId, workflowName and status in every record" in error["message"]

@@ -379,7 +379,7 @@ class BatchProcessor:
                 decoded = _decode_run_fields(raw)
                 extra = None if KNOWN_FIELDS.issuperset(rec) else extra_text(raw)
             except (msgspec.DecodeError, RecursionError) as exc:
-                bad[pos] = [Violation("$", "storage", f"passes the schema but cannot be stored in runs: {exc}")]
+                bad[pos] = [Violation("$", "storage", NOT_A_RUN.format(reason=" ".join(str(exc).split())))]
                 continue
             fields.append(decoded)
             extras.append(extra)
@@ -433,6 +433,10 @@ class RunFields(msgspec.Struct):
 
 _decode_fields = msgspec.json.Decoder(RunFields).decode
 _decode_list = msgspec.json.Decoder(list[RunFields]).decode
+NOT_A_RUN = (
+    "passes the schema but cannot be stored in runs, which needs runId, workflowName and status in every record, "
+    "each a string, and error, createdAt and completedAt a string or null where present: {reason}"
+)
 UNSTORABLE = (
     "valid JSON that DuckDB's JSON type cannot hold (for example a lone UTF-16 surrogate escape); kept here with "
     "its raw text"

@@ -154,7 +154,10 @@ def test_a_schema_that_is_not_json_schema_is_one_line_naming_the_file_and_the_ke
     exports(tmp_path)
     (tmp_path / "s.json").write_text(schema)
     result = run_cli("validate", tmp_path / "exports" / "a.jsonl", "--schema", tmp_path / "s.json")
-    user_error(result, f"{tmp_path / 's.json'}: is not a valid JSON Schema: at {where}: {problem}")
+    assert result.code == 2
+    prefix = f"runlens: error: {tmp_path / 's.json'}: not a valid JSON Schema (draft 2020-12): {problem}"
+    assert result.err.startswith(prefix), result.err
+    assert result.err.endswith(f" (at {where})\n"), result.err
     assert result.err.count("\n") == 1
 
 

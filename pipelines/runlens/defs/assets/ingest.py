@@ -4,7 +4,7 @@ import dagster as dg
 
 from runlens import exports
 from runlens.defs.partitions import export_files
-from runlens.defs.resources import RunlensResource
+from runlens.defs.resources import LAKE_POOL, RunlensResource
 from runlens.ingest import IngestResult, ingest_file
 from runlens.interrupts import interrupts_deferred
 from runlens.locks import lake_write_lock
@@ -16,7 +16,7 @@ from runlens.validation import RecordValidator
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="ingest",
     kinds={"python", "parquet"},
-    pool="runlens_lake",
+    pool=LAKE_POOL,
 )
 def ingested_exports(context: dg.AssetExecutionContext, runlens: RunlensResource) -> dg.MaterializeResult:
     """One committed ingest per export file version: every record it holds, either valid and typed (staged for

@@ -11,7 +11,7 @@ from runlens.config import SQL_DIR
 from runlens.defs.assets.ingest import md_escape
 from runlens.defs.config import DaysConfig, window_days
 from runlens.defs.partitions import days
-from runlens.defs.resources import RunlensResource
+from runlens.defs.resources import LAKE_POOL, RunlensResource
 from runlens.locks import lake_write_lock
 
 DAILY = "workflow_daily_metrics"
@@ -27,7 +27,7 @@ PREVIEW_SQL = SQL_DIR / "preview_worst_workflows.sql"
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="metrics",
     kinds={"duckdb", "parquet"},
-    pool="runlens_lake",
+    pool=LAKE_POOL,
 )
 def workflow_daily_metrics(
     context: dg.AssetExecutionContext, config: DaysConfig, runlens: RunlensResource
@@ -73,7 +73,7 @@ def worst_workflows_markdown(lake_dir: Path, selected: list[date]) -> str:
             ("workflow_regressions", "Workflows whose failure rate or p95 got significantly worse this week."),
         )
     ],
-    pool="runlens_lake",
+    pool=LAKE_POOL,
     can_subset=True,
 )
 def reliability_tables(

@@ -5,7 +5,7 @@ import dagster as dg
 from runlens import runs as runs_table
 from runlens.defs.config import DaysConfig, window_days
 from runlens.defs.partitions import days
-from runlens.defs.resources import RunlensResource
+from runlens.defs.resources import LAKE_POOL, RunlensResource
 from runlens.locks import lake_write_lock
 
 
@@ -15,7 +15,7 @@ from runlens.locks import lake_write_lock
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="lake",
     kinds={"duckdb", "parquet"},
-    pool="runlens_lake",
+    pool=LAKE_POOL,
 )
 def runs(context: dg.AssetExecutionContext, config: DaysConfig, runlens: RunlensResource) -> dg.MaterializeResult:
     """One row per workflow run: its latest known state across every export (a stale export never moves a run

@@ -5,7 +5,7 @@ import dagster as dg
 from runlens import runs as runs_table
 from runlens import warehouse as catalog
 from runlens.defs.assets.metrics import METRIC_ASSETS
-from runlens.defs.resources import RunlensResource
+from runlens.defs.resources import LAKE_POOL, RunlensResource
 from runlens.locks import lake_write_lock
 from runlens.refresh import PLAN_TAG, earlier_step_failed
 
@@ -20,7 +20,7 @@ class WarehouseConfig(dg.Config):
     deps=["runs", *METRIC_ASSETS],
     group_name="warehouse",
     kinds={"duckdb"},
-    pool="runlens_lake",
+    pool=LAKE_POOL,
 )
 def warehouse(
     context: dg.AssetExecutionContext, config: WarehouseConfig, runlens: RunlensResource

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -258,7 +258,7 @@ def _out_of_range(err: jsonschema_rs.ValidationError, record: Any, raw: bytes, p
     value = record
     for part in path:
         value = value[part]
-    if not _holds_lossy(value):
+    if not _holds(value, _lossy):
         return None
     written = json.loads(raw.decode("utf-8"), parse_float=_Number, parse_int=_Number)  # numbers as written
     for part in path:
@@ -280,7 +280,7 @@ def _out_of_range(err: jsonschema_rs.ValidationError, record: Any, raw: bytes, p
     # a number where numbers are allowed, or another rule (const, a false schema, uniqueItems): it may have failed on
     # the null the number was read as, so the rule's own message stands, with what the file holds
     holds = "a number" if number else "it holds a number"
-    if _holds_infinity(value):
+    if _holds(value, _infinite):
         return f"{err.message} (the value is {text}, {holds} beyond what a 64-bit float holds, read as null)"
     holds = "an integer" if number else "it holds an integer"
     return f"{err.message} (the value is {text}, {holds} beyond 64 bits, read as the nearest 64-bit float)"
@@ -304,28 +304,22 @@ class _Number(str):
     """A JSON number as written."""
 
 
-def _holds_lossy(value: Any) -> bool:
-    """Whether ``value`` is, or an array or object in it holds, a float parsed to infinity or a whole float beyond
-    64-bit integers (orjson reads an integer literal beyond 64 bits as the nearest float: ``12345678901234567777777``
-    became ``12345678901234567741440.0`` in messages)."""
+def _lossy(item: Any) -> bool:
+    """A float parsed to infinity, or a whole float beyond 64-bit integers (orjson reads an integer literal beyond
+    64 bits as the nearest float: ``12345678901234567777777`` became ``12345678901234567741440.0`` in messages)."""
+    return isinstance(item, float) and (math.isinf(item) or (abs(item) >= 2.0**63 and item.is_integer()))
+
+
+def _infinite(item: Any) -> bool:
+    return isinstance(item, float) and math.isinf(item)
+
+
+def _holds(value: Any, found: Callable[[Any], bool]) -> bool:
+    """Whether ``value`` is, or an array or object in it holds, an item ``found`` picks out."""
     pending = [value]
     while pending:
         item = pending.pop()
-        if isinstance(item, float) and (math.isinf(item) or (abs(item) >= 2.0**63 and item.is_integer())):
-            return True
-        if isinstance(item, dict):
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return False
-
-
-def _holds_infinity(value: Any) -> bool:
-    """Whether ``value`` is, or an array or object in it holds, a float parsed to infinity."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, float) and math.isinf(item):
+        if found(item):
             return True
         if isinstance(item, dict):
             pending.extend(item.values())

@@ -528,6 +528,18 @@ def test_bomless_utf16_and_utf32_are_told_apart_with_non_ascii_text_early(encodi
     assert readers._detect_encoding(json.dumps(records, ensure_ascii=False).encode(encoding)) == encoding
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("first", ["error", "workflowName"])
+def test_bomless_utf16_and_utf32_are_read_when_non_latin_text_fills_the_first_kib(encoding: str, first: str) -> None:
+    """A first record whose values hold hundreds of CJK characters: under a rule that a quarter of the first KiB's
+    code units be ASCII, such a genuine UTF-16 file was read as UTF-8 and every record quarantined (found by a
+    review); its quotes, colons and key names are ASCII all the same."""
+    message = "数据库连接失败\uff0c请稍后重试\u3002" * 40  # with a full-width comma and full stop
+    record = {first: message, "runId": "run_1", "workflowName": "工作流", "status": "failed"}
+    text = json.dumps(record, ensure_ascii=False) + "\n"
+    assert readers._detect_encoding(text.encode(encoding)) == encoding
+
+
 @pytest.mark.parametrize("size", [1, 2, 5, 10**9])
 @pytest.mark.parametrize("ending", ["\n", "\r\n"])
 def test_ndjson_lines_of_form_feeds_or_vertical_tabs_are_records_not_blank(size: int, ending: str) -> None:

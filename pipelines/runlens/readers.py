@@ -36,6 +36,7 @@ from runlens.errors import DecompressedCapError, ExportReadError, NotLineDelimit
 CHUNK_BYTES = 8 * 2**20
 KEEP_OVERSIZED_BYTES = 64 * 2**10
 ENCODING_SNIFF_BYTES = 1024  # what the encoding of a file without a BOM is told from
+MIN_ASCII_UNITS = 4  # ASCII code units a BOM-less UTF-16/32 head must hold (see _detect_encoding)
 LINE_END_HEAD_BYTES = 8 * 2**20  # a file's head (decoded): what decides how it is split, read whatever the cap
 WRAPPER_KEYS = frozenset({"runs", "data", "items", "results", "records", "workflowRuns", "executions"})
 # Members only a run has: an object holding one of them before a list under a wrapper key is a run, not a wrapper.
@@ -375,10 +376,12 @@ def _detect_encoding(head: bytes) -> str:
     """The encoding of the file that starts with ``head``: UTF-32 or UTF-16 by their BOM; without one, the first
     of UTF-32LE, UTF-32BE, UTF-16LE and UTF-16BE in which the first two code units of the file's first
     ``ENCODING_SNIFF_BYTES`` are ASCII characters (a JSON text starts with two, as RFC 4627 has it: ``[``, ``{``,
-    white space, a quote) and at least a quarter of them are (a JSON export's keys and punctuation are); else UTF-8.
-    A NUL byte in UTF-8 text (a damaged line) only looks like UTF-16 at the one code unit it stands in: the file was
-    read as UTF-16 from two bytes, its records garbled into one. UTF-32LE is tried before UTF-16LE, which its ASCII
-    also matches for one code unit in two."""
+    white space, a quote) and at least ``MIN_ASCII_UNITS`` of them are (a JSON export's quotes, colons and keys
+    are, however much non-Latin text its values hold); else UTF-8. A NUL byte in UTF-8 text (a damaged line) only
+    looks like UTF-16 at the one code unit it stands in: the file was read as UTF-16 from two bytes, its records
+    garbled into one. UTF-32LE is tried before UTF-16LE, which its ASCII also matches for one code unit in two. (A
+    share of ASCII units, a quarter, was tried first: a first record of a few hundred CJK characters fell below it,
+    and a genuine UTF-16 file was read as UTF-8, found by a review.)"""
     if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         return "utf-32"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -389,7 +392,11 @@ def _detect_encoding(head: bytes) -> str:
     for encoding, width, low in _BOMLESS:
         units = data[: data.size // width * width].reshape(-1, width)
         ascii_units = (units[:, low] > 0) & (units[:, low] < 0x80) & (units.sum(axis=1) == units[:, low])
-        if ascii_units[:2].all() and ascii_units.size and ascii_units.sum() * 4 >= ascii_units.size:
+        if (
+            ascii_units.size >= 2
+            and ascii_units[:2].all()
+            and ascii_units.sum() >= min(MIN_ASCII_UNITS, units.shape[0])
+        ):
             return encoding
     return "utf-8"
 

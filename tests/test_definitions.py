@@ -153,6 +153,25 @@ def test_refresh_sensor_requests_the_days_new_ingests_change_and_skips_when_up_t
     assert refresh_days(runs_refresh_sensor(ctx)) == ["2026-03-01", "2026-03-05"]
 
 
+def test_refresh_sensor_leaves_the_uniqueness_check_to_the_plans_final_run(data_dir: Path) -> None:
+    """Days more than a week apart get runs of their own; only the final one evaluates run_ids_unique (a run moving
+    farther than a month is in two partitions between them), the others every other check of their assets."""
+    exports = data_dir / "exports"
+    records = [record("run_1", "queued", "2026-03-01T10:00:00Z"), record("run_2", "queued", "2026-05-20T10:00:00Z")]
+    (exports / "1.jsonl").write_text("\n".join(json.dumps(r) for r in records))
+    settings = Settings.from_env(data_dir)
+    ingest_file(exports / "1.jsonl", settings, RecordValidator.from_file(settings.schema_path), "1.jsonl")
+    result = runs_refresh_sensor(context(dg.DagsterInstance.ephemeral(), data_dir))
+    assert isinstance(result, dg.SensorResult)
+    first, final = result.run_requests
+    assert {key.name for key in first.asset_check_keys or []} == {
+        "runs_created_date_matches",
+        "daily_metrics_valid",
+        "daily_metrics_reconcile",
+    }
+    assert final.asset_check_keys is None  # every check of its assets, run_ids_unique included
+
+
 def test_export_sensor_retries_a_file_it_could_not_read(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file that vanishes between discovery and hashing is not requested and not remembered in the cursor, so the
     next tick requests it once it is back."""

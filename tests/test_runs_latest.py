@@ -23,7 +23,7 @@ from runlens.defs.checks import daily_metrics_reconcile, run_ids_unique, runs_cr
 from runlens.defs.resources import RunlensResource
 from runlens.errors import RunlensError
 from runlens.ingest import ingest_file
-from runlens.refresh import DaysRefresh, plan_refresh
+from runlens.refresh import PLAN_CHECKS, DaysRefresh, plan_refresh
 from runlens.validation import RecordValidator
 
 Export = tuple[str, list[dict[str, Any]]]
@@ -310,11 +310,12 @@ def test_incremental_rebuild_touches_only_affected_days(data_dir: Path, legacy: 
 
 
 @pytest.mark.parametrize("legacy", [False, True])
-@pytest.mark.parametrize("moved_to", ["2026-03-02T10:00:00Z", "2026-03-30T10:00:00Z"])
+@pytest.mark.parametrize("moved_to", ["2026-03-02T10:00:00Z", "2026-03-30T10:00:00Z", "2026-01-05T10:00:00Z"])
 def test_the_days_a_run_moves_between_are_refreshed_in_one_run(data_dir: Path, legacy: bool, moved_to: str) -> None:
     """A run filed under its completedAt's day (no createdAt), then exported with a createdAt two weeks away: the
-    refresh plan rebuilds both days in one Dagster run, however far apart (by run_key, or from the current
-    partitions when a staged file predates run_key); unrelated days more than a week away keep their own run."""
+    refresh plan rebuilds both days in one Dagster run (found by run_key, or from the current partitions when a
+    staged file predates run_key); unrelated days more than a week away keep their own run. Ten weeks away, the
+    days keep runs of their own, and only the final run evaluates the blocking run_ids_unique check."""
     lake = build(data_dir, [("1.jsonl", [rec("run_l", "failed", None, completedAt="2026-03-16T10:00:00Z")])])
     runs.mark_applied(lake.settings.lake_dir, lake.seqs[-1])
     lake.ingest("2.jsonl", [rec("run_l", "failed", moved_to, completedAt="2026-03-16T10:00:00Z")])
@@ -323,11 +324,13 @@ def test_the_days_a_run_moves_between_are_refreshed_in_one_run(data_dir: Path, l
         assert strip_run_keys(lake.settings.lake_dir, 2) == 2
     plan = plan_refresh(lake.settings)
     moved = date.fromisoformat(moved_to[:10])
+    together = [(sorted([moved, date(2026, 3, 16)]), False)]
+    apart = [([moved], False), ([date(2026, 3, 16)], False)]
     assert [(step.days, step.final) for step in plan if isinstance(step, DaysRefresh)] == [
-        (sorted([moved, date(2026, 3, 16)]), False),
+        *(apart if moved.month == 1 else together),
         ([date(2026, 5, 20)], True),
     ]
-    assert len(plan) == 2
+    assert [step.deferred_checks for step in plan] == [PLAN_CHECKS] * (len(plan) - 1) + [[]]
 
 
 @pytest.mark.parametrize("order", ["forward", "reverse"])

@@ -308,7 +308,8 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
                 # summary never showed (they may not even have run), go before the refresh as in that run
                 materialize(dg.AssetSelection.checks_for_assets("ingested_exports"))
             for step in plan:
-                materialize(step.selection, tags=step.tags, run_config=step.run_config)
+                selection = dg.AssetSelection.assets(*step.selection) - dg.AssetSelection.checks(*step.deferred_checks)
+                materialize(selection, tags=step.tags, run_config=step.run_config)
             if not plan and warehouse.built_for(settings.warehouse_path) != settings.lake_dir:
                 # missing, unreadable, or built over another lake (the data directory was moved or copied)
                 materialize(["warehouse"])

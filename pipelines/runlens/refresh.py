@@ -3,7 +3,7 @@
 Shared by ``runlens run`` and the sensor, so both refresh exactly the same partitions. The changed days are
 grouped into ranges with small gaps (Dagster records every partition of a range, so one stale export from months
 ago gets its own short range instead of stretching one range over the months between); the days a run's row may
-move between always share one range, whatever the gap. Each run rebuilds exactly
+move between share one range when they are at most a month apart. Each run rebuilds exactly
 its days (run config); the range only says which partitions Dagster records. Days outside the partitions
 definition (before its start, after today) ride along with the nearest range. The last run also refreshes the
 whole-lake metric tables and the warehouse, and records the ingests it covered.
@@ -26,6 +26,11 @@ DAY_ASSETS = ["runs", "workflow_daily_metrics"]
 FLEET_ASSETS = ["workflow_hourly_throughput", "error_signatures", "stuck_runs", "workflow_regressions"]
 FINAL_ASSETS = [*DAY_ASSETS, *FLEET_ASSETS, "warehouse"]
 MAX_GAP_DAYS = 7
+# Days one run's records lie on that are at most this far apart share one Dagster run of a plan (see day_clusters).
+MAX_LINKED_SPAN_DAYS = 31
+# Evaluated only by a plan's final run, once every day of the plan is rebuilt: between two runs of a plan, a run
+# whose records lie on days farther apart than MAX_LINKED_SPAN_DAYS may be in two partitions (or in none).
+PLAN_CHECKS = [dg.AssetCheckKey(dg.AssetKey("runs"), "run_ids_unique")]
 # The runs of one refresh plan requested by the sensor share this tag (see earlier_step_failed).
 PLAN_TAG = "runlens/refresh_plan"
 
@@ -46,6 +51,11 @@ class DaysRefresh:
     @property
     def selection(self) -> list[str]:
         return FINAL_ASSETS if self.final else DAY_ASSETS
+
+    @property
+    def deferred_checks(self) -> list[dg.AssetCheckKey]:
+        """The checks of ``selection`` this run leaves to the plan's final run (``PLAN_CHECKS``)."""
+        return [] if self.final else PLAN_CHECKS
 
     @property
     def tags(self) -> dict[str, str]:
@@ -75,6 +85,10 @@ class WarehouseRefresh:
     @property
     def selection(self) -> list[str]:
         return ["warehouse"]
+
+    @property
+    def deferred_checks(self) -> list[dg.AssetCheckKey]:
+        return []
 
     @property
     def tags(self) -> dict[str, str]:
@@ -127,12 +141,22 @@ def plan_refresh(settings: Settings) -> list[RefreshRun]:
 
 def day_clusters(linked: list[frozenset[date]], low: date, high: date) -> list[list[date]]:
     """The days to rebuild (``runs.linked_days``) grouped into runs, in day order: a day within ``MAX_GAP_DAYS`` of
-    the run's last day joins it, and the days of one set of linked days (a run's row may move between them) span
-    one run, with every day between them. Split over two runs, a run moving to an earlier day would be in two
-    partitions between them (the blocking run_ids_unique check fails the first, and so every later refresh), and
-    one moving to a later day in none. Days are compared at their position in the partitions definition (a day
-    before its start or after ``high`` rides along with the nearest run)."""
-    spans = sorted(((_position(min(d), low, high), _position(max(d), low, high), d) for d in linked), key=_ends)
+    the run's last day joins it, and the days of one set of linked days (a run's row may move between them) at most
+    ``MAX_LINKED_SPAN_DAYS`` apart span one run, with every day between them. Split over two runs, a run moving to
+    an earlier day is in two partitions between them, and one moving to a later day in none. Farther apart (a run
+    created years before its last export) they are not joined: one Dagster run over years of daily partitions
+    took minutes to record them all, at every later export of that run (found by a review), so such a run is
+    briefly in two partitions or none between the plan's runs, and the plan's blocking ``run_ids_unique`` check
+    waits for its final run (``PLAN_CHECKS``). Days are compared at their position in the partitions definition (a
+    day before its start or after ``high`` rides along with the nearest run)."""
+    spans: list[tuple[date, date, frozenset[date]]] = []
+    for days in linked:
+        first, last = _position(min(days), low, high), _position(max(days), low, high)
+        if (last - first).days <= MAX_LINKED_SPAN_DAYS:
+            spans.append((first, last, days))
+        else:
+            spans.extend((_position(day, low, high), _position(day, low, high), frozenset([day])) for day in days)
+    spans.sort(key=_ends)
     clusters: list[tuple[date, set[date]]] = []  # (the run's last position, its days)
     for first, last, days in spans:
         if clusters and (first - clusters[-1][0]).days <= MAX_GAP_DAYS:

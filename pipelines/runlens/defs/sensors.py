@@ -9,6 +9,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
 from runlens import exports, ingest
+from runlens.defs import checks
 from runlens.defs.checks import ingest_reconciles
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import RunlensResource
@@ -119,12 +120,25 @@ def runs_refresh_sensor(
         run_requests=[
             dg.RunRequest(
                 asset_selection=[dg.AssetKey(k) for k in step.selection],
+                asset_check_keys=_check_keys(step.selection, step.deferred_checks),
                 tags={**step.tags, SENSOR_TAG: "runs_refresh", PLAN_TAG: plan_id},
                 run_config=step.run_config,
             )
             for step in plan
         ]
     )
+
+
+CHECK_KEYS = [
+    key for value in vars(checks).values() if isinstance(value, dg.AssetChecksDefinition) for key in value.check_keys
+]
+
+
+def _check_keys(assets: list[str], deferred: list[dg.AssetCheckKey]) -> list[dg.AssetCheckKey] | None:
+    """The checks a refresh run evaluates: every check of its assets (None) but those it leaves to the final run."""
+    if not deferred:
+        return None
+    return [key for key in CHECK_KEYS if key.asset_key.to_user_string() in assets and key not in deferred]
 
 
 BLOCKING_INGEST_CHECKS = [spec.key for spec in ingest_reconciles.check_specs if spec.blocking]

@@ -275,8 +275,12 @@ def test_report_reviews_the_window_asked_for(
         (["--days", "3", "--until", "2026-11-03"], "either --days N or --since/--until"),
         (["--since", "2026-11-05", "--until", "2026-11-05"], "--since 2026-11-05 is not before --until 2026-11-05"),
         (["--since", "2026-11-06", "--until", "2026-11-05"], "--since 2026-11-06 is not before --until 2026-11-05"),
-        (["--days", "0"], "--days must be a whole number of days of at least 1, got 0"),
-        (["--days", "-2"], "--days must be a whole number of days of at least 1, got -2"),
+        (["--days", "0"], "--days must be a whole number of days from 1 to 36,500, got 0"),
+        (["--days", "-2"], "--days must be a whole number of days from 1 to 36,500, got -2"),
+        # beyond the calendar the notebook failed with "year -711 is out of range" (found by a review)
+        (["--days", "1000000"], "--days must be a whole number of days from 1 to 36,500, got 1000000"),
+        (["--until", "0001-01-03"], "--until 0001-01-03 is outside the years 1000-8999 a review window can cover"),
+        (["--since", "9999-12-30"], "--since 9999-12-30 is outside the years 1000-8999 a review window can cover"),
     ],
 )
 def test_report_refuses_a_window_it_cannot_review_up_front(

@@ -189,12 +189,24 @@ def render_report(
     return ReportResult(path=out, headline=_headline(executed))
 
 
+# A window and the one before it must fit in Python's calendar (years 1-9999): the notebook failed with
+# "year -711 is out of range" or "date value out of range" beyond these.
+MAX_REVIEW_DAYS = 36_500
+CALENDAR = (date(1000, 1, 1), date(9000, 1, 1))
+
+
 def _check_window(days: int | None, since: date | None, until: date | None) -> None:
     """Refuse a window that would be empty or has no start, before the notebook runs."""
     if since is None and days is None:
         raise ReportError("the review window needs a start: pass days or since")
-    if days is not None and days < 1:
-        raise ReportError(f"--days must be a whole number of days of at least 1, got {days}")
+    if days is not None and not 1 <= days <= MAX_REVIEW_DAYS:
+        raise ReportError(f"--days must be a whole number of days from 1 to {MAX_REVIEW_DAYS:,}, got {days}")
+    for name, day in (("--since", since), ("--until", until)):
+        if day is not None and not CALENDAR[0] <= day < CALENDAR[1]:
+            raise ReportError(
+                f"{name} {day} is outside the years {CALENDAR[0].year}-{CALENDAR[1].year - 1} a review window can "
+                "cover (it and the window before it must fit in the calendar)"
+            )
     if since is not None and until is not None and since >= until:
         raise ReportError(
             f"--since {since} is not before --until {until}: the window would be empty (until is excluded)"

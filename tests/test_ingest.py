@@ -469,12 +469,13 @@ HUGE_INT = b"9" * 5000  # longer than Python converts from text; valid JSON
             [],
             [0],
         ),
-        # no run member, but what comes before the list is not JSON: not unwrapped on a failed parse
+        # no run member, and what comes before the list is not JSON: a wrapper whose metadata is not read, its
+        # list's items records (434a498 made it one quarantined record, losing every run of a genuine wrapper)
         (
             "bad_wrapper.json",
-            b'{"meta": {"a": 01}, "runs": [' + json.dumps(NESTED).encode() + b"]}",
+            b'{"meta": {"a": 01}, "runs": [' + json.dumps(RUN_A).encode() + b"]}",
+            ["run_a"],
             [],
-            [0],
         ),
         # a valid run whose member just before the list is an object (the cut text ended in its brace)
         (
@@ -499,8 +500,10 @@ def test_a_top_level_object_whose_start_cannot_be_parsed_is_one_record(
 ) -> None:
     """A top-level object whose members before a wrapper-key list the member check could not parse (an integer
     beyond Python's 4,300 digits, invalid JSON, invalid UTF-8) was taken for a wrapper: the run vanished with no
-    note (nothing read, nothing quarantined) or the items of its list were staged as runs. It is one record now,
-    staged or quarantined; only an object read to be a wrapper gives its list's items."""
+    note (nothing read, nothing quarantined) or the items of its list were staged as runs. A 5,000-digit integer is
+    parsed now; a run whose members cannot be parsed (a top-level ``runId``, ``workflowName`` or ``status`` found
+    by a scan of the member names) is one record, quarantined, with a note. Without such a member the object is a
+    wrapper whose metadata before the list is not read, with a note: its list's items are records."""
     got = ingest(data_dir, name, content, reference=False)
     assert [row["run_id"] for row in got.staged] == staged
     assert [row["record_index"] for row in got.quarantine] == quarantined
@@ -508,10 +511,44 @@ def test_a_top_level_object_whose_start_cannot_be_parsed_is_one_record(
     assert "run_nested" not in {row["run_id"] for row in got.staged}
     message = got.log["message"] or ""
     read_whole = "could not be read" in message and "read as one record" in message
-    assert read_whole == (name in ("leading_zero.json", "bad_utf8.json", "bad_wrapper.json")), message
+    assert read_whole == (name in ("leading_zero.json", "bad_utf8.json")), message
+    assert ("metadata before the list is not valid JSON" in message) == (name == "bad_wrapper.json"), message
     for row in got.quarantine:
         assert row["raw"].startswith("{") and row["raw"].rstrip().endswith("]}"), "the whole object, kept whole"
         assert any(error["keyword"] == "json" for error in row["errors"])
+
+
+WRAPPED_RUNS = b",\n".join(
+    json.dumps({**VALID_BASE, "runId": f"run_{i}", "status": "completed"}).encode() for i in range(3)
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "metadata"),
+    [
+        ("nan_meta.json", b'"meta": {"score": NaN}'),  # a number JSON does not have
+        ("latin1_meta.json", b'"exportedBy": "Jos\xe9"'),  # a Latin-1 byte: not UTF-8
+        ("trailing_comma_meta.json", b'"meta": {"a": 1,}'),
+        ("nested_run_key_meta.json", b'"meta": {"runId": NaN}'),  # a nested name is not a top-level member
+        ("run_key_in_a_value.json", b'"note": "\\"runId\\": 1", "meta": NaN'),  # nor is one inside a string
+    ],
+)
+def test_a_wrapper_whose_metadata_before_its_list_is_invalid_gives_its_runs(
+    data_dir: Path, name: str, metadata: bytes
+) -> None:
+    """A wrapper with no run-only member (``runId``, ``workflowName``, ``status``) at its top level whose metadata
+    before its list of runs cannot be parsed was one quarantined record since 434a498 (a review found thousands of
+    good runs lost to one bad metadata member; before it they were staged). Its member names are found by a scan of
+    the bytes: it is a wrapper, its runs are records, each validated on its own, and a note names the object's
+    start line and the list's line and says that the metadata was not read."""
+    content = b"\n{" + metadata + b',\n  "runs": [\n' + WRAPPED_RUNS + b"\n]}\n"
+    got = ingest(data_dir, name, content, reference=False)
+    assert [row["run_id"] for row in got.staged] == ["run_0", "run_1", "run_2"]
+    assert got.quarantine == []
+    assert got.log["records_read"] == 3
+    message = got.log["message"] or ""
+    assert "the object starting at line 2 has a list under a wrapper key at line 3" in message, message
+    assert "metadata before the list is not valid JSON (or UTF-8) and was not read" in message, message
 
 
 def test_a_run_longer_than_the_record_cap_before_its_list_is_quarantined_whole(

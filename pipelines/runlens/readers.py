@@ -41,6 +41,7 @@ LINE_END_HEAD_BYTES = 8 * 2**20  # a file's head (decoded): what decides how it 
 WRAPPER_KEYS = frozenset({"runs", "data", "items", "results", "records", "workflowRuns", "executions"})
 # Members only a run has: an object holding one of them before a list under a wrapper key is a run, not a wrapper.
 RUN_KEYS = frozenset({"runId", "workflowName", "status"})
+_RUN_NAMES = frozenset(f'"{key}"'.encode() for key in RUN_KEYS)  # as written in a file, for ``_member_names``
 NDJSON_SUFFIXES = (".jsonl", ".ndjson")
 
 
@@ -596,6 +597,8 @@ _OPENERS = np.zeros(256, dtype=np.int8)
 _OPENERS[[ord("{"), ord("[")]] = 1
 _OPENERS[[ord("}"), ord("]")]] = -1
 _KEY_BEFORE = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$')
+# A string (and whether a colon follows it: then it is a member name) or a bracket, for ``_member_names``.
+_NAME_TOKENS = re.compile(rb'("(?:[^"\\]|\\.)*")[ \t\r\n]*:|"(?:[^"\\]|\\.)*"|[{}\[\]]', re.DOTALL)
 _WHITESPACE = b" \t\r\n"  # JSON's white space (no \x0b or \x0c, unlike _SPACE)
 _WHITE = np.zeros(256, dtype=bool)
 _WHITE[list(_WHITESPACE)] = True
@@ -851,19 +854,30 @@ class JsonSplitter:
 
     def _run_keys_before(self, text: bytes, line: int) -> bool:
         """Whether the top-level object collected so far (``pieces`` + ``text``, which ends with a wrapper key and
-        its colon) is a run with a list field rather than a wrapper: it has a member that only a run has, or what
-        it holds before the list cannot be read (not valid JSON or UTF-8, or longer than the record cap). Only an
-        object read to be a wrapper is unwrapped: one that cannot be told is one record, quarantined if invalid, so
-        nothing of it vanishes and no item of its list is taken for a run."""
-        members = None if self.size + len(text) > self.cap else _members_of(b"".join(self.pieces) + text, cut=True)
-        if members is None:
+        its colon) is a run with a list field rather than a wrapper: it has a member that only a run has. When what
+        it holds before the list cannot be parsed (not valid JSON or UTF-8), its top-level member names are found by
+        a tolerant scan (``_member_names``): with a run-only one it is one record (quarantined as invalid, so
+        nothing of the run vanishes and no item of its list is taken for a run); without, it is a wrapper whose
+        metadata before the list is not read (said in a note), and its list's items are records, each validated on
+        its own. An object longer than the record cap before its list cannot be told: it is one record."""
+        head, over_cap = b"".join(self.pieces) + text, self.size + len(text) > self.cap
+        members = None if over_cap else _members_of(head, cut=True)
+        if members is not None:
+            return not RUN_KEYS.isdisjoint(members)
+        # Names compared as written: an escaped one ("run\u0049d") is not recognised, and such a run is unwrapped.
+        if not over_cap and _RUN_NAMES.isdisjoint(_member_names(head)):
             self.warnings.append(
-                f"the object starting at line {self.start_line} has a list under a wrapper key at line {line}, but "
-                "what comes before the list could not be read (not valid JSON, or longer than the record cap): the "
-                "object is read as one record, not as a wrapper of records"
+                f"the object starting at line {self.start_line} has a list under a wrapper key at line {line} and "
+                "no member only a run has, but its metadata before the list is not valid JSON (or UTF-8) and was "
+                "not read: the object is read as a wrapper, the items of its list as records"
             )
-            return True
-        return not RUN_KEYS.isdisjoint(members)
+            return False
+        self.warnings.append(
+            f"the object starting at line {self.start_line} has a list under a wrapper key at line {line}, but "
+            "what comes before the list could not be read (not valid JSON, or longer than the record cap): the "
+            "object is read as one record, not as a wrapper of records"
+        )
+        return True
 
     def _check_wrapper_rest(self, line: int) -> None:
         """The members of a wrapper object after its list(s) of records are not records (metadata such as a page
@@ -945,6 +959,21 @@ def _members_of(text: bytes, cut: bool = False) -> set[str] | None:
     except (ValueError, RecursionError):
         return None
     return set(value) if isinstance(value, dict) else None
+
+
+def _member_names(text: bytes) -> set[bytes]:
+    """The top-level member names of an object that is not valid JSON (or UTF-8), as written with their quotes: a
+    string at depth 1 followed by a colon, found by one scan of strings and brackets that reads nothing else. Raw
+    bytes are compared, so a name written with an escape (``"run\\u0049d"``) is not recognised as ``runId``."""
+    depth, names = 0, set()
+    for token in _NAME_TOKENS.finditer(text):
+        first = token.group()[:1]
+        if first == b'"':
+            if depth == 1 and token.group(1) is not None:
+                names.add(token.group(1))
+        else:
+            depth += 1 if first in b"{[" else -1
+    return names
 
 
 def _not_json(name: str) -> None:

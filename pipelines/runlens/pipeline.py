@@ -38,12 +38,12 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 # Every run `runlens run` executes carries the data directory it writes, so a later `runlens run` can tell its own
 # runs from those of the UI or of another data directory sharing DAGSTER_HOME.
 DATA_DIR_TAG = "runlens/data_dir"
+POOL_POLL_SECONDS = 0.5  # how often runlens run looks whether another run still uses the lake pool
 # The runs execute in this process, so what a step prints goes straight to the terminal. Dagster's default compute-log
 # manager would send it to a file and copy it back through helper processes (`tail` and a Python watcher per stream);
 # they sit in the terminal's process group, so Ctrl-C reached them too and each watcher printed a KeyboardInterrupt
 # traceback. Dagster's own in-process default (an ephemeral instance) captures nothing either; the UI still shows every
 # run's events, and the instance's own setting still applies to the runs the UI and the daemon launch.
-POOL_POLL_SECONDS = 0.5
 NO_COMPUTE_LOG_CAPTURE = {
     "compute_logs": {"module": "dagster._core.storage.noop_compute_log_manager", "class": "NoOpComputeLogManager"}
 }
@@ -214,11 +214,11 @@ def wait_for_lake_pool(
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists (PermissionError: another user's, alive)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's process
-        return True
+    except PermissionError:
+        pass
     return True
 
 

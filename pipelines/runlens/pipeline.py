@@ -144,7 +144,11 @@ def _materialize(
     selection: list[str] | dg.AssetSelection,
     tags: dict[str, str] | None = None,
     run_config: dict[str, Any] | None = None,
+    deferred_checks: list[dg.AssetCheckKey] | None = None,
 ) -> dg.ExecuteInProcessResult:
+    """One run of ``selection``, without the checks of ``deferred_checks`` (a plan's final run evaluates them)."""
+    if deferred_checks:
+        selection = dg.AssetSelection.assets(*selection) - dg.AssetSelection.checks(*deferred_checks)
     result = dg.materialize(
         [*definitions.assets, *definitions.asset_checks],
         selection=selection,
@@ -308,8 +312,9 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
                 # summary never showed (they may not even have run), go before the refresh as in that run
                 materialize(dg.AssetSelection.checks_for_assets("ingested_exports"))
             for step in plan:
-                selection = dg.AssetSelection.assets(*step.selection) - dg.AssetSelection.checks(*step.deferred_checks)
-                materialize(selection, tags=step.tags, run_config=step.run_config)
+                materialize(
+                    step.selection, tags=step.tags, run_config=step.run_config, deferred_checks=step.deferred_checks
+                )
             if not plan and warehouse.built_for(settings.warehouse_path) != settings.lake_dir:
                 # missing, unreadable, or built over another lake (the data directory was moved or copied)
                 materialize(["warehouse"])

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
 import time
 import zlib
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 import reference as ref
+from processes import RUNLENS
 from runlens import exports, readers
 from runlens import ingest as ingest_module
 from runlens.config import Settings
@@ -549,6 +551,26 @@ def test_a_wrapper_whose_metadata_before_its_list_is_invalid_gives_its_runs(
     message = got.log["message"] or ""
     assert "the object starting at line 2 has a list under a wrapper key at line 3" in message, message
     assert "metadata before the list is not valid JSON (or UTF-8) and was not read" in message, message
+
+
+@pytest.mark.parametrize("metadata", [b'"blob": "', b'"score": NaN, "blob": "'])
+def test_a_wrapper_with_a_long_string_of_escaped_quotes_before_its_list_is_read_at_once(
+    tmp_path: Path, metadata: bytes
+) -> None:
+    """The name before the list was found by an end-anchored regex over the whole object, tried from every quote:
+    60 KB of escaped quotes took 14 s and 600 KB did not end within a minute (found by a review). `runlens
+    validate` in a process of its own, with a guard against the hang, on 600 KB of them (valid metadata, and
+    invalid, which the name scan reads too)."""
+    path = tmp_path / "quotes.json"
+    path.write_bytes(b"{" + metadata + b'x\\"' * 200_000 + b'", "runs": [\n' + WRAPPED_RUNS + b"\n]}\n")
+    done = subprocess.run(
+        [str(RUNLENS), "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={name: value for name, value in os.environ.items() if not name.startswith("RUNLENS_")},
+    )
+    assert (done.returncode, done.stderr.splitlines()[-1]) == (0, "3 record(s) checked, 0 invalid"), done.stderr
 
 
 def test_a_run_longer_than_the_record_cap_before_its_list_is_quarantined_whole(

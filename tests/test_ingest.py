@@ -573,6 +573,16 @@ def test_a_wrapper_with_a_long_string_of_escaped_quotes_before_its_list_is_read_
     assert (done.returncode, done.stderr.splitlines()[-1]) == (0, "3 record(s) checked, 0 invalid"), done.stderr
 
 
+def test_a_broken_run_with_many_lists_is_judged_once(data_dir: Path) -> None:
+    """A run that is not valid JSON, with 2,000 lists under wrapper keys: it was judged again at each list, on a
+    head that kept growing (20,000 took over 100 s), with one note per list. It is one record with one note."""
+    lists = ",".join(f'"data": [{i}]' for i in range(2000))
+    content = '{"runId": "run_x", "workflowName": "w", "status": "queued", "input": {"a": 01}, ' + lists + "}\n"
+    got = ingest(data_dir, "many_lists.json", content.encode(), reference=False)
+    assert got.staged == [] and len(got.quarantine) == 1
+    assert (got.log["message"] or "").count("has a list under a wrapper key") == 1, got.log["message"]
+
+
 def test_a_run_longer_than_the_record_cap_before_its_list_is_quarantined_whole(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

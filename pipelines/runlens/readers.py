@@ -627,6 +627,7 @@ class JsonSplitter:
         self.depth = 0
         self.record_depth = 0
         self.in_wrapper_rest = False
+        self.a_run = False  # the top-level object being collected was judged a run (with list fields), not a wrapper
         self.after_comma = False
         self.collecting = False
         self.seen_value = False
@@ -644,7 +645,7 @@ class JsonSplitter:
     # -- collecting one value's bytes across chunks --
     def _begin(self, line: int) -> None:
         self.pieces, self.size, self.start_line, self.collecting = [], 0, line, True
-        self.seen_value = True
+        self.seen_value, self.a_run = True, False
 
     def _collect(self, piece: bytes) -> None:
         """Keep the value's bytes up to the cap (or up to ``KEEP_OVERSIZED_BYTES`` when the cap is smaller), so an
@@ -831,9 +832,13 @@ class JsonSplitter:
             if self.in_wrapper_rest:  # another list of records in the same wrapper: its items are records too
                 self._open_list(2, line)
                 return pos + 1
-            if not self._run_keys_before(buf[start:pos], line):
-                self._open_list(2, line)
-                return pos + 1
+            # once judged a run, an object stays one (what made it one is still before its next list): judged
+            # again at each list, a broken run with thousands of them cost the square of its size, one note each
+            if not self.a_run:
+                self.a_run = self._run_keys_before(buf[start:pos], line)
+                if not self.a_run:
+                    self._open_list(2, line)
+                    return pos + 1
         return start
 
     def _open_list(self, record_depth: int, line: int) -> None:

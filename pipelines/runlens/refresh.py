@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 
 import dagster as dg
@@ -156,7 +157,7 @@ def day_clusters(linked: list[frozenset[date]], low: date, high: date) -> list[l
             spans.append((first, last, days))
         else:
             spans.extend((_position(day, low, high), _position(day, low, high), frozenset([day])) for day in days)
-    spans.sort(key=_ends)
+    spans.sort(key=itemgetter(0, 1))  # not by the sets, which do not order
     clusters: list[tuple[date, set[date]]] = []  # (the run's last position, its days)
     for first, last, days in spans:
         if clusters and (first - clusters[-1][0]).days <= MAX_GAP_DAYS:
@@ -164,10 +165,6 @@ def day_clusters(linked: list[frozenset[date]], low: date, high: date) -> list[l
         else:
             clusters.append((last, set(days)))
     return [sorted(days) for _, days in clusters]
-
-
-def _ends(span: tuple[date, date, frozenset[date]]) -> tuple[date, date]:
-    return span[0], span[1]
 
 
 def _position(day: date, low: date, high: date) -> date:

@@ -100,7 +100,7 @@ class RecordValidator:
         suspects = _year_zero_suspects(records, raws) if self._date_times else []
         if suspects:
             if self._strict is None:
-                self._strict = _compile(self.schema, self.source, {"date-time": _date_time})
+                self._strict = _compile(self.schema, self.source, {"date-time": is_date_time})
             picked = None if raws is None else [raws[i] for i in suspects]
             strict = _check(self._strict, [records[i] for i in suspects], picked)
             for j, i in enumerate(suspects):
@@ -160,10 +160,6 @@ def is_date_time(text: str) -> bool:
     """Whether ``text`` is a date-time as runlens reads the ``date-time`` format: jsonschema-rs's check (RFC 3339,
     a leap second only where the UTC time is 23:59) without year 0000."""
     return not text.startswith("0000") and _DATE_TIME.is_valid(text)
-
-
-def _date_time(text: str) -> bool:
-    return is_date_time(text)
 
 
 # Raw JSON text that may decode to a string starting "0000-": the four zeros and the dash written out, or with an

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import pytest
 from runlens import cli
+from runlens.metrics import PARAM_ENV
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,13 @@ def dagster_home(tmp_path: Path) -> Iterator[Path]:
     yield home
     if home.parent == shm:
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def no_metric_params_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Metric parameters set in the caller's shell (RUNLENS_STUCK_RUNS_MIN_AGE_S, ...) would change every refresh."""
+    for name in PARAM_ENV.values():
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -146,6 +146,10 @@ def test_refresh_sensor_requests_the_days_new_ingests_change_and_skips_when_up_t
     result = run_cli("run", "--data-dir", data_dir)
     assert result.code == 0, result.err
     assert isinstance(runs_refresh_sensor(ctx), dg.SkipReason), "runs is up to date after `runlens run`"
+    with pytest.MonkeyPatch.context() as env:  # a new stuck-run threshold: only that table is recomputed
+        env.setenv("RUNLENS_STUCK_RUNS_THRESHOLD_S", "60")
+        [request] = run(runs_refresh_sensor, ctx).run_requests or []
+        assert request.asset_selection == [dg.AssetKey("stuck_runs")]
 
     later = [record("run_1", "completed", "2026-03-01T10:00:00Z"), record("run_3", "queued", "2026-03-05T00:00:00Z")]
     (exports / "2.jsonl").write_text("\n".join(json.dumps(r) for r in later))

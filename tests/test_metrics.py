@@ -19,8 +19,9 @@ import pytest
 from runlens import lake
 from runlens.config import PROJECT_DIR, SQL_DIR, Settings
 from runlens.contracts import RUNS_SCHEMA
+from runlens.errors import ConfigError
 from runlens.ingest import ingest_file
-from runlens.metrics import METRIC_TABLES, macro_sql, metric_globs, refresh_metrics
+from runlens.metrics import METRIC_TABLES, macro_sql, metric_globs, refresh_metrics, stale_params
 from runlens.validation import RecordValidator
 
 D0 = date(2026, 3, 1)
@@ -455,6 +456,45 @@ def test_stuck_runs_thresholds_are_configurable(
     rows = read_metric(tmp_path, "stuck_runs")
     assert_matches(rows, ("run_id",), ref.stuck_runs(edge_runs(), AS_OF, **params))
     assert ("run_slow_3h" in {row["run_id"] for row in rows}) is three_hours_is_stuck
+
+
+def test_stuck_run_thresholds_come_from_the_environment_and_the_table_records_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_runs(tmp_path, edge_runs())
+    refresh_metrics(tmp_path, as_of=AS_OF)
+    assert stale_params(tmp_path) == []
+    monkeypatch.setenv("RUNLENS_STUCK_RUNS_THRESHOLD_S", "3600")
+    monkeypatch.setenv("RUNLENS_WORKFLOW_REGRESSIONS_MIN_RUNS", "5")
+    assert stale_params(tmp_path) == ["stuck_runs", "workflow_regressions"]
+    refresh_metrics(tmp_path, as_of=AS_OF, tables=["stuck_runs"])
+    assert stale_params(tmp_path) == ["workflow_regressions"]
+    rows = read_metric(tmp_path, "stuck_runs")
+    assert_matches(rows, ("run_id",), ref.stuck_runs(edge_runs(), AS_OF, threshold_s=3600.0))
+    refresh_metrics(tmp_path, as_of=AS_OF, params={"threshold_s": 7 * 3600.0})  # an argument wins
+    rows = read_metric(tmp_path, "stuck_runs")
+    assert_matches(rows, ("run_id",), ref.stuck_runs(edge_runs(), AS_OF, threshold_s=7 * 3600.0))
+    assert stale_params(tmp_path) == ["stuck_runs"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("RUNLENS_WORKFLOW_REGRESSIONS_MIN_RUNS", "0"),
+        ("RUNLENS_WORKFLOW_REGRESSIONS_WINDOW_DAYS", "2.5"),
+        ("RUNLENS_STUCK_RUNS_P99_MULTIPLIER", "-1"),
+        ("RUNLENS_STUCK_RUNS_MIN_AGE_S", "nan"),
+        ("RUNLENS_STUCK_RUNS_THRESHOLD_S", "inf"),
+        ("RUNLENS_WORKFLOW_REGRESSIONS_P95_RATIO", "fast"),
+    ],
+)
+def test_a_metric_parameter_that_does_not_fit_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    write_runs(tmp_path, edge_runs())
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=f"^{variable}={value!r}: expected a"):
+        refresh_metrics(tmp_path, as_of=AS_OF)
 
 
 def test_regressions_match_reference(edge_lake: Path) -> None:

@@ -702,3 +702,49 @@ def test_a_failed_step_is_named_by_the_line_of_its_error_that_says_what_went_wro
     )
     result = cast(dg.ExecuteInProcessResult, SimpleNamespace(all_events=[event]))
     assert pipeline_module._first_failure(result) == f"ingested_exports: {headline}"
+
+
+def test_stuck_run_thresholds_set_in_the_environment_apply_at_the_next_run(
+    data_dir: Path, run_cli: CliRunner, warehouse: OpenWarehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RUNLENS_STUCK_RUNS_* set the stuck-run threshold; a `runlens run` with no new export recomputes stuck_runs
+    when they changed since it was computed (and only then), and a value that does not fit is one error line."""
+    records = [
+        r("run_old", "running", "2026-03-01T08:00:00Z"),
+        r("run_mid", "queued", "2026-03-01T11:30:00Z"),
+        r("run_new", "running", "2026-03-01T11:59:00Z"),
+        r("run_done", "completed", "2026-03-01T09:00:00Z", completedAt="2026-03-01T12:00:00Z"),
+    ]
+    (data_dir / "exports" / "a.jsonl").write_text(ndjson(*records))
+    as_of = datetime(2026, 3, 1, 12, tzinfo=UTC)  # the newest event: run_done's completion
+    in_flight = {"run_old": datetime(2026, 3, 1, 8, tzinfo=UTC), "run_mid": datetime(2026, 3, 1, 11, 30, tzinfo=UTC)}
+    in_flight["run_new"] = datetime(2026, 3, 1, 11, 59, tzinfo=UTC)
+
+    def stuck() -> set[str]:
+        con = warehouse(data_dir)
+        try:
+            return {row[0] for row in con.execute("select run_id from stuck_runs").fetchall()}
+        finally:
+            con.close()
+
+    def older_than(seconds: float) -> set[str]:
+        return {run for run, created in in_flight.items() if (as_of - created).total_seconds() > seconds}
+
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    default = max(3600, 3 * 3 * 3600)  # max(1 hour, 3 x the p99 duration), run_done's 3 hours the only one
+    assert stuck() == older_than(default) == set()
+    monkeypatch.setenv("RUNLENS_STUCK_RUNS_THRESHOLD_S", "600")
+    second = run_cli("run", "--data-dir", data_dir)
+    assert second.code == 0, second.err
+    assert "metric parameters changed since stuck_runs were computed" in second.err
+    assert stuck() == older_than(600) == {"run_old", "run_mid"}
+    third = run_cli("run", "--data-dir", data_dir)
+    assert "metric parameters changed" not in third.err and third.code == 0
+    monkeypatch.setenv("RUNLENS_STUCK_RUNS_THRESHOLD_S", "30")
+    monkeypatch.setenv("RUNLENS_STUCK_RUNS_MIN_AGE_S", "-1")
+    refused = run_cli("run", "--data-dir", data_dir)
+    assert refused.code == 2 and refused.err.count("\n") == 1, refused.err
+    assert "RUNLENS_STUCK_RUNS_MIN_AGE_S='-1'" in refused.err
+    monkeypatch.delenv("RUNLENS_STUCK_RUNS_MIN_AGE_S")
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    assert stuck() == older_than(30) == set(in_flight)

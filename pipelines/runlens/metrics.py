@@ -12,6 +12,9 @@ under ``metrics/_partial/``), of which only the rows of the changed partitions a
 
 from __future__ import annotations
 
+import json
+import math
+import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,11 +29,13 @@ import pyarrow.parquet as pq
 from runlens import db, lake, runs
 from runlens.config import SQL_DIR
 from runlens.contracts import RUNS_PARTITION_COLUMN, RUNS_SCHEMA
+from runlens.errors import ConfigError
 
 PARTITION_COLUMN = "day"
 DATA_FILE = "data.parquet"
 MACRO_FILE = "workflow_metrics_macro.sql"
 PARTIAL_DIR = "_partial"
+PARAMS_KEY = b"runlens.params"  # a whole-lake table's file records the parameters it was computed with
 
 
 class DayOf(Enum):
@@ -111,8 +116,34 @@ METRIC_TABLES: tuple[MetricTable, ...] = (
     ),
 )
 
-# Parameters users may override through refresh_metrics(params=...); as_of has its own argument.
-TUNABLE_PARAMS = frozenset(name for table in METRIC_TABLES for name in table.params) - {"as_of"}
+# Parameters users may set: RUNLENS_<TABLE>_<PARAM> in the environment (RUNLENS_STUCK_RUNS_MIN_AGE_S), or
+# refresh_metrics(params=...), which wins; as_of has its own argument.
+PARAM_ENV = {
+    name: f"RUNLENS_{table.name}_{name}".upper() for table in METRIC_TABLES for name in table.params if name != "as_of"
+}
+TUNABLE_PARAMS = frozenset(PARAM_ENV)
+
+
+def env_params() -> dict[str, object]:
+    """The metric parameters set in the environment (``PARAM_ENV``); a ConfigError names a variable whose value
+    does not fit: a whole number of at least 1 for a whole-number parameter, else a finite number of at least 0."""
+    defaults = {name: default for table in METRIC_TABLES for name, default in table.params.items()}
+    chosen: dict[str, object] = {}
+    for name, variable in PARAM_ENV.items():
+        value = os.environ.get(variable)
+        if not value:
+            continue
+        whole = isinstance(defaults[name], int)
+        try:
+            number = int(value) if whole else float(value)
+        except ValueError:
+            number = -1
+        if number < (1 if whole else 0) or not math.isfinite(number):
+            expected = "a whole number of at least 1" if whole else "a number of at least 0"
+            unset = "no fixed threshold" if defaults[name] is None else defaults[name]
+            raise ConfigError(f"{variable}={value!r}: expected {expected} (unset: {unset}; see docs/metrics.md)")
+        chosen[name] = number
+    return chosen
 
 
 def macro_sql() -> str:
@@ -146,10 +177,11 @@ def refresh_metrics(
     Partitions that no longer have rows are removed.
 
     ``as_of``: the time the lake describes, for stuck runs and regressions (timezone-aware); default: the newest
-    created_at or completed_at in runs. ``params`` overrides the SQL parameters in ``TUNABLE_PARAMS``.
-    ``tables``: the names of the tables to refresh (None: all).
+    created_at or completed_at in runs. The SQL parameters in ``TUNABLE_PARAMS`` are taken from the environment
+    (``env_params``) and ``params``, which wins; a whole-lake table's file records those it was computed with
+    (``stale_params``). ``tables``: the names of the tables to refresh (None: all).
     """
-    overrides = dict(params or {})
+    overrides = {**env_params(), **(params or {})}
     unknown = sorted(set(overrides) - TUNABLE_PARAMS)
     if unknown:
         raise ValueError(f"unknown metric parameters {unknown}; known: {sorted(TUNABLE_PARAMS)}")
@@ -176,7 +208,8 @@ def refresh_metrics(
             _point_runs(con, lake_dir, _runs_days(table, changed))
             if table.partitioned_by is None:
                 result = con.sql(table.sql_file.read_text(), params=bound).to_arrow_table()
-                _write(metrics_dir / table.name / DATA_FILE, result)
+                tuned = {name: value for name, value in bound.items() if name in TUNABLE_PARAMS}
+                _write(metrics_dir / table.name / DATA_FILE, _with_params(result, tuned))
             else:
                 if table.partitioned_by is DayOf.CREATED:
                     selected = changed
@@ -190,6 +223,31 @@ def refresh_metrics(
         for partial, (rows, _) in partials.items():
             _write(partial.path(lake_dir), rows)
     return counts
+
+
+def _with_params(result: pa.Table, tuned: dict[str, object]) -> pa.Table:
+    if not tuned:
+        return result
+    return result.replace_schema_metadata({**(result.schema.metadata or {}), PARAMS_KEY: json.dumps(tuned)})
+
+
+def stale_params(lake_dir: Path) -> list[str]:
+    """The whole-lake tables in the lake computed with other parameters than the environment's now (a table written
+    before files recorded them counts as computed with the defaults): a refresh of them applies the new ones."""
+    overrides = env_params()
+    stale = []
+    for table in METRIC_TABLES:
+        path = lake.table_dir(lake_dir, lake.METRICS) / table.name / DATA_FILE
+        wanted = {name: overrides.get(name, default) for name, default in table.params.items() if name in PARAM_ENV}
+        if table.partitioned_by is not None or not wanted or not path.exists():
+            continue
+        recorded = (pq.read_schema(path).metadata or {}).get(PARAMS_KEY)
+        used = {name: default for name, default in table.params.items() if name in PARAM_ENV}
+        if recorded is not None:
+            used |= json.loads(recorded)
+        if used != wanted:
+            stale.append(table.name)
+    return stale
 
 
 def _choose(names: Collection[str] | None) -> list[MetricTable]:

@@ -23,14 +23,14 @@ from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 from dagster._utils.interrupts import capture_interrupts
 
-from runlens import exports, ingest, warehouse
+from runlens import exports, ingest, metrics, warehouse
 from runlens.config import PROJECT_DIR, Settings
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import LAKE_POOL, RunlensResource
 from runlens.errors import RunlensError
 from runlens.interrupts import raise_for
 from runlens.locks import file_lock
-from runlens.refresh import ingest_range, plan_refresh
+from runlens.refresh import ParamsRefresh, ingest_range, plan_refresh
 from runlens.validation import RecordValidator
 
 # The CLI prints its own summary and one line per failure; Dagster's event log stays in the instance (and the UI).
@@ -278,6 +278,7 @@ def _make_data_dir(path: Path) -> None:
 def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> PipelineReport:
     """Ingest new exports, refresh what they change, rebuild the warehouse; serialised per data directory."""
     RecordValidator.from_file(settings.schema_path)  # a broken schema file is the user's to fix: say so up front
+    metrics.env_params()  # so is a metric parameter that does not fit
     _make_data_dir(settings.data_dir)
     with file_lock(settings.data_dir / ".runlens-run.lock", on_wait=echo):
         home = ensure_dagster_home(settings)
@@ -307,7 +308,9 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
                 instance.add_dynamic_partitions(export_files.name, added)
                 materialize(["ingested_exports"], tags=tags)
             plan = plan_refresh(settings)
-            if plan and not fresh:
+            if plan and isinstance(plan[0], ParamsRefresh):
+                echo(f"metric parameters changed since {', '.join(plan[0].tables)} were computed: recomputing them")
+            elif plan and not fresh:
                 # ingests of an earlier run that was stopped before its refresh: their checks, which that run's
                 # summary never showed (they may not even have run), go before the refresh as in that run
                 materialize(dg.AssetSelection.checks_for_assets("ingested_exports"))

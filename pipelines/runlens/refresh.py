@@ -6,7 +6,8 @@ ago gets its own short range instead of stretching one range over the months bet
 move between share one range when they are at most a month apart. Each run rebuilds exactly
 its days (run config); the range only says which partitions Dagster records. Days outside the partitions
 definition (before its start, after today) ride along with the nearest range. The last run also refreshes the
-whole-lake metric tables and the warehouse, and records the ingests it covered.
+whole-lake metric tables and the warehouse, and records the ingests it covered. With no ingest pending, whole-lake
+tables computed with other parameters than the environment's now are recomputed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from runlens import runs
+from runlens import metrics, runs
 from runlens.config import Settings
 from runlens.defs.partitions import days as day_partitions
 
@@ -100,7 +101,32 @@ class WarehouseRefresh:
         return {"ops": {"warehouse": {"config": {"applied_ingest_seq": self.newest_seq}}}}
 
 
-RefreshRun = DaysRefresh | WarehouseRefresh
+@dataclass(frozen=True)
+class ParamsRefresh:
+    """The one run of a refresh when no ingest is pending but whole-lake metric tables were computed with other
+    parameters than the environment sets now (``metrics.stale_params``): it recomputes those tables whole. It covers
+    no partition, so it has no range."""
+
+    tables: list[str]
+
+    @property
+    def selection(self) -> list[str]:
+        return self.tables
+
+    @property
+    def deferred_checks(self) -> list[dg.AssetCheckKey]:
+        return []
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {}
+
+    @property
+    def run_config(self) -> dict[str, Any]:
+        return {}
+
+
+RefreshRun = DaysRefresh | WarehouseRefresh | ParamsRefresh
 
 
 def ingest_range(existing: list[str], keys: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -115,12 +141,14 @@ def ingest_range(existing: list[str], keys: list[str]) -> tuple[list[str], dict[
 
 
 def plan_refresh(settings: Settings) -> list[RefreshRun]:
-    """The runs that bring ``runs`` and the metrics up to date with every committed ingest ([] when they are); a
-    RunlensError when ``lake/runs`` holds a folder that is not a partition (no query could read the table)."""
+    """The runs that bring ``runs`` and the metrics up to date with every committed ingest and with the metric
+    parameters the environment sets ([] when they are); a RunlensError when ``lake/runs`` holds a folder that is not
+    a partition (no query could read the table)."""
     runs.refuse_stray_folders(settings.lake_dir)
     pending, newest_seq = runs.pending_exports(settings.lake_dir)
     if not pending:
-        return []
+        stale = metrics.stale_params(settings.lake_dir)
+        return [ParamsRefresh(stale)] if stale else []
     linked = runs.linked_days(settings.lake_dir, pending)
     if not linked:  # only quarantined records: the warehouse shows them, and they are recorded applied
         return [WarehouseRefresh(newest_seq)]

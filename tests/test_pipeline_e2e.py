@@ -9,7 +9,7 @@ import json
 import re
 import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -748,3 +748,40 @@ def test_stuck_run_thresholds_set_in_the_environment_apply_at_the_next_run(
     monkeypatch.delenv("RUNLENS_STUCK_RUNS_MIN_AGE_S")
     assert run_cli("run", "--data-dir", data_dir).code == 0
     assert stuck() == older_than(30) == set(in_flight)
+
+
+def test_runs_at_the_last_instant_of_the_calendar_are_summarised_run_after_run(
+    data_dir: Path, run_cli: CliRunner, warehouse: OpenWarehouse
+) -> None:
+    """Runs dated 9999-12-31 (the last day the lake accepts; "never" sentinels look like that) are valid: the summary
+    covers them, on the first run and on every later one. Its window ended a day after the newest run's day, computed
+    as a Python date, which has no 10000-01-01: "internal error: OverflowError" at every run (found by a review)."""
+    completed = {"completedAt": "2026-05-01T00:30:00Z"}
+    records = [r(f"run_ok_{i}", "completed", "2026-05-01T00:00:00Z", "wf.far", **completed) for i in range(19)]
+    records += [
+        # the newest run there can be, at the last microsecond of 9999 (nanoseconds are truncated)
+        r("run_far", "failed", "9999-12-31T23:59:59.9999999Z", "wf.far", completedAt="9999-12-31T23:59:59.9999999Z"),
+        # no createdAt: its created_date comes from completedAt, a "never" sentinel
+        r("run_never", "completed", None, "wf.other", completedAt="9999-12-31T23:59:59Z"),
+    ]
+    (data_dir / "exports" / "a.jsonl").write_text(ndjson(*records))
+    runs_line = "runs: 21 (2026-05-01 .. 9999-12-31 UTC): 20 completed, 1 failed, 0 in flight"
+    for ingested in ("1 new export file(s) ingested, 0 already ingested", "0 new export file(s) ingested, 1 already"):
+        result = run_cli("run", "--data-dir", data_dir)
+        assert result.code == 0, result.err
+        assert "internal error" not in result.err
+        assert ingested in result.out
+        assert runs_line in result.out.splitlines(), result.out
+        # wf.far has 20 finished runs only with the one at the calendar's last instant: 1 failed of 20
+        ranked = result.out.split("highest failure rate")[1].split("slowest p95")[0]
+        assert re.search(r"^  wf\.far +1/20 +5\.0% ", ranked, re.MULTILINE), result.out
+    con = warehouse(data_dir)
+    rows = con.execute(
+        "select run_id, created_date, created_at, completed_at from runs where created_date > '2026-05-01'"
+        " order by run_id"
+    ).fetchall()
+    last = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert rows == [
+        ("run_far", date(9999, 12, 31), last, last),
+        ("run_never", date(9999, 12, 31), None, datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+    ]

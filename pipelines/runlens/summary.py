@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 from runlens.config import SQL_DIR, Settings
@@ -63,7 +62,8 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
             f"runs: {runs} ({first} .. {last} UTC): {completed} completed, {failed} failed, {in_flight} in flight"
             + (f"; {conflicts} seen both completed and failed (latest kept)" if conflicts else "")
         )
-        params = {"since": first, "until": last + timedelta(days=1), "min_finished": MIN_FINISHED}
+        # the day after `last` is added in SQL: after 9999-12-31 Python has no date (OverflowError)
+        params = {"first_day": first, "last_day": last, "min_finished": MIN_FINISHED}
         top = con.execute((SQL_DIR / "summary_top_workflows.sql").read_text(), params).fetchall()
         by_rate = sorted(top, key=lambda r: (-(r[4] or 0), r[0]))[:TOP_N]
         lines.append(f"highest failure rate (workflows with >= {MIN_FINISHED} finished runs, Wilson 95% interval):")

@@ -1,6 +1,10 @@
 -- workflow_regressions: workflows that got significantly worse in the latest $window_days days (default 7) than in
 -- the $window_days days before. Windows (UTC, by created_at, half-open): latest = [$as_of - $window_days days,
--- $as_of), previous = [$as_of - 2 * $window_days days, $as_of - $window_days days). Metrics per window are workflow_metrics over it (exact, see workflow_metrics_macro.sql).
+-- $as_of), previous = [$as_of - 2 * $window_days days, $as_of - $window_days days). Metrics per window are
+-- workflow_metrics over it (exact, see workflow_metrics_macro.sql). A window start before 0001-01-01 00:00 UTC,
+-- the first instant the lake can hold (an $as_of early in year 1), is that instant instead: the window has the same
+-- runs, and previous_start / latest_start stay readable as Python datetimes, which stop at year 1 (a start in year
+-- 0 or before failed every program that read the row into Python).
 -- Only workflows with runs in both windows are compared.
 --
 -- failure_rate_regressed: the Wilson 95 % intervals do not overlap and the latest is above:
@@ -25,8 +29,14 @@
 -- windows (refresh_metrics gives it every partition). Partition column: none (recomputed whole).
 with windows as (
     select
-        timezone('UTC', timezone('UTC', $as_of::timestamptz) - to_days(2 * $window_days::integer)) as previous_start,
-        timezone('UTC', timezone('UTC', $as_of::timestamptz) - to_days($window_days::integer)) as latest_start,
+        greatest(
+            timezone('UTC', timezone('UTC', $as_of::timestamptz) - to_days(2 * $window_days::integer)),
+            timestamptz '0001-01-01 00:00:00+00'
+        ) as previous_start,
+        greatest(
+            timezone('UTC', timezone('UTC', $as_of::timestamptz) - to_days($window_days::integer)),
+            timestamptz '0001-01-01 00:00:00+00'
+        ) as latest_start,
         $as_of::timestamptz as latest_end
 ),
 

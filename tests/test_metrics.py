@@ -836,3 +836,41 @@ def test_reference_anomalies_are_those_staging_flags(tmp_path: Path, isolated_en
     assert flagged == {run.run_id: set(run.anomalies) for run in runs}
     assert flagged["run_queued_2"] == {"completed_before_created", "completed_at_on_unfinished"}
     assert flagged["run_completed_2"] == {"completed_before_created"}
+
+
+def test_windows_that_would_start_before_year_1_start_at_its_first_instant(tmp_path: Path) -> None:
+    """A lake early in year 1 (the first the lake accepts): the regression windows start 7 and 14 days before as_of,
+    in year 0, which Python's datetime does not have, so the table's previous_start made every reader of the row
+    fail ("year 0 is out of range"). Such a start is 0001-01-01 00:00 UTC: the same runs, readable. Stuck runs'
+    p99 window reaches back there too."""
+    first = datetime(1, 1, 1, tzinfo=UTC)
+    as_of = datetime(1, 1, 10, tzinfo=UTC)
+    runs = [
+        *(
+            ref.Run(f"run_before_{i}", "ancient", "completed", at, at + timedelta(seconds=10))
+            for i in range(20)
+            for at in [first + timedelta(minutes=i)]
+        ),
+        *(
+            ref.Run(f"run_after_{i}", "ancient", "failed", at, at + timedelta(seconds=30), "boom")
+            for i in range(20)
+            for at in [datetime(1, 1, 6, tzinfo=UTC) + timedelta(minutes=i)]
+        ),
+        ref.Run("run_waiting", "ancient", "running", first),
+    ]
+    write_runs(tmp_path, runs)
+    refresh_metrics(tmp_path, as_of=as_of)
+    [regression] = read_metric(tmp_path, "workflow_regressions")
+    assert {column: regression[column] for column in ("workflow_name", "previous_start", "latest_start")} == {
+        "workflow_name": "ancient",
+        "previous_start": first,  # 0001-01-10 - 14 days is in year 0
+        "latest_start": datetime(1, 1, 3, tzinfo=UTC),
+    }
+    assert regression["latest_end"] == as_of
+    assert (regression["previous_finished"], regression["latest_finished"]) == (20, 20)
+    assert (regression["previous_failure_rate"], regression["latest_failure_rate"]) == (0.0, 1.0)
+    assert (regression["previous_p95_s"], regression["latest_p95_s"]) == (10.0, 30.0)
+    assert regression["failure_rate_regressed"] and regression["p95_regressed"]
+    [stuck] = read_metric(tmp_path, "stuck_runs")
+    assert (stuck["run_id"], stuck["age_s"], stuck["as_of"]) == ("run_waiting", 9 * 86400.0, as_of)
+    assert stuck["workflow_p99_s"] == pytest.approx(30.0)  # the p99 of the 40 durations of the last 28 days

@@ -15,6 +15,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from conftest import CliRunner
+from runlens import report as report_module
 from runlens.cli import main
 from runlens.config import Settings
 from runlens.defs.assets.report import reliability_report, weekly_reliability_report
@@ -345,3 +347,61 @@ def test_report_path_errors_name_the_path_given(
     assert err.startswith(f"runlens: error: {long_name}: cannot write the report there:") and err.count("\n") == 1
     assert ".tmp" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lake_reaching_the_calendars_last_instant_is_reviewed_up_to_it(data_dir: Path, run_cli: CliRunner) -> None:
+    """The newest run created at 9999-12-31 23:59:59.999999 UTC, the last instant the lake holds: the default window
+    cannot end just after it (Python has no year 10000; the window cell failed with "OverflowError: date value out
+    of range", and matplotlib then could not draw an axis ending there), so it ends at that instant, says that run
+    is left out, and reviews the 7 days before it (found by a review)."""
+    records = [
+        {"runId": "run_ok", "workflowName": "wf.a", "status": "completed", "createdAt": "2026-05-01T00:00:00Z"},
+        {
+            "runId": "run_late",
+            "workflowName": "wf.a",
+            "status": "completed",
+            "createdAt": "9999-12-31T12:00:00Z",
+            "completedAt": "9999-12-31T12:30:00Z",
+        },
+        {
+            "runId": "run_far",
+            "workflowName": "wf.a",
+            "status": "completed",
+            "createdAt": "9999-12-31T23:59:59.9999999Z",
+            "completedAt": "9999-12-31T23:59:59.9999999Z",
+        },
+    ]
+    (data_dir / "exports" / "a.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    out = data_dir / "review.html"
+    result = run_cli("report", "--data-dir", data_dir, "--out", out)
+    assert result.code == 0, result.err
+    page = out.read_text(encoding="utf-8")
+    end = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    start, previous_start = end - timedelta(days=7), end - timedelta(days=14)
+    assert f"This window: {start:%Y-%m-%d %H:%M:%S} → {end:%Y-%m-%d %H:%M:%S} UTC" in page
+    assert f"Previous window: {previous_start:%Y-%m-%d %H:%M:%S} → {start:%Y-%m-%d %H:%M:%S} UTC" in page
+    assert "The newest run was created at 9999-12-31 23:59:59.999999 UTC, the calendar's last instant" in page
+    current = HeadlineNumbers(page).values
+    assert (current["runs"], current["finished_in_window"]) == (1, 1)  # run_late; run_far is at the window's end
+    assert HeadlineNumbers(page, "previous").values["runs"] == 0
+
+
+def test_the_notebook_refuses_a_window_whose_previous_window_starts_before_year_1(
+    data_dir: Path, run_cli: CliRunner
+) -> None:
+    """Run directly (Jupyter, papermill), the notebook on a lake whose newest run is early in year 1: the 7 days
+    before it and the 7 before those reach into year 0, which Python's datetime does not have. The window cell
+    says so instead of failing with "year 0 is out of range" (`runlens report` refuses it before, see below)."""
+    run = {"runId": "run_old", "workflowName": "wf.a", "status": "completed", "createdAt": "0001-01-10T00:00:00Z"}
+    (data_dir / "exports" / "a.jsonl").write_text(json.dumps(run) + "\n")
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    warehouse = data_dir / "warehouse.duckdb"
+    parameters = {"warehouse": str(warehouse), "days": 7, "since": None, "until": None, "workflows": []}
+    with pytest.raises(ReportError) as refused:
+        report_module._papermill(parameters, warehouse)
+    window = "[0001-01-03 00:00:00+00:00, 0001-01-10 00:00:00+00:00)"  # created_at + 1 µs, shown to the second
+    assert f"cell 5: ValueError: the window before the review window {window}, of the same length, would start " in (
+        str(refused.value)
+    )
+    assert "before 0001-01-01" in str(refused.value)

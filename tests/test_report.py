@@ -283,6 +283,18 @@ def test_report_reviews_the_window_asked_for(
         (["--days", "1000000"], "--days must be a whole number of days from 1 to 36,500, got 1000000"),
         (["--until", "0001-01-03"], "--until 0001-01-03 is outside the years 1000-8999 a review window can cover"),
         (["--since", "9999-12-30"], "--since 9999-12-30 is outside the years 1000-8999 a review window can cover"),
+        # each bound within those years, but the window before (1000-01-01 minus 7,999 years) is not in the calendar:
+        # the notebook failed with "year -7000 is out of range" (found by a review)
+        (
+            ["--since", "1000-01-01", "--until", "8999-12-31"],
+            "--since 1000-01-01 --until 8999-12-31: the window before it, of the same length, would start before "
+            "0001-01-01 (a review window and the window before it must fit in the calendar)",
+        ),
+        # one day too long: 1000-01-01 is 364,877 days after 0001-01-01, and so is 1999-01-02 plus one after it
+        (
+            ["--since", "1000-01-01", "--until", "1999-01-02"],
+            "--since 1000-01-01 --until 1999-01-02: the window before it, of the same length, would start before",
+        ),
     ],
 )
 def test_report_refuses_a_window_it_cannot_review_up_front(
@@ -405,3 +417,75 @@ def test_the_notebook_refuses_a_window_whose_previous_window_starts_before_year_
         str(refused.value)
     )
     assert "before 0001-01-01" in str(refused.value)
+
+
+def test_a_window_whose_previous_window_starts_on_the_calendars_first_day_is_not_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """1000-01-01 -> 1999-01-01 is 364,877 days long, as many as 0001-01-01 -> 1000-01-01: the window before it
+    starts on the calendar's first day, so it passes the window checks (and meets the next one: no warehouse)."""
+    since, until = date(1000, 1, 1), date(1999, 1, 1)
+    assert (until - since).days == (since - date(1, 1, 1)).days == 364_877
+    code = main(["report", "--data-dir", str(tmp_path), "--since", str(since), "--until", str(until)])
+    assert code == 2
+    assert "no warehouse there" in capsys.readouterr().err
+
+
+def window_refusal(data: Path, capsys: pytest.CaptureFixture[str], *arguments: str) -> str:
+    """stderr of `runlens report` on ``data`` with ``arguments`` and an unknown --workflow: a window that passes
+    the checks is followed by the refusal of that name, checked after it, so the notebook never runs."""
+    capsys.readouterr()
+    out = data / "never.html"
+    assert main(["report", "--data-dir", str(data), "--out", str(out), *arguments, "--workflow", "nosuchwf"]) == 2
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert err.startswith("runlens: error: ") and err.count("\n") == 1, err
+    return err.removeprefix("runlens: error: ").strip()
+
+
+def test_a_window_ending_at_the_newest_run_is_refused_when_the_one_before_leaves_the_calendar(
+    data_dir: Path, run_cli: CliRunner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --until the window ends just after the newest run, known only from the lake; --since far enough
+    before a run dated 9999-12-31 put the window before it into year 0 or earlier, and the notebook failed
+    ("year -7000 is out of range") where docs/notebook.md promises one line before it runs."""
+    run = {"runId": "run_far", "workflowName": "wf.a", "status": "completed", "createdAt": "9999-12-31T23:59:59Z"}
+    (data_dir / "exports" / "a.jsonl").write_text(json.dumps(run) + "\n")
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    # the window [since, 9999-12-31 23:59:59.000001) and the one before it fit when since is at least halfway
+    # between 0001-01-01 and that end, 3,652,058 days and almost 24 hours after it: halfway is 1,826,029 days and
+    # almost 12 hours after 0001-01-01, on 5000-07-02 before noon; so 5000-07-02 is refused, 5000-07-03 is not
+    end = datetime(9999, 12, 31, 23, 59, 59, 1, tzinfo=UTC)
+    halfway = datetime(1, 1, 1, tzinfo=UTC) + (end - datetime(1, 1, 1, tzinfo=UTC)) / 2
+    assert datetime(5000, 7, 2, tzinfo=UTC) < halfway < datetime(5000, 7, 3, tzinfo=UTC)
+    newest = "the newest run (created 9999-12-31 23:59:59 UTC)"
+    for since in ("1000-01-01", "5000-07-02"):
+        assert window_refusal(data_dir, capsys, "--since", since) == (
+            f"--since {since}: the window ends at {newest}, so the window before it, of the same length, would "
+            "start before 0001-01-01 (a review window and the window before it must fit in the calendar); pass "
+            "--until too"
+        )
+    assert window_refusal(data_dir, capsys, "--since", "5000-07-03").startswith("unknown workflow 'nosuchwf'")
+    assert window_refusal(data_dir, capsys, "--since", "5000-07-02", "--until", "8999-12-31").startswith("unknown")
+
+
+def test_the_days_before_a_newest_run_early_in_year_1_are_refused_when_the_window_before_leaves_the_calendar(
+    data_dir: Path, run_cli: CliRunner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The newest run created 0001-01-10 00:00: the window ends 1 µs later, 9 days and 1 µs into the calendar, so
+    2 x --days must be at most that: --days 4 is reviewed, 5 and the default 7 are refused with one line (the
+    notebook failed with "year 0 is out of range"). A --since after that run leaves an empty window: refused too."""
+    run = {"runId": "run_old", "workflowName": "wf.a", "status": "completed", "createdAt": "0001-01-10T00:00:00Z"}
+    (data_dir / "exports" / "a.jsonl").write_text(json.dumps(run) + "\n")
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    newest = "the newest run (created 0001-01-10 00:00:00 UTC)"
+    assert window_refusal(data_dir, capsys, "--days", "4").startswith("unknown workflow 'nosuchwf'")
+    for days, arguments in ((5, ["--days", "5"]), (7, [])):
+        assert window_refusal(data_dir, capsys, *arguments) == (
+            f"the {days}-day window ends at {newest}, so the window before it, of the same length, would start "
+            "before 0001-01-01 (a review window and the window before it must fit in the calendar); pass a smaller "
+            "--days"
+        )
+    assert window_refusal(data_dir, capsys, "--since", "1000-01-01") == (
+        f"--since 1000-01-01 is not before the end of the window, at {newest}: the window would be empty"
+    )

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +176,7 @@ def render_report(
     _check_out(out)
     if not warehouse.is_file():
         raise ReportError(f"{warehouse}: no warehouse there; run `runlens run` first or pass --data-dir")
-    _check_lake(warehouse, workflows)
+    _check_lake(warehouse, workflows, days, since, until)
     parameters = {
         "warehouse": str(warehouse.resolve()),
         "days": days,
@@ -190,13 +190,18 @@ def render_report(
 
 
 # A window and the one before it must fit in Python's calendar (years 1-9999): the notebook failed with
-# "year -711 is out of range" or "date value out of range" beyond these.
+# "year -711 is out of range" or "date value out of range" beyond these. Bounds within CALENDAR can still make
+# a previous window that starts before year 1 (--since 1000-01-01 --until 8999-12-31): that is refused too.
 MAX_REVIEW_DAYS = 36_500
 CALENDAR = (date(1000, 1, 1), date(9000, 1, 1))
+FIRST_INSTANT = datetime(1, 1, 1, tzinfo=UTC)
+# where a window that ends "just after the newest run" ends when that run is at the calendar's last instant
+LAST_INSTANT = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 def _check_window(days: int | None, since: date | None, until: date | None) -> None:
-    """Refuse a window that would be empty or has no start, before the notebook runs."""
+    """Refuse a window that would be empty, has no start, or with the window before it does not fit in the calendar,
+    before the notebook runs (a window without ``until`` is checked again once the newest run is known)."""
     if since is None and days is None:
         raise ReportError("the review window needs a start: pass days or since")
     if days is not None and not 1 <= days <= MAX_REVIEW_DAYS:
@@ -211,6 +216,21 @@ def _check_window(days: int | None, since: date | None, until: date | None) -> N
         raise ReportError(
             f"--since {since} is not before --until {until}: the window would be empty (until is excluded)"
         )
+    if until is not None:  # else the window ends just after the newest run: see _check_lake
+        length = until - since if since is not None else timedelta(days=days or 0)
+        if _previous_start_days(until, length) < 0:
+            named = " ".join(f"{name} {day}" for name, day in (("--since", since), ("--until", until)) if day)
+            raise ReportError(
+                f"{named}: the window before it, of the same length, would start before 0001-01-01 (a review window "
+                "and the window before it must fit in the calendar)"
+            )
+
+
+def _previous_start_days(end: date | datetime, length: timedelta) -> float:
+    """The days from 0001-01-01 00:00 UTC to the start of the window before the one of ``length`` ending at ``end``:
+    negative when it would start before the calendar (computed on offsets, which cannot leave it)."""
+    first: date | datetime = FIRST_INSTANT if isinstance(end, datetime) else date.min
+    return ((end - first) - 2 * length) / timedelta(days=1)
 
 
 def _check_out(out: Path) -> None:
@@ -235,9 +255,13 @@ def _write(out: Path, page: str) -> None:
 KNOWN_WORKFLOWS_LISTED = 12  # an unknown --workflow lists the lake's workflow names up to this many, else counts them
 
 
-def _check_lake(warehouse: Path, workflows: Sequence[str]) -> None:
+def _check_lake(
+    warehouse: Path, workflows: Sequence[str], days: int | None, since: date | None, until: date | None
+) -> None:
     """Refuse a lake without runs (only quarantined records, or nothing ingested yet): there is no window to review;
-    and a workflow name that no run in the lake has (a typo would otherwise render an empty review)."""
+    a window without ``until`` (it ends just after the newest run) that is empty or whose previous window would
+    start before year 1; and a workflow name that no run in the lake has (a typo would otherwise render an empty
+    review)."""
     with connect_readonly(warehouse) as con:
         [(runs,)] = con.execute("select count(*) from runs").fetchall()
         if runs == 0:
@@ -249,6 +273,10 @@ def _check_lake(warehouse: Path, workflows: Sequence[str]) -> None:
                 f"ingested, {read} record(s) read, {quarantined} quarantined "
                 '(`runlens sql "select * from quarantine"` shows why)'
             )
+        if until is None:
+            [(newest,)] = con.execute("select max(created_at) from runs").fetchall()
+            if newest is not None:  # else no run has a created_at: the notebook says the window needs both dates
+                _check_window_to_newest(newest, days, since)
         if not workflows:
             return
         rows = con.execute("select distinct workflow_name from workflow_daily_metrics").fetchall()
@@ -263,6 +291,31 @@ def _check_lake(warehouse: Path, workflows: Sequence[str]) -> None:
             '(`runlens sql "select distinct workflow_name from workflow_daily_metrics"` lists them)'
         )
         raise ReportError(f"unknown workflow {names}: no run in the lake has that name; {listed}")
+
+
+def _check_window_to_newest(newest: datetime, days: int | None, since: date | None) -> None:
+    """Refuse a window ending just after the newest run (at ``LAST_INSTANT`` at most, as in the notebook) that would
+    be empty, or whose previous window would start before year 1."""
+    end = newest if newest >= LAST_INSTANT else newest + timedelta(microseconds=1)
+    created = f"the newest run (created {newest.astimezone(UTC).replace(tzinfo=None).isoformat(' ')} UTC)"
+    if since is not None:
+        start = datetime(since.year, since.month, since.day, tzinfo=UTC)
+        if start >= end:
+            raise ReportError(
+                f"--since {since} is not before the end of the window, at {created}: the window would be empty"
+            )
+        if _previous_start_days(end, end - start) < 0:
+            raise ReportError(
+                f"--since {since}: the window ends at {created}, so the window before it, of the same length, would "
+                "start before 0001-01-01 (a review window and the window before it must fit in the calendar); pass "
+                "--until too"
+            )
+    elif days is not None and _previous_start_days(end, timedelta(days=days)) < 0:
+        raise ReportError(
+            f"the {days}-day window ends at {created}, so the window before it, of the same length, would start "
+            "before 0001-01-01 (a review window and the window before it must fit in the calendar); pass a smaller "
+            "--days"
+        )
 
 
 def _execute(parameters: dict[str, Any], warehouse: Path) -> nbformat.NotebookNode:

@@ -169,7 +169,8 @@ def render_report(
     """Execute the reliability review on ``warehouse`` and write it to ``out`` as one self-contained HTML file.
 
     The window holds the runs with ``since <= created_at < until`` (UTC; ``until`` is exclusive). Unset bounds
-    default to: ``until`` just after the newest created_at, ``since`` = ``until`` - ``days`` days (``days`` is not
+    default to: ``until`` just after the newest created_at (at it when it is the calendar's last instant,
+    9999-12-31 23:59:59.999999 UTC, which leaves that run out), ``since`` = ``until`` - ``days`` days (``days`` is not
     used when ``since`` is given). ``workflows`` restricts the review to those workflow names (empty: all).
     """
     _check_window(days, since, until)

@@ -23,9 +23,11 @@ import reference as ref
 from conftest import CliRunner, Fetch
 from dagster._utils.error import SerializableErrorInfo
 from runlens import exports as runlens_exports
+from runlens import ingest as runlens_ingest
 from runlens import pipeline as pipeline_module
 from runlens import runs as runs_module
 from runlens.contracts import RUNS_SCHEMA
+from runlens.defs.assets import ingest as ingest_asset
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PROJECT_DIR / "data" / "exports"
@@ -785,3 +787,61 @@ def test_runs_at_the_last_instant_of_the_calendar_are_summarised_run_after_run(
         ("run_far", date(9999, 12, 31), last, last),
         ("run_never", date(9999, 12, 31), None, datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
     ]
+
+
+def test_an_export_written_to_while_it_is_read_is_left_whole_for_the_next_run(
+    data_dir: Path, run_cli: CliRunner, warehouse: OpenWarehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exporter rewriting a file while it is ingested: what was read may not be the content that was hashed, so
+    nothing of it is recorded (recorded, the rest of that content would never be read); the next run reads it all."""
+    export = data_dir / "exports" / "a.jsonl"
+    first = [r(f"run_{i}", "queued", "2026-03-01T10:00:00Z") for i in range(3)]
+    export.write_text(ndjson(*first))
+    write = runlens_ingest.IngestWriter.write
+
+    def write_then_rewrite(self: Any, *args: Any) -> None:
+        write(self, *args)
+        if len(export.read_text().splitlines()) == len(first):
+            export.write_text(ndjson(*first, r("run_3", "queued", "2026-03-01T11:00:00Z")))
+
+    monkeypatch.setattr(runlens_ingest.IngestWriter, "write", write_then_rewrite)
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    assert "not read now (left for the next run): a.jsonl (changed while it was read" in result.out, result.out
+    con = warehouse(data_dir)
+    assert con.execute("select count(*) from ingest_log").fetchone() == (0,)
+    assert con.execute("select count(*) from runs").fetchone() == (0,)
+    con.close()
+    monkeypatch.setattr(runlens_ingest.IngestWriter, "write", write)
+    again = run_cli("run", "--data-dir", data_dir)
+    assert again.code == 0, again.err
+    con = warehouse(data_dir)
+    assert con.execute("select run_id from runs order by run_id").fetchall() == [(f"run_{i}",) for i in range(4)]
+    assert con.execute("select records_read, records_valid from ingest_log").fetchall() == [(4, 4)]
+
+
+def test_an_ingest_run_looks_its_sequence_up_once_and_numbers_its_files_in_path_order(
+    data_dir: Path, run_cli: CliRunner, warehouse: OpenWarehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next ingest sequence number is read from every ingest log: once per run, not per file (with thousands of
+    small exports that made each file cost more than the last). A file already ingested takes no number."""
+    exports = data_dir / "exports"
+    (exports / "0.jsonl").write_text(ndjson(r("run_0", "queued", "2026-03-01T10:00:00Z")))
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    for i in range(1, 6):
+        (exports / f"{i}.jsonl").write_text(ndjson(r(f"run_{i}", "queued", "2026-03-01T10:00:00Z")))
+    (exports / "3b.jsonl").write_bytes((exports / "0.jsonl").read_bytes())  # the same content: skipped
+    lookups = []
+    lookup = runlens_ingest.next_ingest_seq
+
+    def counted(lake_dir: Path) -> int:
+        lookups.append(lake_dir)
+        return lookup(lake_dir)
+
+    monkeypatch.setattr(runlens_ingest, "next_ingest_seq", counted)
+    monkeypatch.setattr(ingest_asset, "next_ingest_seq", counted)
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    assert len(lookups) <= 2  # the run's first number for its summary, and the ingest's
+    con = warehouse(data_dir)
+    rows = con.execute("select source_file, ingest_seq from ingest_log order by ingest_seq").fetchall()
+    assert rows == [(f"{i}.jsonl", i + 1) for i in range(6)]

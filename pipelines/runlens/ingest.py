@@ -94,6 +94,10 @@ PARQUET_OPTIONS: dict[str, Any] = {
 }
 
 
+COMMITTED = ("ingested", "partial")  # the outcomes of an ingest that wrote its ingest_log row
+NOT_READ = "not_read"  # ingest run metadata: its files not read now, each "name (reason)"; tried again next time
+
+
 @dataclass
 class IngestResult:
     """What one ingest did, for summaries, metadata and the caller's next steps."""
@@ -771,16 +775,43 @@ def _process_in_worker(batch: Batch, params: dict[str, Any]) -> tuple[pa.Table, 
     return _worker.process(batch)
 
 
-def ingest_file(path: Path, settings: Settings, validator: RecordValidator, display: str | None = None) -> IngestResult:
-    """Ingest one export file version (the caller holds the lake's write lock)."""
+def ingest_file(
+    path: Path, settings: Settings, validator: RecordValidator, display: str | None = None, seq: int | None = None
+) -> IngestResult:
+    """Ingest one export file version (the caller holds the lake's write lock). ``seq``: its ingest sequence number
+    when the caller knows it (one more than the last committed ingest's; default: looked up in the lake, which reads
+    every ingest log, so a caller ingesting many files counts up instead)."""
     with worker_pool(path, settings.limits, validator) as pool:
-        return _ingest_file(path, settings, validator, display or path.name, pool)
+        return _ingest_file(path, settings, validator, display or path.name, pool, seq)
+
+
+CHANGED_WHILE_READ = "changed while it was read (written to or replaced): nothing recorded, read again next time"
+
+
+def _changed_since(path: Path, identity: tuple[int, ...]) -> bool:
+    try:
+        return _identity(path) != identity
+    except OSError:  # removed or replaced by something unreadable
+        return True
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    """What changes when a file's bytes may have: its identity, size, and modification and change times (the change
+    time cannot be set back by a writer)."""
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
 def _ingest_file(
-    path: Path, settings: Settings, validator: RecordValidator, name: str, pool: ProcessPoolExecutor | None
+    path: Path,
+    settings: Settings,
+    validator: RecordValidator,
+    name: str,
+    pool: ProcessPoolExecutor | None,
+    seq: int | None,
 ) -> IngestResult:
     try:
+        identity = _identity(path)
         sha = file_sha256(path)
     except OSError as exc:  # removed or made unreadable since discovery: nothing read, so nothing to record
         return IngestResult(name, "", "unreadable", message=f"could not be read: {os_reason(exc)}")
@@ -790,7 +821,7 @@ def _ingest_file(
     if done:
         return IngestResult(name, export_id, "skipped", message="content already ingested")
     ingested_at = datetime.now(UTC)
-    seq = next_ingest_seq(settings.lake_dir)
+    seq = next_ingest_seq(settings.lake_dir) if seq is None else seq
     params = {"source_file": name, "export_id": export_id, "ingest_seq": seq, "ingested_at": ingested_at}
     result = IngestResult(name, export_id, "ingested")
     reader = ExportReader(path, settings, validator, params, pool, start)
@@ -806,6 +837,9 @@ def _ingest_file(
         if isinstance(reader.source.error, NotLineDelimitedError):  # none of it read: not recorded, so it can be fixed
             writer.abort()
             return IngestResult(name, export_id, "unreadable", message=reader.source.error.reason)
+        if _changed_since(path, identity):  # the records read may not be the bytes hashed: recorded, they would be
+            writer.abort()  # taken for that content, whose other records would then never be read
+            return IngestResult(name, export_id, "unreadable", message=CHANGED_WHILE_READ)
         if reader.source.error is not None:
             result.outcome = "partial"
         result.message = "; ".join(reader.notes)

@@ -228,6 +228,10 @@ def _alive(pid: int) -> bool:
 
 def _record(report: PipelineReport, result: dg.ExecuteInProcessResult) -> None:
     report.dagster_runs.append(result.run_id)
+    for event in result.get_asset_materialization_events():  # one per partition of an ingest run, alike
+        not_read = event.materialization.metadata.get(ingest.NOT_READ)
+        if not_read is not None:
+            report.unreadable += [name for name in not_read.value if name not in report.unreadable]
     for evaluation in result.get_asset_check_evaluations():
         report.checks[evaluation.check_name] = (
             "passed"

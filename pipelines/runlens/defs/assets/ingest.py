@@ -5,7 +5,7 @@ import dagster as dg
 from runlens import exports
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import LAKE_POOL, RunlensResource
-from runlens.ingest import IngestResult, ingest_file
+from runlens.ingest import COMMITTED, NOT_READ, IngestResult, ingest_file, next_ingest_seq
 from runlens.interrupts import interrupts_deferred
 from runlens.locks import lake_write_lock
 from runlens.validation import RecordValidator
@@ -30,13 +30,16 @@ def ingested_exports(context: dg.AssetExecutionContext, runlens: RunlensResource
     results: list[IngestResult] = []
     missing: list[str] = []
     with lake_write_lock(settings.lake_dir):
+        seq = next_ingest_seq(settings.lake_dir)  # counted up here: looked up per file, it read every ingest log
         for key in sorted(context.partition_keys, key=lambda k: by_key[k].name if k in by_key else k):
             export = by_key.get(key)
             if export is None:
                 missing.append(key)
                 continue
-            result = ingest_file(export.path, settings, validator, export.name)
+            result = ingest_file(export.path, settings, validator, export.name, seq)
             results.append(result)
+            if result.outcome in COMMITTED:
+                seq += 1
             # a log line is a write to the Dagster instance: Ctrl-C must come before or after it, not inside
             with interrupts_deferred():
                 (context.log.warning if result.outcome == "unreadable" else context.log.info)(_describe(result))
@@ -65,6 +68,9 @@ def ingest_metadata(results: list[IngestResult], missing: list[str]) -> dict[str
         "records_valid": dg.MetadataValue.int(sum(r.records_valid for r in results)),
         "records_quarantined": dg.MetadataValue.int(sum(r.records_quarantined for r in results)),
         "missing_files": dg.MetadataValue.int(len(missing)),
+        NOT_READ: dg.MetadataValue.json(
+            [f"{r.source_file} ({r.message})" for r in results if r.outcome == "unreadable"]
+        ),
         "preview": dg.MetadataValue.md(
             "| file | outcome | read | valid | quarantined |\n|---|---|---|---|---|\n" + rows
         ),

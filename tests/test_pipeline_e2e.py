@@ -626,6 +626,16 @@ def test_unexpected_problem_is_one_line_without_traceback(tmp_path: Path, run_cl
     assert str(not_a_folder) in result.err
 
 
+def test_an_exports_folder_that_is_a_file_is_one_line_naming_it(data_dir: Path, run_cli: CliRunner) -> None:
+    exports = data_dir / "exports"
+    exports.rmdir()
+    exports.write_text(ndjson(r("run_1", "queued", "2026-03-01T10:00:00Z")))
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 2 and result.out == "", result.out
+    assert result.err.startswith(f"runlens: error: the exports folder {exports} is not a folder (")
+    assert result.err.count("\n") == 1, result.err
+
+
 def test_missing_schema_file_is_one_line_naming_it(
     data_dir: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:

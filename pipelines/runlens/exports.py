@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from runlens import ingest
 from runlens.config import Settings
+from runlens.errors import ConfigError
 from runlens.readers import export_format
 
 # Characters Dagster does not allow in a partition key; a path holding them gets a percent-encoded key. A path
@@ -41,11 +42,17 @@ def partition_key(name: str) -> str:
 
 def discover(settings: Settings) -> Discovery:
     """Every export file under the exports folder, ordered by relative name (hidden files and folders skipped, and
-    runlens's own lake when it lies inside: an exports folder set to the data root must not ingest lake/state)."""
+    runlens's own lake when it lies inside: an exports folder set to the data root must not ingest lake/state). No
+    folder there is no export yet; a file there is a ConfigError."""
     root = settings.exports_dir
     files: list[ExportFile] = []
     ignored: list[str] = []
     if not root.is_dir():
+        if root.exists():  # a file, or a link to one: "drop exports into" it is no advice
+            raise ConfigError(
+                f"the exports folder {root} is not a folder (RUNLENS_EXPORTS_DIR, --data-dir, RUNLENS_DATA_DIR): "
+                "point it at the folder holding the export files"
+            )
         return Discovery(files, ignored)
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)

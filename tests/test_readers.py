@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from runlens import exports, readers
 from runlens.config import Limits, Settings
 from runlens.errors import NotLineDelimitedError
+from runlens.ingest import POOL_MIN_BYTES
 from runlens.readers import Batch, ByteSource, JsonSplitter, export_format, iter_ndjson, iter_records
 
 TRICKY = [
@@ -373,6 +374,18 @@ def test_decoded_size_hint_reads_the_gzip_trailer(tmp_path: Path) -> None:
     plain.write_bytes(payload)
     assert packed.stat().st_size < len(payload)
     assert readers.decoded_size_hint(packed) == len(payload) == readers.decoded_size_hint(plain)
+
+
+def test_the_size_hint_of_a_cut_off_gzip_file_is_not_its_last_bytes(tmp_path: Path) -> None:
+    """A cut-off gzip file ends in compressed data, not the size trailer: its last 4 bytes read as up to 4 GiB
+    started a pool of ingest workers for a few KB. A genuine file, even of zeros (deflate's largest ratio), keeps its
+    exact size."""
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(gzip.compress(b'{"runId": "run_1"}\n' * 200)[:-9] + b"\xff\xff\xff\xf0")
+    assert readers.decoded_size_hint(cut) <= cut.stat().st_size * 1032 < POOL_MIN_BYTES
+    zeros = tmp_path / "zeros.jsonl.gz"
+    zeros.write_bytes(gzip.compress(b"\0" * 20_000_000, compresslevel=9))
+    assert readers.decoded_size_hint(zeros) == 20_000_000
 
 
 ONE_DOCUMENT = {

@@ -61,15 +61,20 @@ def export_format(path: Path) -> str | None:
     return None
 
 
+MAX_DEFLATE_RATIO = 1032  # deflate never expands more than this (a run of one byte: 258 bytes per ~2 bits)
+
+
 def decoded_size_hint(path: Path) -> int:
     """About how many bytes reading ``path`` yields: its size, or for gzip the size its trailer records (the
-    decompressed size modulo 4 GiB, exact for a single-member file under 4 GiB), whichever is larger."""
+    decompressed size modulo 4 GiB, exact for a single-member file under 4 GiB), whichever is larger. The trailer
+    of a cut-off file is compressed data, any number: no more than deflate's largest ratio allows is believed (a
+    few KB read as 4 GB started a pool of worker processes)."""
     size = path.stat().st_size
     if not gzipped(path) or size < 18:
         return size
     with open(path, "rb") as handle:
         handle.seek(-4, 2)
-        return max(size, int.from_bytes(handle.read(4), "little"))
+        return max(size, min(int.from_bytes(handle.read(4), "little"), size * MAX_DEFLATE_RATIO))
 
 
 class Readable(Protocol):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import CliRunner
 from processes import start_runlens
-from runlens import interrupts, lake, warehouse
+from runlens import entry, interrupts, lake, warehouse
 from runlens.contracts import RUNS_SCHEMA
 
 # DuckDB runs this filtered cross join on after SIGINT (without end: 10^12 pairs), but stops it on `interrupt()`
@@ -204,3 +205,29 @@ def test_ctrl_c_during_a_report_ends_with_one_line_and_no_kernel_left(tmp_path: 
     )  # fmt: skip
     assert ended(process, signal.SIGINT, after=started, delay_s=delay_s) == (130, "", "runlens: interrupted\n")
     assert gone(int(started.read_text())), "the kernel outlived the command"
+
+
+class _ImportInterrupted(types.ModuleType):
+    """A module whose import is cut short by Ctrl-C: ``from runlens.cli import main`` raises KeyboardInterrupt."""
+
+    def __getattr__(self, name: str) -> object:
+        raise KeyboardInterrupt
+
+
+def test_a_ctrl_c_while_the_command_is_imported_is_one_line_and_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "runlens.cli", _ImportInterrupted("runlens.cli"))
+    assert entry.main() == 130
+    assert capsys.readouterr().err == "runlens: interrupted\n"
+
+
+def test_the_console_command_runs_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "one.jsonl").write_text('{"runId": "run_1", "workflowName": "wf", "status": "queued"}\n')
+    monkeypatch.setattr(sys, "argv", ["runlens", "validate", str(tmp_path / "one.jsonl")])
+    assert entry.main() == 0
+    monkeypatch.setattr(sys, "argv", ["runlens", "validate", str(tmp_path / "missing.jsonl")])
+    assert entry.main() != 0
+    assert "missing.jsonl" in capsys.readouterr().err

@@ -628,15 +628,25 @@ def test_an_integer_longer_than_python_converts_meets_the_fate_of_a_number_beyon
         ]
 
 
-def test_lone_surrogate_in_an_unknown_field_is_quarantined_not_fatal(tmp_path: Path) -> None:
+def test_lone_surrogate_in_a_string_the_schema_does_not_read_is_quarantined_at_its_path(tmp_path: Path) -> None:
+    """Stored text cannot hold a lone surrogate wherever it is: the record is quarantined with the message and path
+    a string the schema reads gets, not the staging step's "needs runId, workflowName and status"."""
     content = ndjson(
         rec("run_ls_1"),
         b'{"runId": "run_ls_2", "workflowName": "w", "status": "queued", "note": "\\ud800"}',
-        rec("run_ls_3"),
+        b'{"runId": "run_ls_3", "workflowName": "w\\udfff", "status": "queued"}',
+        b'{"runId": "run_ls_4", "workflowName": "w", "status": "queued", "input": {"a": ["x", "\\udc00"]}}',
+        rec("run_ls_5"),
     )
     result, lake_dir = ingest_one(tmp_path, "surrogate.jsonl", content)
-    assert (result.records_valid, result.records_quarantined) == (2, 1)
-    assert [(row["record_index"], row["errors"][0]["keyword"]) for row in quarantine_of(lake_dir)] == [(1, "storage")]
+    assert (result.records_valid, result.records_quarantined) == (2, 3)
+    found = [(row["record_index"], [tuple(e.values()) for e in row["errors"]]) for row in quarantine_of(lake_dir)]
+    message = "not valid JSON text: a lone surrogate escape ({}) is not a Unicode character"
+    assert found == [
+        (1, [("$.note", "json", message.format("\\ud800"))]),
+        (2, [("$.workflowName", "json", message.format("\\udfff"))]),
+        (3, [("$.input.a[1]", "json", message.format("\\udc00"))]),
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "json"])

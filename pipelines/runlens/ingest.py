@@ -74,7 +74,7 @@ from runlens.readers import (
     one_document_problem,
     records_from,
 )
-from runlens.validation import RecordValidator, Violation, is_date_time
+from runlens.validation import RecordValidator, Violation, holds_lone_surrogate, is_date_time, lone_surrogate
 
 STAGE_SQL = (SQL_DIR / "stage_records.sql").read_text()
 INSTANTS_SQL = (SQL_DIR / "rfc3339_instants.sql").read_text()
@@ -383,7 +383,10 @@ class BatchProcessor:
                 decoded = _decode_run_fields(raw)
                 extra = None if KNOWN_FIELDS.issuperset(rec) else extra_text(raw)
             except (msgspec.DecodeError, RecursionError) as exc:
-                bad[pos] = [Violation("$", "storage", NOT_A_RUN.format(reason=" ".join(str(exc).split())))]
+                if holds_lone_surrogate(rec):  # in a string the schema does not read: said as where it reads one
+                    bad[pos] = [lone_surrogate(rec)]
+                else:
+                    bad[pos] = [Violation("$", "storage", NOT_A_RUN.format(reason=" ".join(str(exc).split())))]
                 continue
             fields.append(decoded)
             extras.append(extra)

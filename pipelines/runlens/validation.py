@@ -147,7 +147,7 @@ def _one_by_one(
         try:
             violations = _errors(validator, [record], None if raws is None else [raws[index]]).get(0)
         except UnicodeEncodeError:
-            violations = [_lone_surrogate(record)]
+            violations = [lone_surrogate(record)]
         if violations:
             found[index] = violations
     return found
@@ -225,9 +225,14 @@ def _compile(
         raise SchemaFileError(f"{where}not a valid JSON Schema (draft 2020-12): {reason}") from exc
 
 
-def _lone_surrogate(record: Any) -> Violation:
-    """The violation of a record holding a lone surrogate (jsonschema-rs raised on it, so a member name or string
-    holds one): the path of the first such name or string, in file order, and the surrogate as its JSON escape."""
+def holds_lone_surrogate(record: Any) -> bool:
+    """Whether a member name or string of the record holds a lone surrogate (a ``\ud800`` escape)."""
+    return SURROGATE.search(json.dumps(record, ensure_ascii=False)) is not None
+
+
+def lone_surrogate(record: Any) -> Violation:
+    """The violation of a record holding a lone surrogate (``holds_lone_surrogate``): the path of the first such
+    member name or string, in file order, and the surrogate as its JSON escape."""
     pending: list[tuple[list[str | int], Any]] = [([], record)]
     while True:
         path, value = pending.pop()

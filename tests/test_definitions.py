@@ -103,6 +103,12 @@ def test_export_sensor_requests_one_run_for_new_files_and_nothing_again(data_dir
 
     second = run(export_files_sensor, context(instance, data_dir, first.cursor))
     assert second.run_requests == [] and added_keys(second) == []
+    (exports / "b.jsonl.gz").chmod(0o600)  # a change time only, as when its ingest found it changed while read
+    looked_again = run(export_files_sensor, context(instance, data_dir, second.cursor))
+    [request] = looked_again.run_requests  # its content is not ingested yet (the runs requested were not run)
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("b.jsonl.gz", "b.jsonl.gz")
+    second = run(export_files_sensor, context(instance, data_dir, looked_again.cursor))
+    assert second.run_requests == []
 
     (exports / "d.ndjson").write_text(json.dumps(record("run_d", "running", "2026-03-02T00:00:00Z")) + "\n")
     third = run(export_files_sensor, context(instance, data_dir, second.cursor))

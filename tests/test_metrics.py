@@ -486,6 +486,9 @@ def test_stuck_run_thresholds_come_from_the_environment_and_the_table_records_th
         ("RUNLENS_STUCK_RUNS_MIN_AGE_S", "nan"),
         ("RUNLENS_STUCK_RUNS_THRESHOLD_S", "inf"),
         ("RUNLENS_WORKFLOW_REGRESSIONS_P95_RATIO", "fast"),
+        ("RUNLENS_WORKFLOW_REGRESSIONS_WINDOW_DAYS", "36501"),
+        ("RUNLENS_STUCK_RUNS_P99_WINDOW_DAYS", "100000000"),
+        ("RUNLENS_WORKFLOW_REGRESSIONS_MIN_RUNS", "3000000000"),
     ],
 )
 def test_a_metric_parameter_that_does_not_fit_is_refused_by_name(
@@ -495,6 +498,26 @@ def test_a_metric_parameter_that_does_not_fit_is_refused_by_name(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigError, match=f"^{variable}={value!r}: expected a"):
         refresh_metrics(tmp_path, as_of=AS_OF)
+
+
+def test_the_largest_metric_parameters_accepted_are_computed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every value env_params lets through must refresh: the whole-number ones at their bounds (the SQL's date
+    arithmetic and INTEGER casts failed beyond them), the others far beyond any sensible threshold."""
+    write_runs(tmp_path, edge_runs())
+    for variable, value in {
+        "RUNLENS_STUCK_RUNS_P99_WINDOW_DAYS": "36500",
+        "RUNLENS_WORKFLOW_REGRESSIONS_WINDOW_DAYS": "36500",
+        "RUNLENS_WORKFLOW_REGRESSIONS_MIN_RUNS": str(2**31 - 1),
+        "RUNLENS_STUCK_RUNS_MIN_AGE_S": "1e300",
+        "RUNLENS_STUCK_RUNS_P99_MULTIPLIER": "1e300",
+        "RUNLENS_WORKFLOW_REGRESSIONS_P95_RATIO": "1e300",
+    }.items():
+        monkeypatch.setenv(variable, value)
+    refresh_metrics(tmp_path, as_of=AS_OF)
+    assert read_metric(tmp_path, "stuck_runs") == [] and read_metric(tmp_path, "workflow_regressions") == []
+    monkeypatch.setenv("RUNLENS_STUCK_RUNS_THRESHOLD_S", "1e300")
+    refresh_metrics(tmp_path, as_of=AS_OF, tables=["stuck_runs"])
+    assert read_metric(tmp_path, "stuck_runs") == []
 
 
 def test_regressions_match_reference(edge_lake: Path) -> None:

@@ -758,8 +758,13 @@ def test_stuck_run_thresholds_set_in_the_environment_apply_at_the_next_run(
     assert refused.code == 2 and refused.err.count("\n") == 1, refused.err
     assert "RUNLENS_STUCK_RUNS_MIN_AGE_S='-1'" in refused.err
     monkeypatch.delenv("RUNLENS_STUCK_RUNS_MIN_AGE_S")
+    (data_dir / "warehouse.duckdb").unlink()  # a params-only refresh rebuilds a missing warehouse too
     assert run_cli("run", "--data-dir", data_dir).code == 0
     assert stuck() == older_than(30) == set(in_flight)
+    monkeypatch.setenv("RUNLENS_STUCK_RUNS_THRESHOLD_S", "600")  # an export of only invalid records: applied too
+    (data_dir / "exports" / "b.jsonl").write_text('{"runId": 5}\n')
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    assert stuck() == older_than(600)
 
 
 def test_runs_at_the_last_instant_of_the_calendar_are_summarised_run_after_run(
@@ -817,6 +822,7 @@ def test_an_export_written_to_while_it_is_read_is_left_whole_for_the_next_run(
     monkeypatch.setattr(runlens_ingest.IngestWriter, "write", write_then_rewrite)
     result = run_cli("run", "--data-dir", data_dir)
     assert result.code == 0, result.err
+    assert result.out.startswith("runlens: 0 new export file(s) ingested, 0 already ingested\n"), result.out
     assert "not read now (left for the next run): a.jsonl (changed while it was read" in result.out, result.out
     con = warehouse(data_dir)
     assert con.execute("select count(*) from ingest_log").fetchone() == (0,)

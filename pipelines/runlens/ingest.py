@@ -95,7 +95,7 @@ PARQUET_OPTIONS: dict[str, Any] = {
 
 
 COMMITTED = ("ingested", "partial")  # the outcomes of an ingest that wrote its ingest_log row
-NOT_READ = "not_read"  # ingest run metadata: its files not read now, each "name (reason)"; tried again next time
+NOT_READ = "not_read"  # ingest run metadata: its files not read now, each [name, reason]; tried again next time
 
 
 @dataclass

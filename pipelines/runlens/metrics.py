@@ -124,9 +124,15 @@ PARAM_ENV = {
 TUNABLE_PARAMS = frozenset(PARAM_ENV)
 
 
+# The largest whole-number parameters the SQL takes: windows of days (100 years, as a report window; their date
+# arithmetic fails beyond DuckDB's range), and a count of runs (an INTEGER).
+WHOLE_MAX = {"p99_window_days": 36_500, "window_days": 36_500, "min_runs": 2**31 - 1}
+
+
 def env_params() -> dict[str, object]:
     """The metric parameters set in the environment (``PARAM_ENV``); a ConfigError names a variable whose value
-    does not fit: a whole number of at least 1 for a whole-number parameter, else a finite number of at least 0."""
+    does not fit: a whole number from 1 to its ``WHOLE_MAX`` for a whole-number parameter, else a finite number of
+    at least 0."""
     defaults = {name: default for table in METRIC_TABLES for name, default in table.params.items()}
     chosen: dict[str, object] = {}
     for name, variable in PARAM_ENV.items():
@@ -134,12 +140,13 @@ def env_params() -> dict[str, object]:
         if not value:
             continue
         whole = isinstance(defaults[name], int)
+        top = WHOLE_MAX.get(name, 2**31 - 1) if whole else math.inf
         try:
             number = int(value) if whole else float(value)
         except ValueError:
             number = -1
-        if number < (1 if whole else 0) or not math.isfinite(number):
-            expected = "a whole number of at least 1" if whole else "a number of at least 0"
+        if not (1 if whole else 0) <= number <= top or not math.isfinite(number):
+            expected = f"a whole number from 1 to {top:,}" if whole else "a number of at least 0"
             unset = "no fixed threshold" if defaults[name] is None else defaults[name]
             raise ConfigError(f"{variable}={value!r}: expected {expected} (unset: {unset}; see docs/metrics.md)")
         chosen[name] = number

@@ -230,8 +230,10 @@ def _record(report: PipelineReport, result: dg.ExecuteInProcessResult) -> None:
     report.dagster_runs.append(result.run_id)
     for event in result.get_asset_materialization_events():  # one per partition of an ingest run, alike
         not_read = event.materialization.metadata.get(ingest.NOT_READ)
-        if not_read is not None:
-            report.unreadable += [name for name in not_read.value if name not in report.unreadable]
+        for name, reason in not_read.value if not_read is not None else []:
+            if name in report.new_files:  # not ingested: said once, with why
+                report.new_files.remove(name)
+                report.unreadable.append(f"{name} ({reason})")
     for evaluation in result.get_asset_check_evaluations():
         report.checks[evaluation.check_name] = (
             "passed"
@@ -312,9 +314,10 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
                 instance.add_dynamic_partitions(export_files.name, added)
                 materialize(["ingested_exports"], tags=tags)
             plan = plan_refresh(settings)
-            if plan and isinstance(plan[0], ParamsRefresh):
-                echo(f"metric parameters changed since {', '.join(plan[0].tables)} were computed: recomputing them")
-            elif plan and not fresh:
+            retuned = [step for step in plan if isinstance(step, ParamsRefresh)]
+            for step in retuned:
+                echo(f"metric parameters changed since {', '.join(step.tables)} were computed: recomputing them")
+            if len(plan) > len(retuned) and not fresh:
                 # ingests of an earlier run that was stopped before its refresh: their checks, which that run's
                 # summary never showed (they may not even have run), go before the refresh as in that run
                 materialize(dg.AssetSelection.checks_for_assets("ingested_exports"))
@@ -322,7 +325,8 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
                 materialize(
                     step.selection, tags=step.tags, run_config=step.run_config, deferred_checks=step.deferred_checks
                 )
-            if not plan and warehouse.built_for(settings.warehouse_path) != settings.lake_dir:
+            rebuilt = any("warehouse" in step.selection for step in plan)
+            if not rebuilt and warehouse.built_for(settings.warehouse_path) != settings.lake_dir:
                 # missing, unreadable, or built over another lake (the data directory was moved or copied)
                 materialize(["warehouse"])
         return report

@@ -146,12 +146,12 @@ def plan_refresh(settings: Settings) -> list[RefreshRun]:
     a partition (no query could read the table)."""
     runs.refuse_stray_folders(settings.lake_dir)
     pending, newest_seq = runs.pending_exports(settings.lake_dir)
-    if not pending:
+    linked = runs.linked_days(settings.lake_dir, pending) if pending else []
+    if not linked:  # no day changes: tables of other parameters are recomputed after the ingests are recorded
         stale = metrics.stale_params(settings.lake_dir)
-        return [ParamsRefresh(stale)] if stale else []
-    linked = runs.linked_days(settings.lake_dir, pending)
-    if not linked:  # only quarantined records: the warehouse shows them, and they are recorded applied
-        return [WarehouseRefresh(newest_seq)]
+        # only quarantined records: the warehouse shows them, and they are recorded applied
+        recorded: list[RefreshRun] = [WarehouseRefresh(newest_seq)] if pending else []
+        return recorded + ([ParamsRefresh(stale)] if stale else [])
     changed = sorted(set().union(*linked))
     low, high = day_partitions.start.date(), datetime.now(UTC).date()
     clusters = day_clusters(linked, low, high)

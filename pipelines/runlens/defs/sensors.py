@@ -25,8 +25,8 @@ MAX_RETRIES = 3
 def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensResource) -> dg.SensorResult:
     """Adds a partition per new export file and requests one ingest run for the files whose content is new.
 
-    The cursor remembers each file's size and modification time, so unchanged files are not hashed again. When the
-    newest ingest run it requested failed (at most ``MAX_RETRIES`` times in a row), every file whose content is
+    The cursor remembers each file's size, modification and change times, so unchanged files are not hashed again.
+    When the newest ingest run it requested failed (at most ``MAX_RETRIES`` times in a row), every file whose content is
     still not ingested is requested again: a remembered file would otherwise wait until it changes.
     """
     settings = runlens.settings()
@@ -83,12 +83,14 @@ def _reading(path: Path) -> str | None:
 
 
 def _signature(path: Path) -> list[int] | None:
-    """A file's size and modification time, or None when it cannot be stat-ed (removed since discovery)."""
+    """A file's size, modification and change times, or None when it cannot be stat-ed (removed since discovery).
+    The change time is the ingest's too (``ingest.CHANGED_WHILE_READ``): a file whose ingest found it changed while
+    it was read (a hard link or a chmod changes only that time) has changed here too, so it is requested again."""
     try:
         stat = path.stat()
     except OSError:
         return None
-    return [stat.st_size, stat.st_mtime_ns]
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
 
 
 @dg.sensor(asset_selection=FINAL_ASSETS, minimum_interval_seconds=60)

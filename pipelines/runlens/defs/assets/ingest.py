@@ -68,9 +68,7 @@ def ingest_metadata(results: list[IngestResult], missing: list[str]) -> dict[str
         "records_valid": dg.MetadataValue.int(sum(r.records_valid for r in results)),
         "records_quarantined": dg.MetadataValue.int(sum(r.records_quarantined for r in results)),
         "missing_files": dg.MetadataValue.int(len(missing)),
-        NOT_READ: dg.MetadataValue.json(
-            [f"{r.source_file} ({r.message})" for r in results if r.outcome == "unreadable"]
-        ),
+        NOT_READ: dg.MetadataValue.json([[r.source_file, r.message] for r in results if r.outcome == "unreadable"]),
         "preview": dg.MetadataValue.md(
             "| file | outcome | read | valid | quarantined |\n|---|---|---|---|---|\n" + rows
         ),

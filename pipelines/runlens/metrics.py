@@ -245,14 +245,12 @@ def stale_params(lake_dir: Path) -> list[str]:
     stale = []
     for table in METRIC_TABLES:
         path = lake.table_dir(lake_dir, lake.METRICS) / table.name / DATA_FILE
-        wanted = {name: overrides.get(name, default) for name, default in table.params.items() if name in PARAM_ENV}
-        if table.partitioned_by is not None or not wanted or not path.exists():
+        defaults = {name: default for name, default in table.params.items() if name in PARAM_ENV}
+        if table.partitioned_by is not None or not defaults or not path.exists():
             continue
         recorded = (pq.read_schema(path).metadata or {}).get(PARAMS_KEY)
-        used = {name: default for name, default in table.params.items() if name in PARAM_ENV}
-        if recorded is not None:
-            used |= json.loads(recorded)
-        if used != wanted:
+        used = defaults | (json.loads(recorded) if recorded is not None else {})
+        if used != {name: overrides.get(name, default) for name, default in defaults.items()}:
             stale.append(table.name)
     return stale
 

@@ -489,3 +489,48 @@ def test_the_days_before_a_newest_run_early_in_year_1_are_refused_when_the_windo
     assert window_refusal(data_dir, capsys, "--since", "1000-01-01") == (
         f"--since 1000-01-01 is not before the end of the window, at {newest}: the window would be empty"
     )
+
+
+def write_runs_without_created_at(data: Path) -> None:
+    """Runs none of which has a createdAt: one dated by its completedAt, one by its ingestion."""
+    records = [
+        {"runId": "run_1", "workflowName": "solo", "status": "completed", "completedAt": "2026-01-02T00:00:00Z"},
+        {"runId": "run_2", "workflowName": "solo", "status": "failed", "error": "x 1"},
+    ]
+    (data / "exports" / "f.ndjson").write_text("".join(json.dumps(record) + "\n" for record in records))
+
+
+def test_a_lake_without_created_at_is_refused_a_window_without_until(
+    data_dir: Path, run_cli: CliRunner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No run has a created_at, so a window ending just after the newest one has no end: `runlens report` rendered
+    a review of the last days of year 9999 (exit 0), and with --since the notebook failed with a window "before
+    0001-01-01"; both are now refused with one line before the notebook runs."""
+    write_runs_without_created_at(data_dir)
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*), count(created_at) from runs").fetchall() == [(2, 0)]
+    for arguments in ([], ["--days", "3"], ["--since", "2026-01-01"]):
+        capsys.readouterr()
+        out = data_dir / "never.html"
+        assert main(["report", "--data-dir", str(data_dir), "--out", str(out), *arguments]) == 2
+        assert not out.exists()
+        err = capsys.readouterr().err
+        assert err.startswith("runlens: error: ") and err.count("\n") == 1, err
+        assert "no run in the lake has a created_at" in err and "pass --until" in err, err
+
+
+def test_the_notebook_refuses_a_window_without_end_when_no_run_has_a_created_at(
+    data_dir: Path, run_cli: CliRunner
+) -> None:
+    """Run directly (papermill, Jupyter), the window cell on a lake without created_at: the window's end is NULL and
+    the cell says the window needs its bounds (`least` ignoring NULL made it 9999-12-31 23:59:59.999999)."""
+    write_runs_without_created_at(data_dir)
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    warehouse = data_dir / "warehouse.duckdb"
+    for since in (None, "2026-01-01"):
+        parameters = {"warehouse": str(warehouse), "days": 7, "since": since, "until": None, "workflows": []}
+        with pytest.raises(ReportError) as refused:
+            report_module._papermill(parameters, warehouse)
+        assert "cell 5: ValueError: " in str(refused.value)
+        assert "no run in the lake has a created_at, so the window needs since and until" in str(refused.value)

@@ -260,9 +260,9 @@ def _check_lake(
     warehouse: Path, workflows: Sequence[str], days: int | None, since: date | None, until: date | None
 ) -> None:
     """Refuse a lake without runs (only quarantined records, or nothing ingested yet): there is no window to review;
-    a window without ``until`` (it ends just after the newest run) that is empty or whose previous window would
-    start before year 1; and a workflow name that no run in the lake has (a typo would otherwise render an empty
-    review)."""
+    a window without ``until`` (it ends just after the newest run) when no run has a created_at, or that is empty
+    or whose previous window would start before year 1; and a workflow name that no run in the lake has (a typo
+    would otherwise render an empty review)."""
     with connect_readonly(warehouse) as con:
         [(runs,)] = con.execute("select count(*) from runs").fetchall()
         if runs == 0:
@@ -276,8 +276,12 @@ def _check_lake(
             )
         if until is None:
             [(newest,)] = con.execute("select max(created_at) from runs").fetchall()
-            if newest is not None:  # else no run has a created_at: the notebook says the window needs both dates
-                _check_window_to_newest(newest, days, since)
+            if newest is None:  # the window would end just after the newest created_at, and there is none
+                raise ReportError(
+                    f"{warehouse}: no run in the lake has a created_at (each is dated from its completedAt or its "
+                    "ingestion), so the window has no newest run to end at: pass --until (with --since or --days)"
+                )
+            _check_window_to_newest(newest, days, since)
         if not workflows:
             return
         rows = con.execute("select distinct workflow_name from workflow_daily_metrics").fetchall()

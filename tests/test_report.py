@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import ast
 import html
 import json
 import math
 import os
 import re
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
+import matplotlib.dates as mdates
+import matplotlib.ticker as mticker
+import nbformat
+import numpy as np
 import pytest
 from conftest import CliRunner
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from runlens import report as report_module
 from runlens.cli import main
 from runlens.config import Settings
@@ -534,3 +544,60 @@ def test_the_notebook_refuses_a_window_without_end_when_no_run_has_a_created_at(
             report_module._papermill(parameters, warehouse)
         assert "cell 5: ValueError: " in str(refused.value)
         assert "no run in the lake has a created_at, so the window needs since and until" in str(refused.value)
+
+
+def notebook_function(name: str) -> Callable[..., Any]:
+    """A function defined in the notebook's helper cell, with the module-level names it reads, run outside it."""
+    notebook = nbformat.read(report_module.NOTEBOOK, as_version=4)
+    [source] = [c.source for c in notebook.cells if c.cell_type == "code" and f"def {name}(" in c.source]
+    tree = ast.parse(source)
+    wanted = [
+        node
+        for node in tree.body
+        if (isinstance(node, ast.FunctionDef) and node.name == name)
+        or (isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets))
+    ]
+    namespace: dict[str, Any] = {"datetime": datetime, "np": np, "mdates": mdates, "mticker": mticker}
+    exec("from typing import Any, Callable\n", namespace)  # the annotations the helper cell's imports provide
+    exec(compile(ast.Module(body=wanted, type_ignores=[]), str(report_module.NOTEBOOK), "exec"), namespace)
+    return namespace[name]
+
+
+@pytest.mark.parametrize("maxticks", [5, 6, 8])
+def test_time_axes_draw_without_a_warning_for_any_window_length(maxticks: int) -> None:
+    """The notebook's time axes over windows from an hour to the 36,500 days `--days` allows: drawn with every
+    warning an error. With AutoDateLocator's default intervals, 2-5 days (or 1-5 hours) printed "AutoDateLocator was
+    unable to pick an appropriate interval" into the review."""
+    time_axis = notebook_function("time_axis")
+    hours = [1, 2, 3, 4, 5, 6, 12, 18, 23]
+    days = [1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 10, 14, 28, 31, 45, 60, 90, 120, 150, 155, 200, 365, 730]
+    days += [1000, 1500, 1800, 1900, 3650, 10_000, 36_500]
+    spans = [timedelta(hours=h) for h in hours] + [timedelta(days=d) for d in days]
+    starts = [datetime(2026, 3, 1, tzinfo=UTC), datetime(1, 1, 1, 13, 7, tzinfo=UTC)]
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    for start in starts:
+        for span in spans:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                time_axis(ax, start, start + span, maxticks=maxticks)
+                fig.canvas.draw()
+            ticks = ax.xaxis.get_major_locator()()
+            assert 2 <= len(ticks) <= max(maxticks, 5) + 2, (start, span, len(ticks))
+
+
+def test_reviews_of_a_few_days_print_no_warning(tmp_path: Path, run_cli: CliRunner) -> None:
+    """--days 3 and --days 4 drew their time axes with a matplotlib UserWarning ("AutoDateLocator was unable to
+    pick an appropriate interval") printed into the review's HTML, as stderr output of the figure cells."""
+    data = tmp_path / "data"
+    assert run_cli("generate", "--out", data / "exports", "--runs", "400", "--days", "10").code == 0
+    assert run_cli("run", "--data-dir", data).code == 0
+    for days in (3, 4):
+        out = tmp_path / f"review-{days}.html"
+        result = run_cli("report", "--data-dir", data, "--out", out, "--days", days)
+        assert result.code == 0, result.err
+        page = out.read_text(encoding="utf-8")
+        assert f"({days:.1f} days)" in page
+        assert 'data-mime-type="application/vnd.jupyter.stderr"' not in page, days
+        assert "Warning" not in re.sub(r"<details class=\"code\">.*?</details>", "", page, flags=re.S), days

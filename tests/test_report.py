@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import html
 import json
 import math
 import os
 import re
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
@@ -19,9 +17,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 import matplotlib.dates as mdates
-import matplotlib.ticker as mticker
 import nbformat
-import numpy as np
 import pytest
 from conftest import CliRunner
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -546,21 +542,16 @@ def test_the_notebook_refuses_a_window_without_end_when_no_run_has_a_created_at(
         assert "no run in the lake has a created_at, so the window needs since and until" in str(refused.value)
 
 
-def notebook_function(name: str) -> Callable[..., Any]:
-    """A function defined in the notebook's helper cell, with the module-level names it reads, run outside it."""
-    notebook = nbformat.read(report_module.NOTEBOOK, as_version=4)
-    [source] = [c.source for c in notebook.cells if c.cell_type == "code" and f"def {name}(" in c.source]
-    tree = ast.parse(source)
-    wanted = [
-        node
-        for node in tree.body
-        if (isinstance(node, ast.FunctionDef) and node.name == name)
-        or (isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets))
-    ]
-    namespace: dict[str, Any] = {"datetime": datetime, "np": np, "mdates": mdates, "mticker": mticker}
-    exec("from typing import Any, Callable\n", namespace)  # the annotations the helper cell's imports provide
-    exec(compile(ast.Module(body=wanted, type_ignores=[]), str(report_module.NOTEBOOK), "exec"), namespace)
-    return namespace[name]
+def notebook_helpers() -> dict[str, Any]:
+    """The names the notebook's helper cell defines (time_axis, when, ...), run outside the notebook: after the
+    imports of the cell before it (up to its ``%matplotlib`` line), without the warehouse connection."""
+    cells = [c.source for c in nbformat.read(report_module.NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
+    [imports] = [source.split("%matplotlib")[0] for source in cells if "%matplotlib" in source]
+    [helpers] = [source for source in cells if re.search(r"^def time_axis\b", source, re.M)]
+    namespace: dict[str, Any] = {}
+    exec(compile(imports, "imports", "exec"), namespace)
+    exec(compile(helpers, "helpers", "exec"), namespace)
+    return namespace
 
 
 @pytest.mark.parametrize("maxticks", [5, 6, 8])
@@ -568,7 +559,7 @@ def test_time_axes_draw_without_a_warning_for_any_window_length(maxticks: int) -
     """The notebook's time axes over windows from an hour to the 36,500 days `--days` allows: drawn with every
     warning an error. With AutoDateLocator's default intervals, 2-5 days (or 1-5 hours) printed "AutoDateLocator was
     unable to pick an appropriate interval" into the review."""
-    time_axis = notebook_function("time_axis")
+    time_axis = notebook_helpers()["time_axis"]
     hours = [1, 2, 3, 4, 5, 6, 12, 18, 23]
     days = [1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 10, 14, 28, 31, 45, 60, 90, 120, 150, 155, 200, 365, 730]
     days += [1000, 1500, 1800, 1900, 3650, 10_000, 36_500]
@@ -601,3 +592,54 @@ def test_reviews_of_a_few_days_print_no_warning(tmp_path: Path, run_cli: CliRunn
         assert f"({days:.1f} days)" in page
         assert 'data-mime-type="application/vnd.jupyter.stderr"' not in page, days
         assert "Warning" not in re.sub(r"<details class=\"code\">.*?</details>", "", page, flags=re.S), days
+
+
+# a date whose year has fewer than four digits, as strftime's %Y wrote years 1-999 on Linux ("1-01-13 22:59")
+UNPADDED_DATE = re.compile(r"(?<![\w.:-])\d{1,3}-\d\d-\d\d[ T]\d\d:\d\d")
+
+
+def test_a_lake_in_year_1_shows_its_dates_with_four_digit_years(data_dir: Path, run_cli: CliRunner) -> None:
+    """Runs in January of year 1: the window note, the stuck runs' caption and times and the signatures' first_seen
+    showed years as "1" ("1-01-13 22:59:37"), %Y not padding years 1-999 on Linux."""
+    start = datetime(1, 1, 1, 3, 0, tzinfo=UTC)
+    records = []
+    for i in range(40):
+        created = start + timedelta(hours=11 * i)
+        record = {"runId": f"run_{i:03d}", "workflowName": "wf.a", "createdAt": f"{created.isoformat()[:19]}Z"}
+        if i % 10 == 3:
+            record["status"] = "running"
+        else:
+            record["status"] = "failed" if i % 4 == 0 else "completed"
+            record["completedAt"] = f"{(created + timedelta(minutes=5)).isoformat()[:19]}Z"
+        if record["status"] == "failed":
+            record["error"] = f"timeout after {i} s"
+        records.append(record)
+    (data_dir / "exports" / "a.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    out = data_dir / "review.html"
+    result = run_cli("report", "--data-dir", data_dir, "--out", out)
+    assert result.code == 0, result.err
+    page = out.read_text(encoding="utf-8")
+    newest = start + timedelta(hours=11 * 39)  # 17 days 21 hours after 0001-01-01 03:00; the window ends 1 µs later
+    assert newest == datetime(1, 1, 19, tzinfo=UTC)
+    assert (
+        "This window: 0001-01-12 00:00:00 → 0001-01-19 00:00:00 UTC (7.0 days). "
+        "Previous window: 0001-01-05 00:00:00 → 0001-01-12 00:00:00 UTC." in page
+    )
+    assert re.search(r"Stuck runs at 0001-01-\d\d \d\d:\d\d UTC: [1-9]", page), "no stuck runs caption"
+    assert '<td class="n">0001-01-' in page  # the stuck runs' created_at, the signatures' first_seen
+    shown = re.sub(r'<details class="code">.*?</details>', "", page, flags=re.S)
+    assert not UNPADDED_DATE.search(shown), UNPADDED_DATE.search(shown)
+
+
+def test_year_tick_labels_have_four_digits() -> None:
+    """A time axis over years 1-20 labels its ticks by year: 0001, 0006, ..., not 1, 6, ... (%Y on Linux)."""
+    time_axis = notebook_helpers()["time_axis"]
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    time_axis(ax, datetime(1, 1, 1, tzinfo=UTC), datetime(20, 6, 1, tzinfo=UTC), maxticks=5)
+    fig.canvas.draw()
+    years = [mdates.num2date(tick).year for tick in ax.get_xticks()]
+    assert len(years) >= 2 and all(date(year, 1, 1) <= date(20, 6, 1) for year in years)
+    assert [label.get_text() for label in ax.get_xticklabels()] == [f"{year:04d}" for year in years]

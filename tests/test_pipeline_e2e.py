@@ -861,3 +861,34 @@ def test_an_ingest_run_looks_its_sequence_up_once_and_numbers_its_files_in_path_
     con = warehouse(data_dir)
     rows = con.execute("select source_file, ingest_seq from ingest_log order by ingest_seq").fetchall()
     assert rows == [(f"{i}.jsonl", i + 1) for i in range(6)]
+
+
+def test_the_summary_shows_control_characters_in_names_escaped(data_dir: Path, run_cli: CliRunner) -> None:
+    """A workflow name holding a newline and a colour escape sequence broke the summary's tables into extra lines
+    and sent the ESC sequence to the terminal; so did a file name listed as ignored. They are shown escaped (as
+    Python writes them in a string literal); printable non-ASCII text is kept as it is."""
+    raw = "two\nlines \x1b[31mRED\x1b[0m"
+    shown = r"two\nlines \x1b[31mRED\x1b[0m"  # what `repr` would show inside the quotes, written out by hand
+    accented = "café-日本"
+    records = [
+        r(f"run_{name[0]}{i}", "failed" if i % 3 else "completed", f"2026-05-01T00:{i:02d}:00Z")
+        | {"workflowName": name, "completedAt": f"2026-05-01T00:{i:02d}:30Z", "error": "boom"}
+        for name in (raw, accented)
+        for i in range(30)
+    ]
+    (data_dir / "exports" / "x.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    (data_dir / "exports" / "note\x1b[2J.txt").write_text("not an export\n")
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    assert "\x1b" not in result.out
+    lines = result.out.splitlines()
+    assert r"1 ignored (not a .json/.jsonl/.ndjson[.gz] file, or a link): note\x1b[2J.txt" in lines[0]
+    for title in ("highest failure rate", "slowest p95"):
+        start = next(i for i, line in enumerate(lines) if line.startswith(title))
+        header, *rows = lines[start + 1 : start + 4]
+        assert header.startswith("  workflow ")
+        names = sorted(row[2:].split("  ")[0] for row in rows)
+        assert names == sorted([shown, accented]), lines[start : start + 4]
+        # the names' column is as wide as the longest shown name: each row's next column starts at the same place
+        width = len(shown)
+        assert all(row[2 + width : 4 + width] == "  " and row[4 + width] != " " for row in rows), rows

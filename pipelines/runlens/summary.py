@@ -22,11 +22,19 @@ def _fmt_s(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
+def _printable(text: str) -> str:
+    """``text`` with each character that is not printable as its Python escape (``\\n``, ``\\x1b``, ``\\u200b``):
+    names are data, and a newline would break a table's rows, an escape sequence reach the terminal. Printable
+    characters, any script's, are kept as they are."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
     if not rows:
         return ["  (none)"]
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    return ["  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows]]
+    cells = [tuple(_printable(str(c)) for c in row) for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
 
 
 def render_summary(settings: Settings, report: PipelineReport) -> str:
@@ -34,13 +42,13 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
         f"runlens: {len(report.new_files)} new export file(s) ingested, {report.already_ingested} already ingested"
         + (
             f", {len(report.ignored)} ignored (not a .json/.jsonl/.ndjson[.gz] file, or a link): "
-            f"{', '.join(report.ignored[:5])}"
+            f"{', '.join(map(_printable, report.ignored[:5]))}"
             if report.ignored
             else ""
         )
     ]
     if report.unreadable:
-        lines.append(f"not read now (left for the next run): {'; '.join(report.unreadable)}")
+        lines.append(f"not read now (left for the next run): {'; '.join(map(_printable, report.unreadable))}")
     with connect_readonly(settings.warehouse_path) as con:
         totals = con.execute((SQL_DIR / "summary_totals.sql").read_text()).fetchone()
         (files, read, valid, quarantined, runs, completed, failed, in_flight, conflicts, first, last) = totals
@@ -52,7 +60,7 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
             {"first": report.first_ingest_seq},
         ).fetchall()
         for name, message in partly:
-            lines.append(f"PARTLY READ: {name}: {message} (the records before the problem are in the lake)")
+            lines.append(f"PARTLY READ: {_printable(name)}: {message} (the records before the problem are in the lake)")
         if not runs:
             lines.append("runs: none yet; drop exports into " + str(settings.exports_dir))
             lines.append(_checks_line(report.checks))  # with only quarantined records, the checks say how it went

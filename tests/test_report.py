@@ -643,3 +643,131 @@ def test_year_tick_labels_have_four_digits() -> None:
     years = [mdates.num2date(tick).year for tick in ax.get_xticks()]
     assert len(years) >= 2 and all(date(year, 1, 1) <= date(20, 6, 1) for year in years)
     assert [label.get_text() for label in ax.get_xticklabels()] == [f"{year:04d}" for year in years]
+
+
+QUOTED_WORKFLOW = 'beta\'s "quoted" $since'
+
+
+class Page(HTMLParser):
+    """The review's tables (by caption: rows of cell texts) and SQL blocks (summary, text) as the page shows them."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.sql: list[tuple[str, str]] = []
+        self._path: list[str] = []
+        self._text: list[str] = []
+        self._caption = ""
+        self._summary = ""
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._path.append(f"details.{dict(attrs).get('class')}" if tag == "details" else tag)
+        if tag in ("caption", "td", "th", "summary", "pre"):
+            self._text = []
+        elif tag == "tr":
+            self._row: list[str] = []
+
+    def handle_endtag(self, tag: str) -> None:
+        text = "".join(self._text)
+        if tag == "caption":
+            self._caption = text
+            self.tables[text] = []
+        elif tag in ("td", "th"):
+            self._row.append(text)
+        elif tag == "tr" and "tbody" in self._path:
+            self.tables[self._caption].append(self._row)
+        elif tag == "summary":
+            self._summary = text
+        elif tag == "pre" and "details.sql" in self._path:
+            self.sql.append((self._summary, text))
+        while self._path and self._path.pop().split(".")[0] != tag:
+            pass
+
+    def handle_data(self, data: str) -> None:
+        self._text.append(data)
+
+
+def substituted(block: str) -> tuple[str, dict[str, str]]:
+    """An SQL block's query with each $name replaced by the value listed under it (`-- $name = value`), and the
+    listed values; the query must use exactly the names listed."""
+    lines = block.splitlines()
+    listed = dict(re.fullmatch(r"-- \$(\w+) = (.*)", line).groups() for line in lines if line.startswith("-- $"))
+    query = "\n".join(line for line in lines if not line.startswith("-- $"))
+    assert set(re.findall(r"\$(\w+)", query)) == set(listed), (listed, query)
+    return re.sub(r"\$(\w+)", lambda name: listed[name[1]], query), listed
+
+
+def test_the_values_under_each_sql_block_are_sql_literals_that_reproduce_its_rows(
+    tmp_path: Path, run_cli: CliRunner
+) -> None:
+    """Each SQL block lists its bound values, which docs/notebook.md says can be pasted in place of its $names:
+    they were Python reprs (['beta\\'s "quoted"'], timestamps unquoted), not SQL, and the failed-runs view listed
+    $names its SQL does not have (it reads getvariable(...)). Substituted, every block runs on the warehouse; the
+    workflow table and the signatures come out as the page shows them."""
+    data = tmp_path / "data"
+    assert run_cli("generate", "--out", data / "exports", "--runs", "300", "--days", "7").code == 0
+    newest = datetime(2026, 11, 7, 23, tzinfo=UTC)  # the generated runs span 2026-11-01 to 11-08
+    records = [
+        {
+            "runId": f"run_quoted_{i}",
+            "workflowName": QUOTED_WORKFLOW,
+            "status": "failed" if i % 2 else "completed",
+            "createdAt": f"{newest - timedelta(hours=5 * i):%Y-%m-%dT%H:%M:%SZ}",
+            "completedAt": f"{newest - timedelta(hours=5 * i) + timedelta(seconds=40):%Y-%m-%dT%H:%M:%SZ}",
+            **({"error": f"it's {i % 4} o'clock"} if i % 2 else {}),
+        }
+        for i in range(24)
+    ]
+    (data / "exports" / "quoted.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    assert run_cli("run", "--data-dir", data).code == 0
+    out = tmp_path / "review.html"
+    result = run_cli(
+        "report", "--data-dir", data, "--out", out, "--workflow", QUOTED_WORKFLOW, "--workflow", "billing.payment-retry"
+    )
+    assert result.code == 0, result.err
+    page = Page(out.read_text(encoding="utf-8"))
+    warehouse = data / "warehouse.duckdb"
+
+    blocks = [(summary, *substituted(block)) for summary, block in page.sql]
+    assert len(blocks) >= 10
+    quoted = "'beta''s \"quoted\" $since'"
+    assert sum(listed.get("workflows") == f"[{quoted}, 'billing.payment-retry']" for _, _, listed in blocks) >= 8
+    for summary, query, listed in blocks:
+        if listed:  # the signature SQL lists none: it reads the view of the block before it
+            with duckdb.connect(str(warehouse), read_only=True) as con:
+                con.execute("set TimeZone = 'UTC'")
+                con.execute(query)
+                assert con.description, summary
+
+    def query_of(fragment: str) -> str:
+        [query] = [query for _, query, _ in blocks if fragment in query]
+        return query
+
+    [workflow_caption] = [caption for caption in page.tables if "workflows by failed runs" in caption]
+    shown = [(row[0], row[1], row[3]) for row in page.tables[workflow_caption]]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        con.execute("set TimeZone = 'UTC'")
+        rows = con.execute(query_of("select * from workflow_metrics(")).fetchall()
+    assert [(name, f"{runs:,}", f"{failed:,}") for name, runs, _, failed, *_ in rows] == shown
+    assert {name for name, *_ in rows} == {QUOTED_WORKFLOW, "billing.payment-retry"}
+
+    [signature_caption] = [caption for caption in page.tables if "error signatures by failed runs" in caption]
+    shown = sorted((row[0], row[1], int(row[2])) for row in page.tables[signature_caption])
+    sql = report_module.NOTEBOOK.parent.parent / "sql"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        con.execute("set TimeZone = 'UTC'")
+        for statement in query_of("create or replace temp view runs").split(";\n"):
+            con.execute(statement)
+        con.execute(
+            f"create temp view partial_error_signatures as {(sql / 'partial_error_signatures.sql').read_text()}"
+        )
+        rows = con.execute((sql / "error_signatures.sql").read_text()).fetchall()
+        columns = [column[0] for column in con.description]
+    signatures = sorted(
+        (row["workflow_name"], row["signature"], row["runs"])
+        for row in (dict(zip(columns, r, strict=True)) for r in rows)
+    )
+    assert set(shown) <= set(signatures)
+    assert f"Top {len(shown)} of {len(signatures)} error signatures" in signature_caption
+    assert any(name == QUOTED_WORKFLOW for name, _, _ in shown)

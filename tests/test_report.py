@@ -771,3 +771,48 @@ def test_the_values_under_each_sql_block_are_sql_literals_that_reproduce_its_row
     assert set(shown) <= set(signatures)
     assert f"Top {len(shown)} of {len(signatures)} error signatures" in signature_caption
     assert any(name == QUOTED_WORKFLOW for name, _, _ in shown)
+
+
+def test_stuck_runs_and_regressions_state_the_thresholds_their_tables_were_computed_with(
+    tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The section's text said "7 days", "1.5 x" and "20 finished runs" whatever RUNLENS_WORKFLOW_REGRESSIONS_* and
+    RUNLENS_STUCK_RUNS_* the tables were computed with. The review now states the values each table's file records,
+    also when the environment rendering it no longer sets them."""
+    data = tmp_path / "data"
+    assert run_cli("generate", "--out", data / "exports", "--runs", "200", "--days", "7").code == 0
+    tuned = {
+        "RUNLENS_WORKFLOW_REGRESSIONS_WINDOW_DAYS": "5",
+        "RUNLENS_WORKFLOW_REGRESSIONS_P95_RATIO": "2.5",
+        "RUNLENS_WORKFLOW_REGRESSIONS_MIN_RUNS": "12",
+        "RUNLENS_STUCK_RUNS_MIN_AGE_S": "5400",
+        "RUNLENS_STUCK_RUNS_P99_MULTIPLIER": "4",
+        "RUNLENS_STUCK_RUNS_P99_WINDOW_DAYS": "14",
+    }
+    with monkeypatch.context() as env:
+        for name, value in tuned.items():
+            env.setenv(name, value)
+        assert run_cli("run", "--data-dir", data).code == 0
+    out = tmp_path / "review.html"
+    assert run_cli("report", "--data-dir", data, "--out", out).code == 0
+    page = html.unescape(
+        re.sub(r'<details class="code">.*?</details>', "", out.read_text(encoding="utf-8"), flags=re.S)
+    )
+    times = "\N{MULTIPLICATION SIGN}"
+    assert (
+        f"Computed with threshold = max(1.5 h, 4 {times} the workflow's p99 duration over the 14 days before as_of)"
+        in (page)
+    )
+    assert (
+        "Computed over the 5 days before as_of against the 5 days before those (window_days); p95 regressed when it "
+        f"grew by more than 2.5 {times} (p95_ratio) with at least 12 finished runs in both windows (min_runs)."
+    ) in page
+    section = page[page.index(">Stuck runs and regressions") : page.index(">Data quality")]
+    for default in ("7 days", f"1.5 {times}", "20 finished runs", "28 days", "1 hour"):
+        assert default not in section, default
+
+    with monkeypatch.context() as env:  # one threshold for every workflow: the next run recomputes stuck_runs
+        env.setenv("RUNLENS_STUCK_RUNS_THRESHOLD_S", "1800")
+        assert run_cli("run", "--data-dir", data).code == 0
+    assert run_cli("report", "--data-dir", data, "--out", out).code == 0
+    assert "Computed with one threshold for every workflow: 30 min (threshold_s)." in out.read_text(encoding="utf-8")

@@ -238,19 +238,27 @@ def _with_params(result: pa.Table, tuned: dict[str, object]) -> pa.Table:
     return result.replace_schema_metadata({**(result.schema.metadata or {}), PARAMS_KEY: json.dumps(tuned)})
 
 
+def computed_params(lake_dir: Path, table: MetricTable) -> dict[str, object] | None:
+    """The tunable parameters (``PARAM_ENV``) the whole-lake ``table``'s file in the lake was computed with: those
+    it records (``PARAMS_KEY``) over the defaults (a file written before files recorded them was computed with the
+    defaults); None when the table has no such parameter or no file."""
+    path = lake.table_dir(lake_dir, lake.METRICS) / table.name / DATA_FILE
+    defaults = {name: default for name, default in table.params.items() if name in PARAM_ENV}
+    if table.partitioned_by is not None or not defaults or not path.exists():
+        return None
+    recorded = (pq.read_schema(path).metadata or {}).get(PARAMS_KEY)
+    return defaults | (json.loads(recorded) if recorded is not None else {})
+
+
 def stale_params(lake_dir: Path) -> list[str]:
     """The whole-lake tables in the lake computed with other parameters than the environment's now (a table written
     before files recorded them counts as computed with the defaults): a refresh of them applies the new ones."""
     overrides = env_params()
     stale = []
     for table in METRIC_TABLES:
-        path = lake.table_dir(lake_dir, lake.METRICS) / table.name / DATA_FILE
-        defaults = {name: default for name, default in table.params.items() if name in PARAM_ENV}
-        if table.partitioned_by is not None or not defaults or not path.exists():
-            continue
-        recorded = (pq.read_schema(path).metadata or {}).get(PARAMS_KEY)
-        used = defaults | (json.loads(recorded) if recorded is not None else {})
-        if used != {name: overrides.get(name, default) for name, default in defaults.items()}:
+        used = computed_params(lake_dir, table)
+        now = {name: overrides.get(name, default) for name, default in table.params.items() if name in PARAM_ENV}
+        if used is not None and used != now:
             stale.append(table.name)
     return stale
 

@@ -120,15 +120,20 @@ def built_for(warehouse_path: Path) -> Path | None:
     paths, so a data directory moved or copied elsewhere needs its warehouse rebuilt."""
     if not warehouse_path.is_file():
         return None
+    try:
+        with connect_readonly(warehouse_path) as con:
+            return lake_of(con)
+    except duckdb.Error:
+        return None
+
+
+def lake_of(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """``built_for`` on a connection to the warehouse already open (the notebook's)."""
     query = (
         "select comment from duckdb_views() where view_name = $name "
         "union all select comment from duckdb_tables() where table_name = $name"
     )
-    try:
-        with connect_readonly(warehouse_path) as con:
-            marks = [row[0] for row in con.execute(query, {"name": MARKED}).fetchall()]
-    except duckdb.Error:
-        return None
+    marks = [row[0] for row in con.execute(query, {"name": MARKED}).fetchall()]
     return Path(marks[0].removeprefix(LAKE_MARK)) if marks and (marks[0] or "").startswith(LAKE_MARK) else None
 
 

@@ -1,0 +1,242 @@
+"""The invariant queries of sql/checks/ fail on what breaks the rule their header states: workflow_daily_metrics
+rows that disagree with runs or with themselves, and files quarantined above the threshold. Expected rows are
+written by hand from those rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from runlens import invariants, metrics, runs
+from runlens.config import Settings
+from runlens.defs.checks import daily_metrics_reconcile, daily_metrics_valid, quarantine_rate
+from runlens.defs.resources import RunlensResource
+from runlens.ingest import ingest_file
+from runlens.validation import RecordValidator
+
+DAY = date(2026, 3, 1)
+
+
+def rec(run_id: str, status: str, workflow: str = "wf-a", **more: Any) -> dict[str, Any]:
+    out = {"runId": run_id, "workflowName": workflow, "status": status, "createdAt": "2026-03-01T10:00:00Z"}
+    if status in ("completed", "failed"):
+        out["completedAt"] = "2026-03-01T10:01:00Z"
+    return out | more
+
+
+def ingest(settings: Settings, name: str, records: list[dict[str, Any]]) -> None:
+    path = settings.exports_dir / name
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    result = ingest_file(path, settings, RecordValidator.from_file(settings.schema_path), name)
+    assert result.outcome == "ingested"
+
+
+def daily_file(settings: Settings, day: date = DAY) -> Path:
+    return settings.lake_dir / "metrics" / "workflow_daily_metrics" / f"day={day.isoformat()}" / "data.parquet"
+
+
+def metric_lake(data_dir: Path) -> Settings:
+    """On 2026-03-01: wf-a has 2 completed, 1 failed and 1 queued run; wf-b 1 running and 1 completed."""
+    settings = Settings.from_env(data_dir)
+    records = [
+        rec("run_a1", "completed"),
+        rec("run_a2", "completed"),
+        rec("run_a3", "failed", error="boom"),
+        rec("run_a4", "queued"),
+        rec("run_b1", "running", "wf-b"),
+        rec("run_b2", "completed", "wf-b"),
+    ]
+    ingest(settings, "runs.jsonl", records)
+    runs.rebuild_days(settings.lake_dir, runs.all_days(settings.lake_dir))
+    metrics.refresh_metrics(settings.lake_dir)
+    return settings
+
+
+def tamper(settings: Settings, change: dict[str, dict[str, int]], extra: tuple[dict[str, Any], ...] = ()) -> None:
+    """Rewrite the computed 2026-03-01 partition: add ``change[workflow][column]`` to the counts of that workflow's
+    row, and append ``extra`` rows (the other columns NULL)."""
+    path = daily_file(settings)
+    table = pq.read_table(path)
+    rows = table.to_pylist()
+    for row in rows:
+        for column, delta in change.get(row["workflow_name"], {}).items():
+            row[column] += delta
+    rows += [{name: None for name in table.schema.names} | row for row in extra]
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), path)
+
+
+def reconcile(settings: Settings) -> invariants.Violations:
+    return invariants.violations(settings, "daily_metrics_reconcile")
+
+
+def test_daily_metrics_reconcile_holds_on_computed_metrics(data_dir: Path) -> None:
+    settings = metric_lake(data_dir)
+    assert reconcile(settings) == invariants.Violations(0, ["problem", "metric_runs", "lake_runs"], [])
+    assert daily_metrics_reconcile(runlens=RunlensResource(data_dir=str(data_dir))).passed
+
+
+def test_daily_metrics_reconcile_reports_a_day_whose_in_flight_differs(data_dir: Path) -> None:
+    """Runs, completed and failed per day agree with runs; in flight says 1 where runs has 2 (a queued run
+    forgotten): the day is reported, with equal run counts (6 on both sides)."""
+    settings = metric_lake(data_dir)
+    tamper(settings, {"wf-a": {"in_flight": -1}})
+    found = reconcile(settings)
+    assert (found.count, found.examples) == (1, [("day 2026-03-01", 6, 6)])
+    assert not daily_metrics_reconcile(runlens=RunlensResource(data_dir=str(data_dir))).passed
+
+
+def test_daily_metrics_reconcile_reports_a_queued_run_counted_as_completed(data_dir: Path) -> None:
+    """The metrics move wf-a's queued run to completed (runs unchanged): the day is reported once."""
+    settings = metric_lake(data_dir)
+    tamper(settings, {"wf-a": {"in_flight": -1, "completed": 1}})
+    found = reconcile(settings)
+    assert (found.count, found.examples) == (1, [("day 2026-03-01", 6, 6)])
+
+
+def test_daily_metrics_reconcile_reports_a_workflow_runs_does_not_have(data_dir: Path) -> None:
+    """One of wf-b's runs is attributed to ghost-wf: the day's totals still agree, the workflow is reported."""
+    settings = metric_lake(data_dir)
+    tamper(
+        settings,
+        {"wf-b": {"runs": -1, "completed": -1}},
+        ({"workflow_name": "ghost-wf", "runs": 1, "completed": 1, "failed": 0, "in_flight": 0},),
+    )
+    found = reconcile(settings)
+    assert (found.count, found.examples) == (1, [("workflow not in runs: ghost-wf", None, None)])
+    result = daily_metrics_reconcile(runlens=RunlensResource(data_dir=str(data_dir)))
+    assert not result.passed
+    assert result.metadata["violations"].value == 1
+
+
+def test_daily_metrics_reconcile_reports_days_missing_on_either_side(data_dir: Path) -> None:
+    """A day in runs without metrics, and a day in the metrics without runs: both reported, NULL on the missing
+    side, in the order of their problem text; a ghost workflow on the extra day is reported too."""
+    settings = metric_lake(data_dir)
+    ingest(settings, "later.jsonl", [rec("run_c1", "queued", "wf-a", createdAt="2026-03-02T08:00:00Z")])
+    runs.rebuild_days(settings.lake_dir, runs.all_days(settings.lake_dir))
+    # metrics still only for 2026-03-01; add a partition for 2026-03-05, a day runs does not have
+    table = pq.read_table(daily_file(settings))
+    row = {name: None for name in table.schema.names} | {
+        "workflow_name": "ghost-wf",
+        "runs": 2,
+        "completed": 0,
+        "failed": 0,
+        "in_flight": 2,
+    }
+    path = daily_file(settings, date(2026, 3, 5))
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([row], schema=table.schema), path)
+    found = reconcile(settings)
+    assert found.examples == [
+        ("day 2026-03-02", None, 1),
+        ("day 2026-03-05", 2, None),
+        ("workflow not in runs: ghost-wf", None, None),
+    ]
+
+
+# daily_metrics_valid: rates and bounds in [0, 1] with low <= rate <= high; p50 <= p90 <= p95 <= p99 <= max;
+# runs = completed + failed + in_flight. One row per broken rule, every other rule holding on it.
+GOOD = {
+    "runs": 10,
+    "completed": 6,
+    "failed": 2,
+    "in_flight": 2,
+    "failure_rate": 0.25,
+    "failure_rate_low": 0.1,
+    "failure_rate_high": 0.6,
+    "p50_s": 10.0,
+    "p90_s": 20.0,
+    "p95_s": 30.0,
+    "p99_s": 40.0,
+    "max_s": 50.0,
+}
+BROKEN = {
+    "runs-not-the-sum": {"runs": 11},
+    "in-flight-short": {"in_flight": 1},
+    "p99-above-max": {"p99_s": 51.0},
+    "p95-above-p99": {"p95_s": 41.0},
+    "p90-above-p95": {"p90_s": 31.0},
+    "p50-above-p90": {"p50_s": 21.0},
+    "rate-below-low": {"failure_rate": 0.05},
+    "rate-above-high": {"failure_rate": 0.7},
+    "low-below-0": {"failure_rate_low": -0.1, "failure_rate": 0.0},
+    "high-above-1": {"failure_rate_high": 1.1, "failure_rate": 1.05},
+}
+EQUAL = {  # limits are inclusive: these hold
+    "all-quantiles-equal": {"p50_s": 50.0, "p90_s": 50.0, "p95_s": 50.0, "p99_s": 50.0},
+    "rate-at-bounds-0": {"failure_rate_low": 0.0, "failure_rate": 0.0, "failure_rate_high": 0.0},
+    "rate-at-bounds-1": {"failure_rate_low": 1.0, "failure_rate": 1.0, "failure_rate_high": 1.0},
+}
+
+
+def write_daily(settings: Settings, rows: dict[str, dict[str, Any]]) -> None:
+    """A hand-written workflow_daily_metrics partition for 2026-03-01 (schema of a computed one): one row per
+    workflow, GOOD with the given changes."""
+    ingest(settings, "runs.jsonl", [rec("run_a1", "completed")])
+    runs.rebuild_days(settings.lake_dir, runs.all_days(settings.lake_dir))
+    metrics.refresh_metrics(settings.lake_dir)
+    schema = pq.read_schema(daily_file(settings))
+    table = pa.Table.from_pylist(
+        [{name: None for name in schema.names} | GOOD | {"workflow_name": wf} | change for wf, change in rows.items()],
+        schema=schema,
+    )
+    pq.write_table(table, daily_file(settings))
+
+
+def test_daily_metrics_valid_reports_each_broken_rule(data_dir: Path) -> None:
+    settings = Settings.from_env(data_dir)
+    write_daily(settings, {"good": {}, **BROKEN, **EQUAL})
+    found = invariants.violations(settings, "daily_metrics_valid")
+    assert found.count == len(BROKEN)
+    assert [row[0] for row in found.examples] == sorted(BROKEN)
+    by_name = {row[0]: dict(zip(found.columns, row, strict=True)) for row in found.examples}
+    assert by_name["runs-not-the-sum"]["runs"] == 11
+    assert by_name["p99-above-max"]["p99_s"] == 51.0
+    assert by_name["p99-above-max"]["day"] == DAY
+    result = daily_metrics_valid(runlens=RunlensResource(data_dir=str(data_dir)))
+    assert not result.passed
+    assert result.metadata["violations"].value == len(BROKEN)
+
+
+def test_daily_metrics_valid_holds_on_good_and_boundary_rows(data_dir: Path) -> None:
+    settings = Settings.from_env(data_dir)
+    write_daily(settings, {"good": {}, **EQUAL})
+    assert invariants.violations(settings, "daily_metrics_valid").count == 0
+    assert daily_metrics_valid(runlens=RunlensResource(data_dir=str(data_dir))).passed
+
+
+# quarantine_rate: files whose share of quarantined records is above the threshold (strictly).
+def export(valid: int, invalid: int) -> list[dict[str, Any]]:
+    good = [rec(f"run_{i}", "queued") for i in range(valid)]
+    bad = [rec(f"run_bad_{i}", "cancelled") for i in range(invalid)]
+    return good + bad
+
+
+def test_quarantine_rate_is_strictly_above_the_threshold(data_dir: Path) -> None:
+    """At 0.05: 0 of 20 and 1 of 20 (exactly 5 %) pass; 2 of 20 (10 %) and 3 of 20 (15 %) are reported, the
+    highest rate first."""
+    settings = Settings.from_env(data_dir)
+    for name, invalid in (("none.jsonl", 0), ("one.jsonl", 1), ("two.jsonl", 2), ("three.jsonl", 3)):
+        ingest(settings, name, export(20 - invalid, invalid))
+    found = invariants.violations(settings, "quarantine_rate", threshold=0.05)
+    assert found.columns == ["source_file", "records_read", "records_quarantined", "quarantine_rate"]
+    assert found.examples == [("three.jsonl", 20, 3, 0.15), ("two.jsonl", 20, 2, 0.1)]
+    assert invariants.violations(settings, "quarantine_rate", threshold=0.1).examples == [("three.jsonl", 20, 3, 0.15)]
+
+
+def test_quarantine_rate_check_at_the_default_threshold(data_dir: Path) -> None:
+    """The Dagster check reads RUNLENS_QUARANTINE_RATE_THRESHOLD, 5 % by default: exactly 5 % passes."""
+    settings = Settings.from_env(data_dir)
+    ingest(settings, "one.jsonl", export(19, 1))
+    resource = RunlensResource(data_dir=str(data_dir))
+    assert quarantine_rate(runlens=resource).passed
+    ingest(settings, "two.jsonl", export(18, 2))
+    result = quarantine_rate(runlens=resource)
+    assert not result.passed
+    assert result.metadata["violations"].value == 1
+    assert result.description.startswith("1 file(s) with more than 5.00% of their records quarantined: ")
+    assert "source_file=two.jsonl" in result.description

@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from runlens import invariants, metrics, runs
 from runlens.config import Settings
 from runlens.defs.checks import daily_metrics_reconcile, daily_metrics_valid, quarantine_rate
@@ -79,13 +80,19 @@ def test_daily_metrics_reconcile_holds_on_computed_metrics(data_dir: Path) -> No
     assert daily_metrics_reconcile(runlens=RunlensResource(data_dir=str(data_dir))).passed
 
 
-def test_daily_metrics_reconcile_reports_a_day_whose_in_flight_differs(data_dir: Path) -> None:
-    """Runs, completed and failed per day agree with runs; in flight says 1 where runs has 2 (a queued run
-    forgotten): the day is reported, with equal run counts (6 on both sides)."""
+@pytest.mark.parametrize(
+    ("column", "delta", "metric_runs"),
+    [("in_flight", -1, 6), ("completed", 1, 6), ("failed", -1, 6), ("runs", 1, 7)],
+)
+def test_daily_metrics_reconcile_reports_a_day_where_one_count_differs(
+    data_dir: Path, column: str, delta: int, metric_runs: int
+) -> None:
+    """Only one of the day's counts disagrees with runs (e.g. in flight says 1 where runs has 2 queued or running
+    runs): the day is reported once, with its metric and lake run counts (6 runs in the lake)."""
     settings = metric_lake(data_dir)
-    tamper(settings, {"wf-a": {"in_flight": -1}})
+    tamper(settings, {"wf-a": {column: delta}})
     found = reconcile(settings)
-    assert (found.count, found.examples) == (1, [("day 2026-03-01", 6, 6)])
+    assert (found.count, found.examples) == (1, [("day 2026-03-01", metric_runs, 6)])
     assert not daily_metrics_reconcile(runlens=RunlensResource(data_dir=str(data_dir))).passed
 
 

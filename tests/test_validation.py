@@ -151,6 +151,25 @@ def test_json_path_quotes_odd_keys() -> None:
 
 
 @pytest.mark.parametrize(
+    ("parts", "expected"),
+    [
+        (["input", "a_b", "1x", 3], '$.input.a_b["1x"][3]'),
+        (["_private", "x1"], "$._private.x1"),  # underscores and digits after the first character: identifiers
+        (["42"], '$["42"]'),  # a name of digits is no identifier, and no index either
+        (["café", "名前"], "$.café.名前"),  # unicode identifiers, written as they are
+        (["a-b", "é x"], '$["a-b"]["é x"]'),
+        (['say "hi"'], '$["say \\"hi\\""]'),  # quotes escaped as in JSON
+        ([""], '$[""]'),
+        ([], "$"),
+    ],
+)
+def test_json_path_writes_identifiers_with_a_dot_and_quotes_other_names(parts: list[str | int], expected: str) -> None:
+    """Member names that are identifiers are written ``.name``; any other name as a JSON string in brackets, and
+    array indexes as ``[n]``."""
+    assert json_path(parts) == expected
+
+
+@pytest.mark.parametrize(
     ("raw", "expected"),
     [
         (

@@ -411,6 +411,27 @@ YEAR_ZERO = [
 ]
 
 
+@pytest.mark.parametrize(
+    "created",
+    [b"0\\u003000-06-01T00:00:00Z", b"\\u0030\\u0030\\u0030\\u0030-06-01T00:00:00Z"],
+    ids=["one-zero-escaped", "every-zero-escaped"],
+)
+def test_year_0000_written_with_escaped_zeros_only_is_not_a_date_time(created: bytes) -> None:
+    """A createdAt whose raw text has no "0000-" (zeros written as \\u0030) still decodes to year 0000: the batch
+    check given the raw lines (as the ingest calls it) quarantines it as a date-time format violation at $.createdAt."""
+    raw = b'{"runId": "run_a", "workflowName": "w", "status": "queued", "createdAt": "' + created + b'"}'
+    assert b"0000-" not in raw
+    record = json.loads(raw)
+    assert record["createdAt"] == "0000-06-01T00:00:00Z"
+    ours = RecordValidator(RUN_SCHEMA)
+    ok = b'{"runId": "run_b", "workflowName": "w", "status": "queued", "createdAt": "2026-06-01T00:00:00Z"}'
+    for batch, position in (([ok, raw], 1), ([raw], 0)):
+        found = ours.check_batch([json.loads(line) for line in batch], batch)
+        assert {i: [(v.path, v.keyword) for v in vs] for i, vs in found.items()} == {
+            position: [("$.createdAt", "format")]
+        }
+
+
 def test_year_0000_is_not_a_date_time_as_in_the_reference() -> None:
     """jsonschema-rs takes year 0000 for a date-time; the reference does not, and runlens follows it, in a batch and
     record by record, wherever the schema asks for a date-time (here also inside `output`)."""

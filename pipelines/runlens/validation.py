@@ -41,7 +41,8 @@ class Violation:
 
 
 def json_path(parts: list[str | int]) -> str:
-    """``["input", 0, "a b"]`` -> ``$.input[0]['a b']``."""
+    """``["input", 0, "a b"]`` -> ``$.input[0]["a b"]``: member names that are identifiers after a dot, others as
+    JSON strings."""
     out = "$"
     for part in parts:
         if isinstance(part, int):

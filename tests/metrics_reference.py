@@ -190,6 +190,18 @@ def stuck_runs(
     return stuck
 
 
+def difference(later: object, earlier: object) -> float | None:
+    if later is None or earlier is None:
+        return None
+    return float(later) - float(earlier)
+
+
+def ratio(numerator: object, denominator: object) -> float | None:
+    if numerator is None or denominator is None or denominator == 0:
+        return None
+    return float(numerator) / float(denominator)
+
+
 def regressions(
     runs: Sequence[Run], as_of: datetime, *, p95_ratio: float = 1.5, min_runs: int = 20, window_days: int = 7
 ) -> dict[str, dict[str, object]]:
@@ -218,9 +230,16 @@ def regressions(
                 "previous_finished": before_finished,
                 "latest_finished": now_finished,
                 "previous_failure_rate": before["failure_rate"],
+                "previous_failure_rate_low": before["failure_rate_low"],
+                "previous_failure_rate_high": before["failure_rate_high"],
                 "latest_failure_rate": now["failure_rate"],
+                "latest_failure_rate_low": now["failure_rate_low"],
+                "latest_failure_rate_high": now["failure_rate_high"],
+                # docs/metrics.md: failure_rate_change = latest - previous, p95_ratio = latest / previous
+                "failure_rate_change": difference(now["failure_rate"], before["failure_rate"]),
                 "previous_p95_s": before["p95_s"],
                 "latest_p95_s": now["p95_s"],
+                "p95_ratio": ratio(now["p95_s"], before["p95_s"]),
                 "failure_rate_regressed": rate_worse,
                 "p95_regressed": p95_worse,
             }

@@ -175,8 +175,15 @@ def test_error_signature_rules_on_hand_written_cases() -> None:
     assert dict(con.execute(query).fetchall()) == SIGNATURE_RULES
 
 
+# Messages of edge_runs() only (kept out of SIGNATURES, whose messages the generated runs draw from).
+EDGE_SIGNATURES = {
+    "can't open ./tmp/q0: permission denied (uid 3)": "can't open <path>: permission denied (uid <n>)",
+    **{f"lost worker {i} on node {i + 4}": "lost worker <n> on node <n>" for i in (1, 2, 3)},
+}
+
+
 def signature_of(error: str | None) -> str:
-    return SIGNATURES[error] if error and error.strip() else "<no error>"
+    return {**SIGNATURES, **EDGE_SIGNATURES}[error] if error and error.strip() else "<no error>"
 
 
 def at(days: float, hours: float = 0, seconds: float = 0) -> datetime:
@@ -201,6 +208,15 @@ def window_runs(name: str, start: datetime, count: int, failures: int, duration_
             )
         )
     return runs
+
+
+def steady_runs(name: str, start: datetime, count: int, duration_s: float) -> list[ref.Run]:
+    """``count`` completed runs spread over the 7 days from ``start``, each lasting exactly ``duration_s``."""
+    return [
+        ref.Run(f"run_{name}_{start:%m%d}_{i}", name, "completed", created, created + timedelta(seconds=duration_s))
+        for i in range(count)
+        for created in [start + timedelta(hours=i * 7 * 24 / count + 1)]
+    ]
 
 
 def edge_runs() -> list[ref.Run]:
@@ -233,6 +249,13 @@ def edge_runs() -> list[ref.Run]:
             "can't open /var/lib/app/cache.db: permission denied (uid 1001)",
         ),
         ref.Run("run_q5", QUOTED, "failed", at(1, 4), at(1, 4, 3), "can't open ~/x: permission denied (uid 7)"),
+        # the same signature in the same created_date partition, without createdAt: it sorts last for the example
+        ref.Run("run_q0", QUOTED, "failed", None, at(1, 5), "can't open ./tmp/q0: permission denied (uid 3)"),
+        # one signature, no run with createdAt, in two created_date partitions (their completion days): the example
+        # is the message of the smallest run id, run_t1, whose partition also holds run_t3
+        ref.Run("run_t1", "orphans", "failed", None, at(5, 1), "lost worker 1 on node 5"),
+        ref.Run("run_t2", "orphans", "failed", None, at(6, 1), "lost worker 2 on node 6"),
+        ref.Run("run_t3", "orphans", "failed", None, at(5, 2), "lost worker 3 on node 7"),
         # none finished; a running run carrying completedAt does not count as finished
         ref.Run("run_s1", SLASHED, "queued", at(0, 9)),
         ref.Run("run_s2", SLASHED, "running", at(0, 9, 1800), at(0, 10)),
@@ -263,6 +286,14 @@ def edge_runs() -> list[ref.Run]:
         *window_runs("steady", latest, 30, 3, 21),
         *window_runs("tiny", previous, 5, 0, 1),
         *window_runs("tiny", latest, 5, 5, 10),
+        # 10x slower, but only 5 finished runs in the latest window: too few for p95_regressed
+        *window_runs("few-latest", previous, 25, 0, 10),
+        *window_runs("few-latest", latest, 5, 0, 100),
+        # p95 exactly 1.5 x the previous one (constant durations): not above it, so not regressed
+        *steady_runs("exact-ratio", previous, 20, 10.0),
+        *steady_runs("exact-ratio", latest, 20, 15.0),
+        # created exactly at AS_OF: outside every window that ends there (half-open)
+        ref.Run("run_at_until", "at-until", "completed", AS_OF, AS_OF + timedelta(seconds=5)),
     ]
 
 
@@ -426,9 +457,13 @@ def test_hourly_throughput_buckets_completion_in_utc(edge_lake: Path) -> None:
 def test_error_signatures_match_reference(edge_lake: Path) -> None:
     rows = read_metric(edge_lake, "error_signatures")
     assert_matches(rows, ("workflow_name", "signature"), ref.error_signatures(edge_runs(), signature_of))
-    assert {row["signature"] for row in rows} == {*SIGNATURES.values(), "<no error>"}
+    assert {row["signature"] for row in rows} == {*SIGNATURES.values(), *EDGE_SIGNATURES.values(), "<no error>"}
+    # run_q5 and run_q6 were created at the same moment, run_q0 without createdAt (it sorts last)
     tie = next(row for row in rows if row["workflow_name"] == QUOTED and row["signature"].startswith("can't open"))
-    assert (tie["runs"], tie["example"]) == (2, "can't open ~/x: permission denied (uid 7)")
+    assert (tie["runs"], tie["example"]) == (3, "can't open ~/x: permission denied (uid 7)")
+    # no createdAt anywhere: the smallest run id, run_t1, across two partitions
+    orphans = next(row for row in rows if row["workflow_name"] == "orphans")
+    assert (orphans["runs"], orphans["first_seen"], orphans["example"]) == (3, None, "lost worker 1 on node 5")
 
 
 def test_stuck_runs_match_reference(edge_lake: Path) -> None:
@@ -528,6 +563,8 @@ def test_regressions_match_reference(edge_lake: Path) -> None:
         "checkout": (True, True),
         "tiny": (True, False),
     }
+    # few-latest: 10x slower on 5 latest runs (min_runs is 20); exact-ratio: p95 15 s after 10 s, exactly 1.5x
+    assert {"few-latest", "exact-ratio"}.isdisjoint(row["workflow_name"] for row in rows)
     checkout = next(row for row in rows if row["workflow_name"] == "checkout")
     assert checkout["p95_ratio"] == pytest.approx(checkout["latest_p95_s"] / checkout["previous_p95_s"])
     assert checkout["latest_start"] == AS_OF - timedelta(days=7) and checkout["latest_end"] == AS_OF
@@ -620,6 +657,7 @@ def test_windows_are_exact_and_utc_in_any_session_zone(edge_lake: Path) -> None:
         for bounds in spellings:
             rows = con.sql("from workflow_metrics($since, $until)", params=bounds).to_arrow_table().to_pylist()
             assert_matches(rows, ("workflow_name",), expected)
+            assert "at-until" not in {row["workflow_name"] for row in rows}  # created at until exactly
         fleet = con.sql("from fleet_metrics(date '2026-03-02', date '2026-03-09')").to_arrow_table().to_pylist()
     assert_matches(fleet, (), {(): ref.cohort_stats(ref.in_window(runs, at(1), at(8)))})
 

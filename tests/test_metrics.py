@@ -159,6 +159,12 @@ SIGNATURE_RULES = {
     "version 1.2.3 at 10.0.1.2:8080": "version <n>.<n> at <n>.<n>:<n>",
     # ids: words joined by _ or - that hold a digit (x86_64 among them)
     "image for x86_64 and arm64 by run_8f3ka, req-42, job_7f3a": "image for <id> and arm64 by <id>, <id>, <id>",
+    # a run id needs no digit
+    "lost run_abc_def": "lost <id>",
+    # a leap second (second 60) is a time too
+    "at 2016-12-31T23:59:60Z": "at <ts>",
+    # the quote in "can't" opens nothing, so the quoted value after it is one
+    "can't read 'config.yaml'": "can't read '<str>'",
 }
 
 

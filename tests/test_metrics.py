@@ -882,6 +882,11 @@ def test_reference_anomalies_are_those_staging_flags(tmp_path: Path, isolated_en
         for status in ("queued", "running", "completed", "failed")
         for i, completed in enumerate((None, created + timedelta(seconds=5), created - timedelta(seconds=5)))
     ]
+    # docs/metrics.md: only a missing (NULL) message carries failed_without_error; a blank one is an error
+    runs += [
+        ref.Run("run_failed_blank", "w", "failed", created, created + timedelta(seconds=5), " "),
+        ref.Run("run_failed_missing", "w", "failed", created, created + timedelta(seconds=5), None),
+    ]
     records = [
         {
             "runId": run.run_id,
@@ -889,7 +894,7 @@ def test_reference_anomalies_are_those_staging_flags(tmp_path: Path, isolated_en
             "status": run.status,
             "createdAt": f"{run.created_at:%Y-%m-%dT%H:%M:%SZ}",
             **({"completedAt": f"{run.completed_at:%Y-%m-%dT%H:%M:%SZ}"} if run.completed_at else {}),
-            **({"error": run.error} if run.error else {}),
+            **({"error": run.error} if run.error is not None else {}),
         }
         for run in runs
     ]
@@ -903,6 +908,7 @@ def test_reference_anomalies_are_those_staging_flags(tmp_path: Path, isolated_en
     assert flagged == {run.run_id: set(run.anomalies) for run in runs}
     assert flagged["run_queued_2"] == {"completed_before_created", "completed_at_on_unfinished"}
     assert flagged["run_completed_2"] == {"completed_before_created"}
+    assert (flagged["run_failed_blank"], flagged["run_failed_missing"]) == (set(), {"failed_without_error"})
 
 
 def test_windows_that_would_start_before_year_1_start_at_its_first_instant(tmp_path: Path) -> None:

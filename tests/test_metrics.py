@@ -685,10 +685,12 @@ def test_metric_sql_ignores_the_session_time_zone(edge_lake: Path) -> None:
 
 
 def test_default_as_of_is_newest_event(tmp_path: Path) -> None:
-    runs = edge_runs()
+    """The newest created_at or completed_at: here a createdAt whose run reports a completedAt an hour earlier."""
+    newest = AS_OF + timedelta(hours=2)  # after every edge run's timestamps
+    runs = [*edge_runs(), ref.Run("run_skewed", BILLING, "completed", newest, newest - timedelta(hours=1))]
     write_runs(tmp_path, runs)
     refresh_metrics(tmp_path)
-    newest = max(moment for run in runs for moment in (run.created_at, run.completed_at) if moment is not None)
+    assert newest == max(moment for run in runs for moment in (run.created_at, run.completed_at) if moment is not None)
     rows = read_metric(tmp_path, "stuck_runs")
     assert {row["as_of"] for row in rows} == {newest}
     assert_matches(rows, ("run_id",), ref.stuck_runs(runs, newest))

@@ -892,3 +892,29 @@ def test_the_summary_shows_control_characters_in_names_escaped(data_dir: Path, r
         # the names' column is as wide as the longest shown name: each row's next column starts at the same place
         width = len(shown)
         assert all(row[2 + width : 4 + width] == "  " and row[4 + width] != " " for row in rows), rows
+
+
+def test_the_summary_counts_a_run_seen_completed_then_failed_as_one_conflict(
+    data_dir: Path, run_cli: CliRunner
+) -> None:
+    """run_x is completed in one export and failed in the next (ingested in path order): one status conflict, the
+    failed record kept. Two runs whose completedAt is before their createdAt carry another anomaly, which is no
+    conflict, and run_w failed without ever being completed."""
+    exports = data_dir / "exports"
+    (exports / "a.jsonl").write_text(
+        ndjson(
+            r("run_x", "completed", "2026-05-01T10:00:00Z", completedAt="2026-05-01T10:01:00Z"),
+            r("run_y", "completed", "2026-05-01T11:00:00Z", completedAt="2026-05-01T10:59:00Z"),
+            r("run_z", "completed", "2026-05-01T12:00:00Z", completedAt="2026-05-01T11:59:00Z"),
+            r("run_w", "failed", "2026-05-01T13:00:00Z", completedAt="2026-05-01T13:01:00Z", error="boom"),
+        )
+    )
+    (exports / "b.jsonl").write_text(
+        ndjson(r("run_x", "failed", "2026-05-01T10:00:00Z", completedAt="2026-05-01T10:02:00Z", error="boom"))
+    )
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    assert (
+        "runs: 4 (2026-05-01 .. 2026-05-01 UTC): 2 completed, 2 failed, 0 in flight;"
+        " 1 seen both completed and failed (latest kept)"
+    ) in result.out.splitlines(), result.out

@@ -348,6 +348,16 @@ def test_workflow_filter_reviews_that_workflow_and_refuses_unknown_names(
     assert not out.exists()
 
 
+def review_of(records: list[dict[str, Any]], data_dir: Path, run_cli: CliRunner) -> str:
+    """The review page of a lake holding ``records`` (one NDJSON export), rendered with the default window."""
+    (data_dir / "exports" / "a.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    out = data_dir / "review.html"
+    result = run_cli("report", "--data-dir", data_dir, "--out", out)
+    assert result.code == 0, result.err
+    return out.read_text(encoding="utf-8")
+
+
 def test_report_path_errors_name_the_path_given(
     rendered: Rendered, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -389,12 +399,7 @@ def test_a_lake_reaching_the_calendars_last_instant_is_reviewed_up_to_it(data_di
             "completedAt": "9999-12-31T23:59:59.9999999Z",
         },
     ]
-    (data_dir / "exports" / "a.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
-    assert run_cli("run", "--data-dir", data_dir).code == 0
-    out = data_dir / "review.html"
-    result = run_cli("report", "--data-dir", data_dir, "--out", out)
-    assert result.code == 0, result.err
-    page = out.read_text(encoding="utf-8")
+    page = review_of(records, data_dir, run_cli)
     end = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
     start, previous_start = end - timedelta(days=7), end - timedelta(days=14)
     assert f"This window: {start:%Y-%m-%d %H:%M:%S} → {end:%Y-%m-%d %H:%M:%S} UTC" in page
@@ -614,12 +619,7 @@ def test_a_lake_in_year_1_shows_its_dates_with_four_digit_years(data_dir: Path, 
         if record["status"] == "failed":
             record["error"] = f"timeout after {i} s"
         records.append(record)
-    (data_dir / "exports" / "a.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
-    assert run_cli("run", "--data-dir", data_dir).code == 0
-    out = data_dir / "review.html"
-    result = run_cli("report", "--data-dir", data_dir, "--out", out)
-    assert result.code == 0, result.err
-    page = out.read_text(encoding="utf-8")
+    page = review_of(records, data_dir, run_cli)
     newest = start + timedelta(hours=11 * 39)  # 17 days 21 hours after 0001-01-01 03:00; the window ends 1 µs later
     assert newest == datetime(1, 1, 19, tzinfo=UTC)
     assert (

@@ -76,11 +76,23 @@ class DaysRefresh:
         return {"ops": ops}
 
 
+class _NoRange:
+    """A refresh run over no partition: it records no range, and leaves no check to a later run."""
+
+    @property
+    def deferred_checks(self) -> list[dg.AssetCheckKey]:
+        return []
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {}
+
+
 @dataclass(frozen=True)
-class WarehouseRefresh:
+class WarehouseRefresh(_NoRange):
     """The one run of a refresh for ingests that change no day (every record quarantined): it rebuilds only the
     warehouse, whose views then show their quarantine and ingest_log rows, and records the ingests up to
-    ``newest_seq`` applied. It covers no partition, so it has no range."""
+    ``newest_seq`` applied."""
 
     newest_seq: int
 
@@ -89,37 +101,20 @@ class WarehouseRefresh:
         return ["warehouse"]
 
     @property
-    def deferred_checks(self) -> list[dg.AssetCheckKey]:
-        return []
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return {}
-
-    @property
     def run_config(self) -> dict[str, Any]:
         return {"ops": {"warehouse": {"config": {"applied_ingest_seq": self.newest_seq}}}}
 
 
 @dataclass(frozen=True)
-class ParamsRefresh:
-    """The one run of a refresh when no ingest is pending but whole-lake metric tables were computed with other
-    parameters than the environment sets now (``metrics.stale_params``): it recomputes those tables whole. It covers
-    no partition, so it has no range."""
+class ParamsRefresh(_NoRange):
+    """The last run of a refresh that changes no day, when whole-lake metric tables were computed with other
+    parameters than the environment sets now (``metrics.stale_params``): it recomputes those tables whole."""
 
     tables: list[str]
 
     @property
     def selection(self) -> list[str]:
         return self.tables
-
-    @property
-    def deferred_checks(self) -> list[dg.AssetCheckKey]:
-        return []
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return {}
 
     @property
     def run_config(self) -> dict[str, Any]:

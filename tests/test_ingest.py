@@ -39,15 +39,22 @@ class Ingested:
     expected: ref.FileResult | None
 
 
-def ingest(data_dir: Path, name: str, content: str | bytes, reference: bool = True, as_is: bool = False) -> Ingested:
-    """Write ``exports/<name>`` (gzipped when the name ends in .gz, unless ``as_is``), ingest it, read back the
-    lake's three parts and compute the reference (only for well-formed documents: the reference splitter does not
-    recover)."""
+def ingest(
+    data_dir: Path,
+    name: str,
+    content: str | bytes,
+    reference: bool = True,
+    as_is: bool = False,
+    validator: RecordValidator | None = None,
+) -> Ingested:
+    """Write ``exports/<name>`` (gzipped when the name ends in .gz, unless ``as_is``), ingest it (with a validator of
+    its own unless one is given), read back the lake's three parts and compute the reference (only for well-formed
+    documents: the reference splitter does not recover)."""
     data = content.encode() if isinstance(content, str) else content
     path = data_dir / "exports" / name
     path.write_bytes(gzip.compress(data) if name.endswith(".gz") and not as_is else data)
     settings = Settings.from_env(data_dir)
-    result = ingest_file(path, settings, RecordValidator.from_file(settings.schema_path), name)
+    result = ingest_file(path, settings, validator or RecordValidator.from_file(settings.schema_path), name)
     folder = settings.lake_dir / "ingest" / result.export_id
     (log,) = pq.read_table(folder / "ingest_log.parquet").to_pylist()
     return Ingested(
@@ -281,6 +288,42 @@ UTC_CASES = [
     ("2026-03-01T10:00:00.1234567891Z", datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=UTC)),
     ("2026-03-01T10:00:00.999999999999+01:00", datetime(2026, 3, 1, 9, 0, 0, 999999, tzinfo=UTC)),
 ]
+
+
+def test_files_ingested_with_one_validator_share_one_processor_and_keep_their_own_identity(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ingest run keeps its batch processor (and its DuckDB connection) from file to file; each file's rows
+    still carry that file's name, export id, sequence number and ingest time, as if it were ingested alone."""
+    made: list[ingest_module.BatchProcessor] = []
+
+    class Counted(ingest_module.BatchProcessor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(ingest_module, "BatchProcessor", Counted)
+    monkeypatch.setattr(ingest_module, "_processors", ingest_module.Processors())
+    validator = RecordValidator.from_file(Settings.from_env(data_dir).schema_path)
+    files = []
+    for i in range(3):
+        records = [variant(runId=f"run_{i}_a"), variant(runId=f"run_{i}_b", status="done"), variant(runId=f"run_{i}_c")]
+        files.append(ingest(data_dir, f"f{i}.jsonl", "".join(line(r) + "\n" for r in records), validator=validator))
+    assert len(made) == 1
+    files.append(ingest(data_dir, "other.jsonl", line(variant(runId="run_other")) + "\n"))
+    assert len(made) == 2, "another validator gets a processor of its own"
+    assert len({got.log["ingest_seq"] for got in files}) == len({got.log["export_id"] for got in files}) == 4
+    for got in files:
+        assert_matches_reference(got)
+        log = got.log
+        for row in got.staged + got.quarantine:
+            assert (row["source_file"], row["export_id"], row["ingested_at"]) == (
+                log["source_file"],
+                log["export_id"],
+                log["ingested_at"],
+            )
+        assert {row["ingest_seq"] for row in got.staged} == {log["ingest_seq"]}
+    assert [len(got.quarantine) for got in files] == [1, 1, 1, 0]
 
 
 def test_reference_utc_conversion_matches_hand_computed_instants() -> None:

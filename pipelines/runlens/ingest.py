@@ -23,6 +23,7 @@ import math
 import multiprocessing
 import shutil
 import signal
+import threading
 import time
 import uuid
 from collections import deque
@@ -37,7 +38,6 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import duckdb
 import msgspec
 import numpy as np
 import orjson
@@ -272,20 +272,22 @@ def gc_paused() -> Iterator[None]:
 
 
 class BatchProcessor:
-    """Parses, validates and types one batch of raw records."""
+    """Parses, validates and types batches of raw records, with its own DuckDB connection (``threads``: DuckDB's
+    threads, all the machine's when None)."""
 
-    def __init__(
-        self, validator: RecordValidator, con: duckdb.DuckDBPyConnection, params: dict[str, Any], limits: Limits
-    ) -> None:
+    def __init__(self, validator: RecordValidator, limits: Limits, threads: int | None = None) -> None:
         self.validator = validator
-        self.con = con
-        self.params = params
+        self.limits = limits
+        self.con = con = db.connect(**({} if threads is None else {"threads": threads}))
+        con.execute("set TimeZone = 'UTC'")
         self.depth = DepthCheck(limits.max_nesting_depth)
         self.fast = FastPath.compile(validator.schema)
         con.execute(RFC3339_SQL)
         con.execute(RUN_KEY_SQL)
 
-    def process(self, packed: Batch) -> tuple[pa.Table, list[dict[str, Any]]]:
+    def process(self, packed: Batch, params: dict[str, Any]) -> tuple[pa.Table, list[dict[str, Any]]]:
+        """Staged rows and quarantine rows of a batch; ``params``: its file's export id, sequence number, name and
+        ingest time, as ``sql/stage_records.sql`` and the quarantine rows record them."""
         batch = packed.unpack()
         bad: dict[int, list[Violation]] = {i: [Violation("$", "read", msg)] for i, msg in batch.problems.items()}
         too_deep = Violation("$", "depth", f"nested deeper than {self.depth.cap} levels (RUNLENS_MAX_NESTING_DEPTH)")
@@ -296,8 +298,8 @@ class BatchProcessor:
         for i, violations in self.validator.check_batch(parsed, [batch.raws[pos] for pos in positions]).items():
             bad[positions[i]] = violations
         valid = [(pos, rec) for pos, rec in zip(positions, parsed, strict=True) if pos not in bad]
-        staged = self._stage(batch, fast, valid, bad)
-        quarantined = [self._quarantine_row(batch, pos, bad[pos]) for pos in sorted(bad)]
+        staged = self._stage(batch, fast, valid, bad, params)
+        quarantined = [self._quarantine_row(batch, pos, bad[pos], params) for pos in sorted(bad)]
         return staged, quarantined
 
     def _parse(
@@ -327,7 +329,12 @@ class BatchProcessor:
         return parsed, positions
 
     def _stage(
-        self, batch: RawBatch, fast: Accepted | None, valid: list[tuple[int, Any]], bad: dict[int, list[Violation]]
+        self,
+        batch: RawBatch,
+        fast: Accepted | None,
+        valid: list[tuple[int, Any]],
+        bad: dict[int, list[Violation]],
+        params: dict[str, Any],
     ) -> pa.Table:
         """Typed rows for the records the fast path accepted and those the full validator passed, in file order."""
         kept, fields, extras = self._decode_valid(batch, valid, bad)
@@ -345,7 +352,7 @@ class BatchProcessor:
             return STAGED_SCHEMA.empty_table()
         unreadable: dict[int, list[Violation]] = {}
         typed = self._run_stage_sql(
-            _stage_input(batch, kept, fields, extras, columns, self._exact_instants, unreadable)
+            _stage_input(batch, kept, fields, extras, columns, self._exact_instants, unreadable), params
         )
         unstorable = _unstorable(typed, unreadable)
         if unstorable:
@@ -402,24 +409,26 @@ class BatchProcessor:
             self.con.unregister("stamps")
         return result.column("micros").combine_chunks(), result.column("leap").to_numpy()
 
-    def _run_stage_sql(self, table: pa.Table) -> pa.Table:
+    def _run_stage_sql(self, table: pa.Table, params: dict[str, Any]) -> pa.Table:
         self.con.register("batch", table)
         try:
-            return self.con.sql(STAGE_SQL, params=self.params).to_arrow_table()
+            return self.con.sql(STAGE_SQL, params=params).to_arrow_table()
         finally:
             self.con.unregister("batch")
 
-    def _quarantine_row(self, batch: RawBatch, pos: int, violations: list[Violation]) -> dict[str, Any]:
+    def _quarantine_row(
+        self, batch: RawBatch, pos: int, violations: list[Violation], params: dict[str, Any]
+    ) -> dict[str, Any]:
         problem = batch.problems.get(pos)
         return {
-            "source_file": self.params["source_file"],
-            "export_id": self.params["export_id"],
+            "source_file": params["source_file"],
+            "export_id": params["export_id"],
             "record_index": batch.first_index + pos,
             "line": batch.lines[pos],
             "raw": batch.raws[pos].decode("utf-8", "backslashreplace"),
             "raw_truncated": problem is not None and "only its start is kept" in problem,
             "errors": [v.as_row() for v in violations],
-            "ingested_at": self.params["ingested_at"],
+            "ingested_at": params["ingested_at"],
         }
 
 
@@ -698,11 +707,10 @@ class ExportReader:
             yield batch, staged, quarantined
 
     def _in_process(self, batches: Iterator[Batch]) -> Iterator[tuple[Batch, pa.Table, list[dict[str, Any]]]]:
-        with gc_paused(), db.connect() as con:
-            con.execute("set TimeZone = 'UTC'")
-            processor = BatchProcessor(self.validator, con, self.params, self.limits)
+        processor = _processors.of(self.validator, self.limits)
+        with gc_paused():
             for batch in batches:
-                staged, quarantined = processor.process(batch)
+                staged, quarantined = processor.process(batch, self.params)
                 yield batch, staged, quarantined
 
     def _in_pool(
@@ -734,6 +742,24 @@ class ExportReader:
         return notes
 
 
+class Processors(threading.local):
+    """This thread's in-process BatchProcessor, kept from file to file while the validator and limits stay the same:
+    opening its DuckDB connection and preparing it took about 20 ms, most of a small file's ingest (an ingest run
+    calls ``ingest_file`` once per file with one validator)."""
+
+    def __init__(self) -> None:
+        self.processor: BatchProcessor | None = None
+
+    def of(self, validator: RecordValidator, limits: Limits) -> BatchProcessor:
+        kept = self.processor
+        if kept is None or kept.validator is not validator or kept.limits != limits:
+            if kept is not None:
+                kept.con.close()
+            self.processor = kept = BatchProcessor(validator, limits)
+        return kept
+
+
+_processors = Processors()
 _worker: BatchProcessor | None = None
 
 
@@ -767,15 +793,12 @@ def _init_worker(schema: dict[str, Any], source: Path | None, limits: Limits) ->
     # while sending a result, and the owner then waited for the rest of it for ever.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.disable()  # see gc_paused; the worker only ever parses
-    con = db.connect(threads=1)
-    con.execute("set TimeZone = 'UTC'")
-    _worker = BatchProcessor(RecordValidator(schema, source), con, {}, limits)
+    _worker = BatchProcessor(RecordValidator(schema, source), limits, threads=1)
 
 
 def _process_in_worker(batch: Batch, params: dict[str, Any]) -> tuple[pa.Table, list[dict[str, Any]]]:
     assert _worker is not None, "worker not initialised"
-    _worker.params = params
-    return _worker.process(batch)
+    return _worker.process(batch, params)
 
 
 def ingest_file(

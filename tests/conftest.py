@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +15,14 @@ import duckdb
 import pytest
 from runlens import cli
 from runlens.metrics import PARAM_ENV
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests send Ctrl-C (SIGINT) to the commands they start. A suite started where SIGINT is ignored (in the
+    background of a non-interactive shell: `pytest &`) passed that on to those commands, whose Python then never
+    raised KeyboardInterrupt, and they ran on until killed; the default is put back for them (and for this process)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass(frozen=True)

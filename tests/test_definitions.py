@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import reference as ref
 from conftest import CliRunner
+from processes import RUNLENS
 from runlens import ingest as runlens_ingest
 from runlens.config import Settings
 from runlens.definitions import defs
@@ -32,6 +35,35 @@ ASSETS = {
 }
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
+
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def test_the_readmes_dagster_commands_run_on_the_instance_runlens_dagster_home_prepares(tmp_path: Path) -> None:
+    """README, "The Dagster UI": `export RUNLENS_DATA_DIR=... DAGSTER_HOME="$(runlens dagster-home)"`, then any
+    `dagster` command from the project folder. Before, the folder existed only after a first `runlens run`, and
+    `dagster` failed on a new data directory; every command also warned that the code location's name did not match
+    the project's."""
+    data = tmp_path / "data"
+    env = {name: value for name, value in os.environ.items() if name != "DAGSTER_HOME"}
+    made = subprocess.run([RUNLENS, "dagster-home", "--data-dir", data], env=env, capture_output=True, text=True)
+    assert (made.returncode, made.stderr) == (0, "")
+    home = Path(made.stdout.strip())
+    assert home == data.resolve() / ".dagster"
+    assert (home / "dagster.yaml").read_bytes() == (PROJECT / "dagster.yaml").read_bytes()
+    env |= {"DAGSTER_HOME": str(home), "RUNLENS_DATA_DIR": str(data)}
+    again = subprocess.run([RUNLENS, "dagster-home"], env=env, capture_output=True, text=True)
+    assert (again.returncode, again.stdout.strip()) == (0, str(home)), "DAGSTER_HOME set: that instance"
+    dagster = PROJECT / ".venv" / "bin" / "dagster"
+    checked = subprocess.run(
+        [dagster, "definitions", "validate", "-m", "runlens.definitions"],
+        cwd=PROJECT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    logged = checked.stdout + checked.stderr
+    assert "Validation successful for code location runlens.definitions" in logged
+    assert "WARNING" not in logged, logged
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,13 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dagster_home(args: argparse.Namespace) -> int:
+    from runlens.pipeline import ensure_dagster_home
+
+    print(ensure_dagster_home(Settings.from_env(args.data_dir)))
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     from runlens.ingest import ExportReader, worker_pool
     from runlens.readers import export_format
@@ -156,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="ingest new exports, refresh runs, metrics and the warehouse, print a summary")
     run.add_argument("--data-dir", help="data root holding exports/ (default: $RUNLENS_DATA_DIR or ./data)")
     run.set_defaults(handler=_run)
+
+    home = sub.add_parser(
+        "dagster-home",
+        help="prepare the Dagster instance `runlens run` records its runs in (<data dir>/.dagster with this project's"
+        " dagster.yaml, or $DAGSTER_HOME when set) and print its path, for DAGSTER_HOME of the `dagster` commands",
+    )
+    home.add_argument("--data-dir", help="data root (default: $RUNLENS_DATA_DIR or ./data)")
+    home.set_defaults(handler=_dagster_home)
 
     validate = sub.add_parser("validate", help="check export files against the schema without ingesting them")
     validate.add_argument("files", nargs="+", metavar="FILE")

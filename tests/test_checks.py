@@ -229,10 +229,11 @@ def test_quarantine_rate_is_strictly_above_the_threshold(data_dir: Path) -> None
     settings = Settings.from_env(data_dir)
     for name, invalid in (("none.jsonl", 0), ("one.jsonl", 1), ("two.jsonl", 2), ("three.jsonl", 3)):
         ingest(settings, name, export(20 - invalid, invalid))
-    found = invariants.violations(settings, "quarantine_rate", threshold=0.05)
+    found = invariants.violations(settings, "quarantine_rate", threshold=0.05, applied_seq=0)
     assert found.columns == ["source_file", "records_read", "records_quarantined", "quarantine_rate"]
     assert found.examples == [("three.jsonl", 20, 3, 0.15), ("two.jsonl", 20, 2, 0.1)]
-    assert invariants.violations(settings, "quarantine_rate", threshold=0.1).examples == [("three.jsonl", 20, 3, 0.15)]
+    at_ten_percent = invariants.violations(settings, "quarantine_rate", threshold=0.1, applied_seq=0)
+    assert at_ten_percent.examples == [("three.jsonl", 20, 3, 0.15)]
 
 
 def test_quarantine_rate_check_at_the_default_threshold(data_dir: Path) -> None:
@@ -247,3 +248,21 @@ def test_quarantine_rate_check_at_the_default_threshold(data_dir: Path) -> None:
     assert result.metadata["violations"].value == 1
     assert result.description.startswith("1 file(s) with more than 5.00% of their records quarantined: ")
     assert "source_file=two.jsonl" in result.description
+
+
+def test_quarantine_rate_names_only_the_files_not_yet_taken_into_runs(data_dir: Path) -> None:
+    """A file above the threshold is named by the checks of the run that ingests it; once runs has taken it in
+    (lake/state/runs.json), later evaluations pass, until a new file is above the threshold again."""
+    settings = Settings.from_env(data_dir)
+    resource = RunlensResource(data_dir=str(data_dir))
+    ingest(settings, "bad.jsonl", export(10, 10))
+    assert "source_file=bad.jsonl" in quarantine_rate(runlens=resource).description
+    runs.mark_applied(settings.lake_dir, 1)
+    assert quarantine_rate(runlens=resource).passed
+    ingest(settings, "good.jsonl", export(20, 0))
+    assert quarantine_rate(runlens=resource).passed
+    ingest(settings, "worse.jsonl", export(5, 15))
+    result = quarantine_rate(runlens=resource)
+    assert not result.passed
+    assert result.metadata["violations"].value == 1
+    assert "source_file=worse.jsonl" in result.description and "bad.jsonl" not in result.description

@@ -427,7 +427,8 @@ def test_summary_names_a_warning_as_one_says_none_for_empty_tables_and_no_checks
 ) -> None:
     """Ten runs, one of three records quarantined: the quarantine-rate check (severity WARN) did not pass, the
     blocking ones did; no workflow has 20 finished runs, so the top tables say "(none)"; a rerun that changes
-    nothing runs no check and says so instead of dropping the line."""
+    nothing runs no check and says so instead of dropping the line; the next run with a good new file passes every
+    check (the old file was named by the run that ingested it)."""
     records = [
         json.dumps(r(f"run_{i}", "completed", "2026-03-01T10:00:00Z", completedAt="2026-03-01T10:01:00Z"))
         for i in range(10)
@@ -443,6 +444,10 @@ def test_summary_names_a_warning_as_one_says_none_for_empty_tables_and_no_checks
     second = run_cli("run", "--data-dir", data_dir)
     assert second.code == 0, second.err
     assert "checks: none run (this run changed no checked table)" in second.out.splitlines(), second.out
+    (data_dir / "exports" / "b.jsonl").write_text(json.dumps(r("run_b", "queued", "2026-03-01T11:00:00Z")) + "\n")
+    third = run_cli("run", "--data-dir", data_dir)
+    assert third.code == 0, third.err
+    assert f"checks: {total}/{total} passed" in third.out.splitlines(), "a.jsonl was named by the run that read it"
 
 
 def write_runs_file(path: Path, runs: list[tuple[str, datetime]]) -> None:

@@ -44,11 +44,14 @@ def ingest_reconciles(runlens: RunlensResource) -> dg.AssetCheckResult:
 @dg.asset_check(asset="ingested_exports")
 def quarantine_rate(runlens: RunlensResource) -> dg.AssetCheckResult:
     """Warns when a file's share of quarantined records is above RUNLENS_QUARANTINE_RATE_THRESHOLD (default 5%):
-    its exporter has probably changed shape. It reads every file in the lake, so a file above the threshold is named
-    again by every later evaluation (docs/reliability.md, "Known gaps")."""
+    its exporter has probably changed shape. Only the files not yet taken into runs are read (those of the ingest
+    run being checked, and any an interrupted run left), so a file is named by the run that ingests it, not again by
+    every later one."""
     settings = runlens.settings()
     threshold = settings.quarantine_rate_threshold
-    found = violations(settings, "quarantine_rate", threshold=threshold)
+    found = violations(
+        settings, "quarantine_rate", threshold=threshold, applied_seq=runs.applied_seq(settings.lake_dir)
+    )
     what = f"file(s) with more than {threshold:.2%} of their records quarantined"
     return _result(found, what, severity=dg.AssetCheckSeverity.WARN)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import re
 import shutil
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from runlens import exports as runlens_exports
 from runlens import ingest as runlens_ingest
 from runlens import pipeline as pipeline_module
 from runlens import runs as runs_module
+from runlens.config import Settings
 from runlens.contracts import RUNS_SCHEMA
 from runlens.defs.assets import ingest as ingest_asset
 
@@ -923,3 +925,50 @@ def test_the_summary_counts_a_run_seen_completed_then_failed_as_one_conflict(
         "runs: 4 (2026-05-01 .. 2026-05-01 UTC): 2 completed, 2 failed, 0 in flight;"
         " 1 seen both completed and failed (latest kept)"
     ) in result.out.splitlines(), result.out
+
+
+def test_a_changed_schema_is_named_until_an_ingest_uses_it_and_a_new_data_folder_validates_every_export(
+    data_dir: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Real Restack run ids are UUIDs, which the bundled schema's pattern refuses: a first run quarantines them all,
+    and pointing RUNLENS_SCHEMA at a copy without the pattern validated nothing again (content is ingested once),
+    without a word. Now every run says so until an ingest has used the new schema; a new data folder over the same
+    exports (README, "Changing the schema") validates them all against it."""
+    uuids = [f"0b6f1e6c-3c9e-4d6f-9d1e-{i:012d}" for i in range(4)]
+    records = [r(u, "completed", "2026-03-01T10:00:00Z", completedAt="2026-03-01T10:05:00Z") for u in uuids]
+    (data_dir / "exports" / "a.jsonl").write_text(ndjson(*records, r("run_ok", "queued", "2026-03-01T11:00:00Z")))
+    notice = "record(s) quarantined under another schema are not validated again"
+    first = run_cli("run", "--data-dir", data_dir)
+    assert first.code == 0, first.err
+    assert "records: 5 read = 1 valid + 4 quarantined" in first.out and notice not in first.err
+    bundled = json.loads(Settings.from_env(data_dir).schema_path.read_text())
+    relaid = tmp_path / "relaid.json"
+    relaid.write_text(json.dumps(bundled, indent=7))  # the same schema laid out otherwise is not a change
+    monkeypatch.setenv("RUNLENS_SCHEMA", str(relaid))
+    assert notice not in run_cli("run", "--data-dir", data_dir).err
+    del bundled["properties"]["runId"]["pattern"]
+    loose = tmp_path / "loose.json"
+    loose.write_text(json.dumps(bundled))
+    monkeypatch.setenv("RUNLENS_SCHEMA", str(loose))
+    for _ in range(2):  # nothing new to ingest: said on every run
+        again = run_cli("run", "--data-dir", data_dir)
+        assert again.code == 0, again.err
+        assert f"the 4 {notice}" in again.err and f"({loose})" in again.err, again.err
+        assert re.search(r"\b0 new export file", again.out), again.out
+    (data_dir / "exports" / "b.jsonl").write_text(ndjson(r(uuids[0], "failed", "2026-03-01T10:00:00Z")))
+    assert f"the 4 {notice}" in run_cli("run", "--data-dir", data_dir).err, "said on the run that ingests b.jsonl"
+    with dg.DagsterInstance.get() as instance:  # the ingest asset says so in its run's log (sensors, the UI)
+        warned = [
+            event.user_message
+            for run in instance.get_runs()
+            for event in instance.all_logs(run.run_id)
+            if event.level == logging.WARNING and notice in event.user_message
+        ]
+    assert len(warned) == 1 and "the 4 " in warned[0], warned
+    after = run_cli("run", "--data-dir", data_dir)
+    assert notice not in after.err, "b.jsonl was validated against the new schema: nothing more to say"
+    fresh = tmp_path / "fresh"
+    shutil.copytree(data_dir / "exports", fresh / "exports")
+    rebuilt = run_cli("run", "--data-dir", fresh)
+    assert rebuilt.code == 0, rebuilt.err
+    assert "records: 6 read = 6 valid + 0 quarantined" in rebuilt.out, rebuilt.out

@@ -95,6 +95,8 @@ PARQUET_OPTIONS: dict[str, Any] = {
 
 
 COMMITTED = ("ingested", "partial")  # the outcomes of an ingest that wrote its ingest_log row
+SCHEMA_KEY = "runlens.schema_sha256"  # ingest_log.parquet metadata: the schema its records were validated against
+SCHEMA_CHANGE_SQL = (SQL_DIR / "schema_change.sql").read_text()
 NOT_READ = "not_read"  # ingest run metadata: its files not read now, each [name, reason]; tried again next time
 
 
@@ -257,6 +259,25 @@ def next_ingest_seq(lake_dir: Path) -> int:
             {"glob": lake.ingest_glob(lake_dir, "ingest_log")},
         ).fetchone()
     return int(row[0]) if row else 1
+
+
+def schema_change_notice(lake_dir: Path, validator: RecordValidator) -> str | None:
+    """What to say when the newest ingest that recorded its schema was validated against another one than
+    ``validator``'s: the records quarantined under other schemas are not validated again by the new one (content
+    is ingested once). None when the schema is the newest ingest's, or no ingest recorded one (lakes written before
+    the record, ``SCHEMA_KEY``)."""
+    if not lake.has_files(lake_dir, lake.INGEST, partitioned=True):
+        return None
+    with db.connect() as con:
+        params = {"logs": lake.ingest_glob(lake_dir, "ingest_log"), "key": SCHEMA_KEY, "current": validator.digest}
+        latest, quarantined = con.execute(SCHEMA_CHANGE_SQL, params).fetchone() or (None, 0)
+    if latest is None or latest == validator.digest or not quarantined:
+        return None
+    return (
+        f"the schema ({validator.source}) is not the one the last ingest was validated against: the {quarantined}"
+        " record(s) quarantined under another schema are not validated again (exports are ingested once); to"
+        " validate every export against this one, run into a new data folder (README: Changing the schema)"
+    )
 
 
 @contextmanager
@@ -651,9 +672,12 @@ class IngestWriter:
             self.staged.close()
             self.quarantine.close()
 
-    def commit(self, log_row: dict[str, Any]) -> None:
+    def commit(self, log_row: dict[str, Any], schema_digest: str) -> None:
+        """Write the ingest_log row (with the digest of the schema the records were validated against, as key-value
+        metadata ``SCHEMA_KEY``), fsync, and rename the folder into the lake."""
         self._finish_writes()
-        pq.write_table(pa.Table.from_pylist([log_row], schema=INGEST_LOG_SCHEMA), self.work / "ingest_log.parquet")
+        log = pa.Table.from_pylist([log_row], schema=INGEST_LOG_SCHEMA.with_metadata({SCHEMA_KEY: schema_digest}))
+        pq.write_table(log, self.work / "ingest_log.parquet")
         for path in self.work.iterdir():
             with open(path, "rb+") as handle:
                 lake.fsync_file(handle)
@@ -883,7 +907,8 @@ def _ingest_file(
                 "ingested_at": ingested_at,
                 "outcome": result.outcome,
                 "message": result.message or None,
-            }
+            },
+            validator.digest,
         )
     except BaseException:
         writer.abort()

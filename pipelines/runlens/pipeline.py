@@ -283,7 +283,7 @@ def _make_data_dir(path: Path) -> None:
 
 def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> PipelineReport:
     """Ingest new exports, refresh what they change, rebuild the warehouse; serialised per data directory."""
-    RecordValidator.from_file(settings.schema_path)  # a broken schema file is the user's to fix: say so up front
+    validator = RecordValidator.from_file(settings.schema_path)  # a broken schema file is the user's to fix: say so
     metrics.env_params()  # so is a metric parameter that does not fit
     _make_data_dir(settings.data_dir)
     with file_lock(settings.data_dir / ".runlens-run.lock", on_wait=echo):
@@ -297,6 +297,9 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
         fresh = pending.files
         report.unreadable = [f"{name} ({reason})" for name, reason in pending.unreadable.items()]
         report.already_ingested = len(discovery.files) - len(fresh) - len(pending.unreadable)
+        notice = ingest.schema_change_notice(settings.lake_dir, validator)
+        if notice:
+            echo(notice)
         with _interrupts_held() as checkpoint, open_instance(home) as instance:
 
             def materialize(selection: list[str] | dg.AssetSelection, **options: Any) -> None:

@@ -11,6 +11,7 @@ the tests (see tests/test_validation.py for where the two differ and why).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -66,6 +67,12 @@ def load_schema(path: Path) -> dict[str, Any]:
     return schema
 
 
+def schema_digest(schema: dict[str, Any]) -> str:
+    """The sha256 of a schema as canonical JSON (keys sorted, no whitespace): which schema an ingest was validated
+    against, whatever file it came from and however it was laid out."""
+    return hashlib.sha256(json.dumps(schema, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
 
@@ -77,6 +84,7 @@ class RecordValidator:
     def __init__(self, schema: dict[str, Any], source: Path | None = None) -> None:
         self.schema = schema
         self.source = source
+        self.digest = schema_digest(schema)
         self._batch = _compile(schema, source)
         self._date_times = '"date-time"' in json.dumps(schema)  # a schema that never asks for one skips the recheck
         self._strict: jsonschema_rs.Draft202012Validator | None = None

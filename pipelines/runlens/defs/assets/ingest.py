@@ -5,7 +5,7 @@ import dagster as dg
 from runlens import exports
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import LAKE_POOL, RunlensResource
-from runlens.ingest import COMMITTED, NOT_READ, IngestResult, ingest_file, next_ingest_seq
+from runlens.ingest import COMMITTED, NOT_READ, IngestResult, ingest_file, next_ingest_seq, schema_change_notice
 from runlens.interrupts import interrupts_deferred
 from runlens.locks import lake_write_lock
 from runlens.validation import RecordValidator
@@ -30,6 +30,10 @@ def ingested_exports(context: dg.AssetExecutionContext, runlens: RunlensResource
     results: list[IngestResult] = []
     missing: list[str] = []
     with lake_write_lock(settings.lake_dir):
+        notice = schema_change_notice(settings.lake_dir, validator)
+        if notice:
+            with interrupts_deferred():
+                context.log.warning(notice)
         seq = next_ingest_seq(settings.lake_dir)  # counted up here: looked up per file, it read every ingest log
         for key in sorted(context.partition_keys, key=lambda k: by_key[k].name if k in by_key else k):
             export = by_key.get(key)

@@ -14,12 +14,14 @@ import pyarrow.parquet as pq
 import pytest
 import reference as ref
 from conftest import CliRunner
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationPlanned
+from dagster._core.events import DagsterEvent, DagsterEventType
 from processes import RUNLENS
 from runlens import ingest as runlens_ingest
 from runlens.config import Settings
 from runlens.definitions import defs
 from runlens.defs.resources import RunlensResource
-from runlens.defs.sensors import export_files_sensor, runs_refresh_sensor
+from runlens.defs.sensors import BLOCKING_INGEST_CHECKS, export_files_sensor, runs_refresh_sensor
 from runlens.ingest import ingest_file
 from runlens.validation import RecordValidator
 
@@ -264,6 +266,45 @@ def test_export_sensor_requests_again_after_its_ingest_run_failed(data_dir: Path
             assert again.run_requests == [], "three failures in a row: it stops asking until the file changes"
 
 
+CANCELLATIONS = {
+    "canceled before it started": [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.CANCELED],
+    "canceled while it ran": [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED],
+    "still canceling": [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING],
+}
+
+
+def cancel(instance: dg.DagsterInstance, tags: dict[str, str], statuses: list[dg.DagsterRunStatus]) -> str:
+    """A run with ``tags`` taken through ``statuses`` as the UI's terminate does (the first is the status it is
+    created with); returns its id."""
+    run = instance.add_run(dg.DagsterRun(job_name="__ASSET_JOB", status=statuses[0], tags=tags))
+    for status in statuses[1:]:
+        if status == dg.DagsterRunStatus.CANCELING:
+            instance.report_run_canceling(run)
+        else:
+            instance.report_run_canceled(run)
+        run = instance.get_run_by_id(run.run_id) or run
+    assert run.status == statuses[-1]
+    return run.run_id
+
+
+@pytest.mark.parametrize("how", CANCELLATIONS)
+def test_export_sensor_requests_again_after_its_ingest_run_was_canceled(data_dir: Path, how: str) -> None:
+    """An ingest run cancelled from the UI (before it started, while it ran, or still canceling) ingested its files
+    at most in part: the next tick requests them again, as after a failed run. They used to stay in the cursor, and
+    no tick looked at them again until they changed."""
+    (data_dir / "exports" / "a.json").write_text(json.dumps([record("run_a", "queued", "2026-03-01T00:00:00Z")]))
+    instance = dg.DagsterInstance.ephemeral()
+    first = run(export_files_sensor, context(instance, data_dir))
+    (request,) = first.run_requests
+    apply(instance, first)
+    assert run(export_files_sensor, context(instance, data_dir, first.cursor)).run_requests == []
+
+    cancel(instance, dict(request.tags), CANCELLATIONS[how])
+    again = run(export_files_sensor, context(instance, data_dir, first.cursor))
+    (retry,) = again.run_requests
+    assert (retry.tags[RANGE_START], retry.tags[RANGE_END]) == ("a.json", "a.json")
+
+
 def test_refresh_sensor_plans_again_after_a_failed_run_and_waits_while_one_is_queued(data_dir: Path) -> None:
     """The runs of one plan share a plan tag; while one of them is queued or running, no new plan is requested; when one
     failed, the plan's final run must not mark the ingests applied (earlier_step_failed), and the next tick plans
@@ -355,6 +396,45 @@ def test_refresh_sensor_holds_back_while_a_blocking_ingest_check_fails(
     checks = launch(definitions, instance, data_dir, selection=dg.AssetSelection.checks_for_assets("ingested_exports"))
     assert check_results(checks)["ingest_reconciles"] is True
     assert refresh_days(runs_refresh_sensor(context(instance, data_dir))) == ["2026-03-04"]
+
+
+def test_refresh_sensor_holds_back_after_an_ingest_run_canceled_before_its_checks(
+    data_dir: Path, definitions: dg.Definitions
+) -> None:
+    """An ingest run cancelled from the UI after it committed a file but before its blocking checks were evaluated
+    holds the refresh back as a failed one does: the ingest is not known to reconcile. It used to be taken as a run
+    that finished without evaluating the check, and the refresh planned the new file's day."""
+    exports_dir = data_dir / "exports"
+    (exports_dir / "a.jsonl").write_text(json.dumps(record("run_a", "queued", "2026-03-01T00:00:00Z")) + "\n")
+    instance = dg.DagsterInstance.ephemeral()
+    tick = run(export_files_sensor, context(instance, data_dir))
+    apply(instance, tick)
+    assert launch(definitions, instance, data_dir, tick.run_requests[0]).success
+    assert refresh_days(runs_refresh_sensor(context(instance, data_dir))) == ["2026-03-01"]
+
+    (exports_dir / "b.jsonl").write_text(json.dumps(record("run_b", "queued", "2026-03-04T00:00:00Z")) + "\n")
+    tick = run(export_files_sensor, context(instance, data_dir, tick.cursor))
+    apply(instance, tick)
+    run_id = cancel(instance, dict(tick.run_requests[0].tags), [dg.DagsterRunStatus.STARTED])
+    for key in BLOCKING_INGEST_CHECKS:  # what Dagster records for a run's checks when it creates the run
+        planned = AssetCheckEvaluationPlanned(asset_key=key.asset_key, check_name=key.name)
+        event = DagsterEvent(
+            DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value, "__ASSET_JOB", event_specific_data=planned
+        )
+        instance.report_dagster_event(event, run_id)
+    settings = Settings.from_env(data_dir)
+    ingest_file(exports_dir / "b.jsonl", settings, RecordValidator.from_file(settings.schema_path), "b.jsonl")
+    run_record = instance.get_run_by_id(run_id)
+    assert run_record is not None
+    instance.report_run_canceled(run_record)
+
+    held = runs_refresh_sensor(context(instance, data_dir))
+    assert isinstance(held, dg.SkipReason), "a refresh was requested after its ingest run was canceled"
+    assert "ingest_reconciles" in (held.skip_message or "") and run_id in (held.skip_message or "")
+
+    checks = launch(definitions, instance, data_dir, selection=dg.AssetSelection.checks_for_assets("ingested_exports"))
+    assert check_results(checks)["ingest_reconciles"] is True
+    assert refresh_days(runs_refresh_sensor(context(instance, data_dir))) == ["2026-03-01", "2026-03-04"]
 
 
 def runs_applied(data_dir: Path) -> int:

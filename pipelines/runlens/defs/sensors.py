@@ -26,8 +26,8 @@ def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensRes
     """Adds a partition per new export file and requests one ingest run for the files whose content is new.
 
     The cursor remembers each file's size, modification and change times, so unchanged files are not hashed again.
-    When the newest ingest run it requested failed (at most ``MAX_RETRIES`` times in a row), every file whose content is
-    still not ingested is requested again: a remembered file would otherwise wait until it changes.
+    When the newest ingest run it requested failed or was cancelled (at most ``MAX_RETRIES`` times in a row), every file
+    whose content is still not ingested is requested again: a remembered file would otherwise wait until it changes.
     """
     settings = runlens.settings()
     seen: dict[str, list[int]] = json.loads(context.cursor or "{}")
@@ -67,10 +67,16 @@ def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensRes
     )
 
 
+# A run in one of these ended, or is ending, without its files known to be ingested: a cancelled run may have been
+# stopped before it started, or halfway.
+NOT_COMPLETED = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.CANCELING}
+
+
 def _last_ingests_failed(instance: dg.DagsterInstance) -> bool:
-    """Whether the newest ingest run this sensor requested failed, and fewer than ``MAX_RETRIES`` in a row did."""
+    """Whether the newest ingest run this sensor requested failed or was cancelled (``NOT_COMPLETED``), and fewer
+    than ``MAX_RETRIES`` in a row did."""
     records = instance.get_run_records(filters=dg.RunsFilter(tags={SENSOR_TAG: "export_files"}), limit=MAX_RETRIES)
-    failed = [r.dagster_run.status == dg.DagsterRunStatus.FAILURE for r in records]
+    failed = [r.dagster_run.status in NOT_COMPLETED for r in records]
     return bool(failed) and failed[0] and not (len(failed) == MAX_RETRIES and all(failed))
 
 
@@ -148,9 +154,10 @@ BLOCKING_INGEST_CHECKS = [spec.key for spec in ingest_reconciles.check_specs if 
 
 def _ingest_checks_hold_back(instance: dg.DagsterInstance) -> str | None:
     """Why the refresh must wait for the blocking checks on ``ingested_exports`` (None when it need not): the latest
-    execution of one failed, belongs to a run that failed before it was evaluated (the ingest itself failed), or
-    belongs to a run still queued or running (an ingest whose checks are still to come). A check never executed, or
-    whose run was deleted or finished without evaluating it, does not hold the refresh back."""
+    execution of one failed, belongs to a run that failed or was cancelled before it was evaluated (the ingest itself
+    failed, or was stopped halfway), or belongs to a run still queued, running or cancelling (an ingest whose checks
+    are still to come). A check never executed, or whose run was deleted or succeeded without evaluating it, does not
+    hold the refresh back."""
     latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(BLOCKING_INGEST_CHECKS)
     for key in BLOCKING_INGEST_CHECKS:
         record = latest.get(key)
@@ -166,6 +173,7 @@ def _ingest_checks_hold_back(instance: dg.DagsterInstance) -> str | None:
             continue
         if not run.is_finished:
             return f"{what} is still to be evaluated in run {record.run_id} ({run.status.value.lower()})"
-        if run.status == dg.DagsterRunStatus.FAILURE:
-            return f"{what} was not evaluated: run {record.run_id} failed before it" + again
+        if run.status in NOT_COMPLETED:
+            ended = "failed" if run.status == dg.DagsterRunStatus.FAILURE else "was canceled"
+            return f"{what} was not evaluated: run {record.run_id} {ended} before it" + again
     return None

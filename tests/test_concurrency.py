@@ -3,6 +3,7 @@ a reader of the warehouse and the lake during a run never sees a half-written pa
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -11,18 +12,27 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 from processes import start_runlens_run
 from runlens import lake
+from runlens.config import Settings
+from runlens.defs.partitions import export_files
+from runlens.defs.resources import LAKE_POOL, RunlensResource
+from runlens.defs.sensors import SENSOR_TAG, export_files_sensor, runs_refresh_sensor
 from runlens.errors import LockedError
 from runlens.generate import generate_exports
+from runlens.ingest import ingest_file
 from runlens.locks import file_lock, lake_write_lock
+from runlens.pipeline import open_instance
+from runlens.validation import RecordValidator
 
 WAITING = "another runlens process is writing to"
+RECORD = {"runId": "run_a", "workflowName": "wf", "status": "queued", "createdAt": "2026-03-01T00:00:00Z"}
 
 
 @pytest.fixture
@@ -185,16 +195,17 @@ def test_taking_the_write_lock_sweeps_what_killed_writers_left(tmp_path: Path) -
 
 HOLDER = textwrap.dedent(
     """
-    import os, sys, uuid
+    import json, os, sys, uuid
     from pathlib import Path
     from dagster._core.events import DagsterEvent, DagsterEventType, EngineEventData
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
     from runlens.pipeline import open_instance
 
     instance = open_instance(Path(sys.argv[1]))
-    run = DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED)
+    tags = json.loads(sys.argv[3])
+    run = DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED, tags=tags)
     instance.add_run(run)
-    pid = int(sys.argv[2]) if len(sys.argv) > 2 else os.getpid()
+    pid = int(sys.argv[2]) or os.getpid()
     started = DagsterEvent(
         DagsterEventType.ENGINE_EVENT.value, "__ASSET_JOB", event_specific_data=EngineEventData(), pid=pid
     )
@@ -205,19 +216,21 @@ HOLDER = textwrap.dedent(
 )
 
 
-def hold_lake_pool(home: Path, pid: int | None = None) -> str:
+def hold_lake_pool(home: Path, pid: int | None = None, tags: Mapping[str, str] | None = None) -> str:
     """A run left STARTED holding the runlens_lake pool slot, as a CLI or UI materialization killed with SIGKILL
-    leaves it (without runlens's data-directory tag); its step events come from ``pid`` (default: the holder
-    process, which has exited when this returns). Returns its run id."""
-    args = [sys.executable, "-c", HOLDER, str(home), *([str(pid)] if pid else [])]
+    leaves it (without runlens's data-directory tag), with ``tags``; its step events come from ``pid`` (default:
+    the holder process, which has exited when this returns). Returns its run id."""
+    args = [sys.executable, "-c", HOLDER, str(home), str(pid or 0), json.dumps(dict(tags or {}))]
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     return subprocess.run(args, check=True, capture_output=True, text=True, env=env).stdout.strip()
 
 
 @pytest.fixture
-def pooled_home(dagster_home: Path) -> Path:
-    """An instance with the project's dagster.yaml: the runlens_lake pool has one slot."""
+def pooled_home(dagster_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An instance with the project's dagster.yaml (the runlens_lake pool has one slot), in DAGSTER_HOME, where that
+    file puts the instance's storage."""
     shutil.copyfile(Path(__file__).resolve().parents[1] / "dagster.yaml", dagster_home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     return dagster_home
 
 
@@ -231,7 +244,7 @@ def test_a_pool_slot_held_by_a_dead_run_is_freed_and_a_live_holder_is_named(tmp_
     first = start_run(data, pooled_home)
     _, err = first.communicate(timeout=90)  # without the fix it waited for ever
     assert first.returncode == 0, err
-    assert f"Dagster run {dead} held the runlens_lake pool after its process ended: released" in err
+    assert f"Dagster run {dead} was left STARTED by a process that ended: marked failed" in err
 
     live = hold_lake_pool(pooled_home, pid=os.getpid())
     generate_exports(data / "exports" / "more", runs=50, days=1, seed=4, snapshots_per_day=1)
@@ -242,3 +255,66 @@ def test_a_pool_slot_held_by_a_dead_run_is_freed_and_a_live_holder_is_named(tmp_
     waiting.send_signal(signal.SIGINT)
     _, rest = waiting.communicate(timeout=30)
     assert (waiting.returncode, rest) == (130, "runlens: interrupted\n")
+
+
+def test_runlens_run_with_nothing_new_releases_a_run_left_started_by_a_dead_process(
+    tmp_path: Path, pooled_home: Path
+) -> None:
+    """A run of the UI or the daemon left STARTED by a process that died holds Dagster's run queue (one run at a
+    time) and the lake pool. `runlens run` used to release it only before a run of its own, so with nothing new to
+    do it left the instance blocked."""
+    data = tmp_path / "data"
+    generate_exports(data / "exports", runs=50, days=1, seed=3, snapshots_per_day=1)
+    finish(start_run(data, pooled_home))
+    dead = hold_lake_pool(pooled_home)
+    err = finish(start_run(data, pooled_home))
+    assert f"Dagster run {dead} was left STARTED by a process that ended: marked failed" in err
+    with open_instance(pooled_home) as instance:
+        run = instance.get_run_by_id(dead)
+        assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
+        assert lake_pool(instance) == set()
+
+
+def lake_pool(instance: dg.DagsterInstance) -> set[str]:
+    """The runs holding or waiting for a slot of the runlens_lake pool."""
+    info = instance.event_log_storage.get_concurrency_info(LAKE_POOL)
+    return info.active_run_ids | {step.run_id for step in info.pending_steps}
+
+
+@pytest.mark.parametrize("sensor", [export_files_sensor, runs_refresh_sensor])
+def test_a_sensor_tick_releases_a_run_left_started_by_a_dead_process_and_leaves_a_live_one(
+    data_dir: Path, pooled_home: Path, sensor: dg.SensorDefinition
+) -> None:
+    """A run requested by a sensor and left STARTED by a process that died (kill -9 of `dagster dev`, a reboot)
+    held the run queue's one place and the lake pool for good: the daemon launched nothing more, and the sensor
+    waited for it (the refresh sensor while its run was "still running", the export sensor without requesting its
+    files again). A tick of either sensor now marks it failed and frees its slot, and requests the work again; a
+    live run (its process is this test) keeps its place."""
+    exports_dir = data_dir / "exports"
+    (exports_dir / "a.jsonl").write_text(json.dumps(RECORD) + "\n")
+    settings = Settings.from_env(data_dir)
+    with open_instance(pooled_home) as instance:
+        ctx = dg.build_sensor_context(instance=instance, resources={"runlens": RunlensResource(data_dir=str(data_dir))})
+        if sensor is export_files_sensor:
+            first = sensor(ctx)
+            assert isinstance(first, dg.SensorResult)
+            (request,) = first.run_requests
+            instance.add_dynamic_partitions(export_files.name, ["a.jsonl"])
+            tags = dict(request.tags)
+            ctx = dg.build_sensor_context(
+                instance=instance, cursor=first.cursor, resources={"runlens": RunlensResource(data_dir=str(data_dir))}
+            )
+        else:
+            ingest_file(exports_dir / "a.jsonl", settings, RecordValidator.from_file(settings.schema_path), "a.jsonl")
+            tags = {SENSOR_TAG: "runs_refresh"}
+        dead = hold_lake_pool(pooled_home, tags=tags)
+        live = hold_lake_pool(pooled_home, pid=os.getpid())
+        assert lake_pool(instance) == {dead, live}
+
+        tick = sensor(ctx)
+        assert isinstance(tick, dg.SensorResult), tick
+        (again,) = tick.run_requests
+        assert again.tags[SENSOR_TAG] == tags[SENSOR_TAG]
+        statuses = {run_id: run.status for run_id in (dead, live) if (run := instance.get_run_by_id(run_id))}
+        assert statuses == {dead: dg.DagsterRunStatus.FAILURE, live: dg.DagsterRunStatus.STARTED}
+        assert lake_pool(instance) == {live}

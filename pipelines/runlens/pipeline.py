@@ -23,7 +23,7 @@ from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 from dagster._utils.interrupts import capture_interrupts
 
-from runlens import exports, ingest, metrics, warehouse
+from runlens import dead_runs, exports, ingest, metrics, warehouse
 from runlens.config import PROJECT_DIR, Settings
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import LAKE_POOL, RunlensResource
@@ -189,41 +189,19 @@ def wait_for_lake_pool(
 
     A run that has ended but still holds a slot or a place in the pool's queue (it finished, or every process that
     logged its events is gone: a CLI or UI materialization killed with SIGKILL, which no ``runlens run`` tag marks)
-    is marked failed and removed from the pool: left there, it would block every later run for ever. A live one is
-    named once, and the wait polls ``checkpoint`` (Ctrl-C). Processes are looked up on this machine: the instance
-    is local (SQLite)."""
-    storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits:
-        return
+    is marked failed and removed from the pool (``dead_runs.release_if_dead``): left there, it would block every
+    later run for ever. A live one is named once, and the wait polls ``checkpoint`` (Ctrl-C)."""
     named: set[str] = set()
-    while True:
-        info = storage.get_concurrency_info(LAKE_POOL)
-        users = info.active_run_ids | {step.run_id for step in info.pending_steps}
-        if info.limit is None or not users:
-            return
+    while users := dead_runs.lake_pool_users(instance):
         for run_id in sorted(users - named):
-            run = instance.get_run_by_id(run_id)
-            pids = {e.dagster_event.pid for e in instance.all_logs(run_id) if e.dagster_event and e.dagster_event.pid}
-            if run is None or run.is_finished or (pids and not any(_alive(pid) for pid in pids)):
-                if run is not None and not run.is_finished:
-                    instance.report_run_failed(run, message="its process ended without ending the run")
-                storage.free_concurrency_slots_for_run(run_id)
-                echo(f"Dagster run {run_id} held the {LAKE_POOL} pool after its process ended: released")
-            else:
+            released = dead_runs.release_if_dead(instance, run_id)
+            if released is None:
                 named.add(run_id)
                 echo(f"waiting for Dagster run {run_id}, which uses the {LAKE_POOL} pool (Ctrl-C stops waiting)")
+            else:
+                echo(released)
         checkpoint()
         time.sleep(POOL_POLL_SECONDS)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists (PermissionError: another user's, alive)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
 
 
 def _record(report: PipelineReport, result: dg.ExecuteInProcessResult) -> None:
@@ -309,6 +287,8 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
 
             for run_id in fail_orphaned_runs(instance, settings):
                 echo(f"Dagster run {run_id} of an earlier runlens run that was killed: marked failed, its slot freed")
+            for released in dead_runs.release_dead_runs(instance):  # the daemon's queue and the pool, even with no work
+                echo(released)
             if fresh:
                 keys = [export.key for export in fresh]
                 report.new_files = [export.name for export in fresh]

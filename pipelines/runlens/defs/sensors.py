@@ -8,7 +8,7 @@ import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
-from runlens import exports, ingest
+from runlens import dead_runs, exports, ingest
 from runlens.defs import checks
 from runlens.defs.checks import ingest_reconciles
 from runlens.defs.partitions import export_files
@@ -29,6 +29,7 @@ def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensRes
     When the newest ingest run it requested failed or was cancelled (at most ``MAX_RETRIES`` times in a row), every file
     whose content is still not ingested is requested again: a remembered file would otherwise wait until it changes.
     """
+    _release_dead_runs(context)
     settings = runlens.settings()
     seen: dict[str, list[int]] = json.loads(context.cursor or "{}")
     discovery = exports.discover(settings)
@@ -80,6 +81,15 @@ def _last_ingests_failed(instance: dg.DagsterInstance) -> bool:
     return bool(failed) and failed[0] and not (len(failed) == MAX_RETRIES and all(failed))
 
 
+def _release_dead_runs(context: dg.SensorEvaluationContext) -> None:
+    """Mark failed the runs left STARTED by a process that died, and free the pool slots of dead runs
+    (``dead_runs.release_dead_runs``): one of them holds the run queue's one place and the lake pool for good, and
+    no run these sensors request would ever start. Each tick of either sensor looks, so the instance recovers
+    within a minute of the daemon coming back."""
+    for released in dead_runs.release_dead_runs(context.instance):
+        context.log.warning(released)
+
+
 def _reading(path: Path) -> str | None:
     """How a file is read (``ingest.reading_of``), or None when it cannot be opened (removed since discovery)."""
     try:
@@ -114,6 +124,7 @@ def runs_refresh_sensor(
     failed (``earlier_step_failed``), so a failed day cluster is planned again on a later tick. No new plan is
     requested while a run of the last one is queued or running.
     """
+    _release_dead_runs(context)
     ours = dg.RunsFilter(tags={SENSOR_TAG: "runs_refresh"}, statuses=NOT_FINISHED_STATUSES)
     if context.instance.get_runs(filters=ours, limit=1):
         return dg.SkipReason("a refresh requested earlier is still queued or running")

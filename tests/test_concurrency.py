@@ -318,3 +318,16 @@ def test_a_sensor_tick_releases_a_run_left_started_by_a_dead_process_and_leaves_
         statuses = {run_id: run.status for run_id in (dead, live) if (run := instance.get_run_by_id(run_id))}
         assert statuses == {dead: dg.DagsterRunStatus.FAILURE, live: dg.DagsterRunStatus.STARTED}
         assert lake_pool(instance) == {live}
+
+
+def test_the_project_instance_monitors_runs_and_frees_the_slots_of_ended_runs(pooled_home: Path) -> None:
+    """dagster.yaml turns on the daemon's run monitoring (start and cancel timeouts, slots of finished runs freed),
+    without resuming runs, which the default run launcher cannot do (the instance would refuse to load)."""
+    with open_instance(pooled_home) as instance:
+        assert instance.run_monitoring_enabled
+        assert "MONITORING" in instance.get_required_daemon_types()
+        settings = instance.run_monitoring_settings
+        assert settings["free_slots_after_run_end_seconds"] > 0
+        assert settings["start_timeout_seconds"] > 0 and settings["cancel_timeout_seconds"] > 0
+        assert instance.run_monitoring_max_resume_run_attempts == 0
+        assert not instance.run_launcher.supports_check_run_worker_health

@@ -234,10 +234,14 @@ def pooled_home(dagster_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return dagster_home
 
 
+def waiting_line(run_id: str) -> str:
+    return f"runlens: waiting for Dagster run {run_id}, which uses the runlens_lake pool (Ctrl-C stops waiting)\n"
+
+
 def test_a_pool_slot_held_by_a_dead_run_is_freed_and_a_live_holder_is_named(tmp_path: Path, pooled_home: Path) -> None:
     """A run whose processes are gone keeps its pool slot; before, `runlens run` waited for it inside Dagster for
     ever, printing nothing, and neither Ctrl-C nor SIGTERM ended the wait. Now the dead holder's slot is freed; a
-    live holder is named and Ctrl-C ends the wait."""
+    live holder is named, its slot freed once its process dies during the wait, and Ctrl-C ends the wait."""
     data = tmp_path / "data"
     generate_exports(data / "exports", runs=50, days=1, seed=3, snapshots_per_day=1)
     dead = hold_lake_pool(pooled_home)
@@ -246,12 +250,30 @@ def test_a_pool_slot_held_by_a_dead_run_is_freed_and_a_live_holder_is_named(tmp_
     assert first.returncode == 0, err
     assert f"Dagster run {dead} was left STARTED by a process that ended: marked failed" in err
 
+    holder = subprocess.Popen(["sleep", "300"])
+    try:
+        dies = hold_lake_pool(pooled_home, pid=holder.pid)
+        generate_exports(data / "exports" / "more", runs=50, days=1, seed=4, snapshots_per_day=1)
+        waited = start_run(data, pooled_home)
+        assert waited.stderr is not None
+        line = waited.stderr.readline()
+        assert (
+            line
+            == f"runlens: waiting for Dagster run {dies}, which uses the runlens_lake pool (Ctrl-C stops waiting)\n"
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    _, err = waited.communicate(timeout=90)  # it used to wait for the dead holder until Ctrl-C
+    assert waited.returncode == 0, err
+    assert f"Dagster run {dies} was left STARTED by a process that ended: marked failed" in err
+
     live = hold_lake_pool(pooled_home, pid=os.getpid())
-    generate_exports(data / "exports" / "more", runs=50, days=1, seed=4, snapshots_per_day=1)
+    generate_exports(data / "exports" / "last", runs=50, days=1, seed=5, snapshots_per_day=1)
     waiting = start_run(data, pooled_home)
     assert waiting.stderr is not None
     line = waiting.stderr.readline()
-    assert line == f"runlens: waiting for Dagster run {live}, which uses the runlens_lake pool (Ctrl-C stops waiting)\n"
+    assert line == waiting_line(live)
     waiting.send_signal(signal.SIGINT)
     _, rest = waiting.communicate(timeout=30)
     assert (waiting.returncode, rest) == (130, "runlens: interrupted\n")

@@ -39,6 +39,7 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 # runs from those of the UI or of another data directory sharing DAGSTER_HOME.
 DATA_DIR_TAG = "runlens/data_dir"
 POOL_POLL_SECONDS = 0.5  # how often runlens run looks whether another run still uses the lake pool
+LIVENESS_RECHECK_SECONDS = 5  # how often it asks again whether such a run's processes are alive (its event log)
 # The runs execute in this process, so what a step prints goes straight to the terminal. Dagster's default compute-log
 # manager would send it to a file and copy it back through helper processes (`tail` and a Python watcher per stream);
 # they sit in the terminal's process group, so Ctrl-C reached them too and each watcher printed a KeyboardInterrupt
@@ -190,16 +191,21 @@ def wait_for_lake_pool(
     A run that has ended but still holds a slot or a place in the pool's queue (it finished, or every process that
     logged its events is gone: a CLI or UI materialization killed with SIGKILL, which no ``runlens run`` tag marks)
     is marked failed and removed from the pool (``dead_runs.release_if_dead``): left there, it would block every
-    later run for ever. A live one is named once, and the wait polls ``checkpoint`` (Ctrl-C)."""
+    later run for ever. A live one is named once and looked at again every ``LIVENESS_RECHECK_SECONDS`` (it may die
+    while it is waited for); the wait polls ``checkpoint`` (Ctrl-C)."""
     named: set[str] = set()
+    checked_at = time.monotonic()
     while users := dead_runs.lake_pool_users(instance):
-        for run_id in sorted(users - named):
+        recheck = time.monotonic() - checked_at >= LIVENESS_RECHECK_SECONDS
+        if recheck:
+            checked_at = time.monotonic()
+        for run_id in sorted(users if recheck else users - named):
             released = dead_runs.release_if_dead(instance, run_id)
-            if released is None:
+            if released is not None:
+                echo(released)
+            elif run_id not in named:
                 named.add(run_id)
                 echo(f"waiting for Dagster run {run_id}, which uses the {LAKE_POOL} pool (Ctrl-C stops waiting)")
-            else:
-                echo(released)
         checkpoint()
         time.sleep(POOL_POLL_SECONDS)
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from dagster._core.events import DagsterEvent, DagsterEventType
 from processes import start_runlens_run
-from runlens import lake
+from runlens import dead_runs, lake
 from runlens.config import Settings
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import LAKE_POOL, RunlensResource
@@ -197,7 +198,7 @@ HOLDER = textwrap.dedent(
     """
     import json, os, sys, uuid
     from pathlib import Path
-    from dagster._core.events import DagsterEvent, DagsterEventType, EngineEventData
+    from dagster._core.events import DagsterEvent, DagsterEventType
     from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
     from runlens.pipeline import open_instance
 
@@ -206,9 +207,7 @@ HOLDER = textwrap.dedent(
     run = DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED, tags=tags)
     instance.add_run(run)
     pid = int(sys.argv[2]) or os.getpid()
-    started = DagsterEvent(
-        DagsterEventType.ENGINE_EVENT.value, "__ASSET_JOB", event_specific_data=EngineEventData(), pid=pid
-    )
+    started = DagsterEvent(DagsterEventType.RUN_START.value, "__ASSET_JOB", pid=pid)  # as a run worker logs it
     instance.report_dagster_event(started, run.run_id)
     instance.event_log_storage.claim_concurrency_slot("runlens_lake", run.run_id, "runs")
     print(run.run_id)
@@ -295,6 +294,32 @@ def test_runlens_run_with_nothing_new_releases_a_run_left_started_by_a_dead_proc
         run = instance.get_run_by_id(dead)
         assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
         assert lake_pool(instance) == set()
+
+
+def test_a_run_that_ends_while_it_is_looked_at_is_not_marked_failed(
+    pooled_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its worker logs the run's success and exits while its log is read: the run was marked failed after it had
+    succeeded, because its status had been read before its processes were looked at (found by a review). The status
+    is now read last."""
+    run_id = hold_lake_pool(pooled_home)  # the process that logged its start has exited
+    with open_instance(pooled_home) as instance:
+        read_logs = instance.all_logs
+
+        def read_while_it_ends(run: str, of_type: object = None) -> object:
+            found = read_logs(run, of_type=of_type)  # type: ignore[arg-type]
+            ended = DagsterEvent(DagsterEventType.RUN_SUCCESS.value, "__ASSET_JOB")
+            instance.report_dagster_event(ended, run)
+            return found
+
+        monkeypatch.setattr(instance, "all_logs", read_while_it_ends)
+        dead_runs.release_if_dead(instance, run_id)
+        monkeypatch.undo()
+        run = instance.get_run_by_id(run_id)
+        assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+        ends = {e.dagster_event_type for e in instance.all_logs(run_id) if e.dagster_event_type}
+        assert DagsterEventType.RUN_FAILURE not in ends
+        assert lake_pool(instance) == set(), "a finished run's slot is freed"
 
 
 def lake_pool(instance: dg.DagsterInstance) -> set[str]:

@@ -326,6 +326,26 @@ def test_files_ingested_with_one_validator_share_one_processor_and_keep_their_ow
     assert [len(got.quarantine) for got in files] == [1, 1, 1, 0]
 
 
+def test_a_processor_whose_making_was_interrupted_leaves_no_closed_connection_behind(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the next validator's processor connects: the kept processor's connection had been closed but
+    was still kept, and the next file failed with "Connection already closed" (found by a review)."""
+    settings = Settings.from_env(data_dir)
+    first, second = (RecordValidator.from_file(settings.schema_path) for _ in range(2))
+    processors = ingest_module.Processors()
+    processors.of(first, settings.limits)
+
+    def interrupted(*_args: Any, **_kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ingest_module.BatchProcessor, "__init__", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            processors.of(second, settings.limits)
+    assert processors.of(first, settings.limits).con.execute("select 42").fetchone() == (42,)
+
+
 def test_reference_utc_conversion_matches_hand_computed_instants() -> None:
     for stamp, expected in UTC_CASES:
         assert ref.to_utc(stamp) == (expected, ":60" in stamp), stamp

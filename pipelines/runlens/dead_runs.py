@@ -4,8 +4,9 @@ Such a run stays STARTED for good: it keeps the one place of the run queue (``ma
 ``dagster.yaml``), so the daemon launches nothing more, and the slot of the ``runlens_lake`` pool, so every later
 run waits for it. With the default run launcher (runs are subprocesses of the code server) Dagster's run monitoring
 cannot check a run worker's health, and a code server that died with its runs does not mark them when it comes
-back. ``runlens run`` and the sensors release such runs themselves. Processes are looked up on this machine: the
-instance is local (SQLite).
+back. ``runlens run`` and the sensors release such runs themselves. Processes are looked up in this process's PID
+namespace (this machine, or this container): the instance is local (SQLite), and a run started in another container
+sharing it would be taken for dead.
 """
 
 from __future__ import annotations
@@ -13,8 +14,13 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+from dagster._core.events import DagsterEventType
 
 from runlens.defs.resources import LAKE_POOL
+
+# The events a run's processes log with their pid: the run worker's start, and each step's (a step may run in a
+# process of its own). Reading only these keeps the look at a long run's log short.
+PID_EVENTS = {DagsterEventType.RUN_START, DagsterEventType.STEP_START}
 
 
 def lake_pool_users(instance: dg.DagsterInstance) -> set[str]:
@@ -31,13 +37,17 @@ def lake_pool_users(instance: dg.DagsterInstance) -> set[str]:
 def release_if_dead(instance: dg.DagsterInstance, run_id: str) -> str | None:
     """Release the run ``run_id`` when it is dead, and say what was done; None when it is alive.
 
-    A run is dead when it is gone, has finished, or when no process that logged its events is alive; a run that has
-    logged no process is taken as alive. A dead run that has not finished is marked failed; the concurrency slots
-    (and places in pool queues) of a dead run are freed: a finished run that still holds them blocks its pools too.
+    A run is dead when it is gone, has finished, or when no process that started it or one of its steps is alive
+    (``PID_EVENTS``); a run that has logged no such process is taken as alive. A dead run that has not finished is
+    marked failed; the concurrency slots (and places in pool queues) of a dead run are freed: a finished run that
+    still holds them blocks its pools too. The run's status is read after its processes are looked at: a run whose
+    worker logs its end and exits meanwhile has finished, and is not marked failed.
     """
+    events = instance.all_logs(run_id, of_type=PID_EVENTS)
+    pids = {e.dagster_event.pid for e in events if e.dagster_event and e.dagster_event.pid}
+    gone = bool(pids) and not any(_alive(pid) for pid in pids)
     run = instance.get_run_by_id(run_id)
-    pids = {e.dagster_event.pid for e in instance.all_logs(run_id) if e.dagster_event and e.dagster_event.pid}
-    if not (run is None or run.is_finished or (pids and not any(_alive(pid) for pid in pids))):
+    if not (run is None or run.is_finished or gone):
         return None
     done = "held concurrency slots after it ended: freed"
     if run is not None and not run.is_finished:

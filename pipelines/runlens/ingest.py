@@ -777,6 +777,7 @@ class Processors(threading.local):
     def of(self, validator: RecordValidator, limits: Limits) -> BatchProcessor:
         kept = self.processor
         if kept is None or kept.validator is not validator or kept.limits != limits:
+            self.processor = None  # were the new one not made (Ctrl-C while it connects), not the closed one
             if kept is not None:
                 kept.con.close()
             self.processor = kept = BatchProcessor(validator, limits)

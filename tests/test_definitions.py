@@ -233,7 +233,7 @@ def test_export_sensor_retries_a_file_it_could_not_read(data_dir: Path, monkeypa
     monkeypatch.setattr(runlens_ingest, "file_sha256", unreadable_b)
     first = run(export_files_sensor, context(instance, data_dir))
     assert added_keys(first) == ["a.json"]
-    assert "b.json" not in json.loads(first.cursor or "{}")
+    assert "b.json" not in json.loads(first.cursor or "{}")["files"]
     apply(instance, first)
 
     monkeypatch.setattr(runlens_ingest, "file_sha256", digest)
@@ -264,6 +264,39 @@ def test_export_sensor_requests_again_after_its_ingest_run_failed(data_dir: Path
             assert (retry.tags[RANGE_START], retry.tags[RANGE_END]) == ("a.json", "a.json")
         else:
             assert again.run_requests == [], "three failures in a row: it stops asking until the file changes"
+
+
+def test_export_sensor_retries_a_failed_run_once_and_then_hashes_nothing_it_has_seen(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a failed ingest run whose files were ingested meanwhile (by `runlens run`, or by the run itself before
+    it failed), the next tick finds nothing to request; the ticks after it hashed every export again, for as long as
+    no new export came, because nothing reset the retry (found by a review). A tick now retries a failed run once."""
+    exports = data_dir / "exports"
+    (exports / "a.json").write_text(json.dumps([record("run_a", "queued", "2026-03-01T00:00:00Z")]))
+    instance = dg.DagsterInstance.ephemeral()
+    first = run(export_files_sensor, context(instance, data_dir))
+    (request,) = first.run_requests
+    apply(instance, first)
+    instance.add_run(dg.DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.FAILURE, tags=dict(request.tags)))
+    settings = Settings.from_env(data_dir)
+    ingest_file(exports / "a.json", settings, RecordValidator.from_file(settings.schema_path), "a.json")
+    hashed: list[str] = []
+    digest = runlens_ingest.file_sha256
+
+    def counted(path: Path) -> str:
+        hashed.append(path.name)
+        return digest(path)
+
+    monkeypatch.setattr(runlens_ingest, "file_sha256", counted)
+    retried = run(export_files_sensor, context(instance, data_dir, first.cursor))
+    assert retried.run_requests == [] and hashed == ["a.json"], "the retry looks at every file once"
+    hashed.clear()
+    later = run(export_files_sensor, context(instance, data_dir, retried.cursor))
+    assert later.run_requests == [] and hashed == []
+    (exports / "b.json").write_text(json.dumps([record("run_b", "queued", "2026-03-01T01:00:00Z")]))
+    newer = run(export_files_sensor, context(instance, data_dir, later.cursor))
+    assert added_keys(newer) == ["b.json"] and hashed == ["b.json"]
 
 
 CANCELLATIONS = {

@@ -27,14 +27,18 @@ def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensRes
 
     The cursor remembers each file's size, modification and change times, so unchanged files are not hashed again.
     When the newest ingest run it requested failed or was cancelled (at most ``MAX_RETRIES`` times in a row), every file
-    whose content is still not ingested is requested again: a remembered file would otherwise wait until it changes.
+    whose content is still not ingested is requested again, once per such run (the cursor remembers the run): a
+    remembered file would otherwise wait until it changes.
     """
     _release_dead_runs(context)
     settings = runlens.settings()
-    seen: dict[str, list[int]] = json.loads(context.cursor or "{}")
+    seen, retried = _read_cursor(context.cursor)
     discovery = exports.discover(settings)
     current = {f.key: _signature(f.path) for f in discovery.files}
-    retry = _last_ingests_failed(context.instance)
+    failed = _ingest_to_retry(context.instance)
+    retry = failed is not None and failed != retried
+    if retry:
+        retried = failed
     changed = [f for f in discovery.files if retry or seen.get(f.key) != current[f.key]]
     pending = exports.new_exports(settings, exports.Discovery(changed, []))
     if pending.unreadable:
@@ -56,15 +60,16 @@ def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensRes
         if reading is None or (signature[0], reading) not in requested:
             del current[export.key]
     fresh = [export.key for export in pending.files]
+    cursor = json.dumps({"files": current, "retried": retried})
     if not fresh:
-        return dg.SensorResult(cursor=json.dumps(current))
+        return dg.SensorResult(cursor=cursor)
     added, tags = ingest_range(context.instance.get_dynamic_partitions(export_files.name), fresh)
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(asset_selection=[dg.AssetKey("ingested_exports")], tags={**tags, SENSOR_TAG: "export_files"})
         ],
         dynamic_partitions_requests=[export_files.build_add_request(added)] if added else [],
-        cursor=json.dumps(current),
+        cursor=cursor,
     )
 
 
@@ -73,12 +78,23 @@ def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensRes
 NOT_COMPLETED = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.CANCELING}
 
 
-def _last_ingests_failed(instance: dg.DagsterInstance) -> bool:
-    """Whether the newest ingest run this sensor requested failed or was cancelled (``NOT_COMPLETED``), and fewer
-    than ``MAX_RETRIES`` in a row did."""
+def _read_cursor(text: str | None) -> tuple[dict[str, list[int]], str | None]:
+    """The export sensor's cursor: each file's signature by partition key, and the failed ingest run whose files it
+    has requested again already (a cursor written before it remembered that run holds only the signatures)."""
+    loaded = json.loads(text or "{}")
+    if set(loaded) == {"files", "retried"}:
+        return loaded["files"], loaded["retried"]
+    return loaded, None
+
+
+def _ingest_to_retry(instance: dg.DagsterInstance) -> str | None:
+    """The newest ingest run this sensor requested, when it failed or was cancelled (``NOT_COMPLETED``) and fewer
+    than ``MAX_RETRIES`` in a row did; else None."""
     records = instance.get_run_records(filters=dg.RunsFilter(tags={SENSOR_TAG: "export_files"}), limit=MAX_RETRIES)
     failed = [r.dagster_run.status in NOT_COMPLETED for r in records]
-    return bool(failed) and failed[0] and not (len(failed) == MAX_RETRIES and all(failed))
+    if not failed or not failed[0] or (len(failed) == MAX_RETRIES and all(failed)):
+        return None
+    return records[0].dagster_run.run_id
 
 
 def _release_dead_runs(context: dg.SensorEvaluationContext) -> None:

@@ -3,8 +3,9 @@
 -- Input: $logs, the ingest_log files (one row each); $key, the key-value metadata key of ingest_log.parquet that
 -- holds the sha256 of the schema its ingest validated against (ingests written before the key have none);
 -- $current, the sha256 of the schema in use now (runlens.validation.schema_digest).
--- Returns one row: the digest of the newest ingest (highest ingest_seq) that has one, NULL when none has; and the
--- records quarantined by the ingests whose digest is not $current (those without one are not counted).
+-- Returns one row: the digest of the newest ingest (highest ingest_seq) that has one, NULL when none has (then
+-- nothing says whether the schema changed); and the records quarantined by the ingests whose digest is not $current,
+-- those without one included (written before the key: validated against a schema not known to be this one).
 with logs as (
     select l.ingest_seq, l.records_quarantined, decode(k.value) as digest
     from read_parquet($logs, filename = true) as l
@@ -13,5 +14,5 @@ with logs as (
 
 select
     (select digest from logs where digest is not null order by ingest_seq desc limit 1) as latest,
-    coalesce(sum(records_quarantined) filter (where digest <> $current), 0) as quarantined_elsewhere
+    coalesce(sum(records_quarantined) filter (where digest is distinct from $current), 0) as quarantined_elsewhere
 from logs

@@ -346,6 +346,27 @@ def test_a_processor_whose_making_was_interrupted_leaves_no_closed_connection_be
     assert processors.of(first, settings.limits).con.execute("select 42").fetchone() == (42,)
 
 
+def test_the_schema_notice_counts_ingests_that_recorded_no_schema_once_one_did(data_dir: Path) -> None:
+    """Ingests written before runlens recorded their schema count among those of another schema once a newer
+    ingest recorded one that is not the current schema (found by a review: 26 quarantined records went unmentioned);
+    a lake where no ingest recorded one cannot tell, and says nothing."""
+    settings = Settings.from_env(data_dir)
+    bundled = RecordValidator.from_file(settings.schema_path)
+    loose_schema = json.loads(settings.schema_path.read_text())
+    del loose_schema["properties"]["runId"]["pattern"]
+    loose = RecordValidator(loose_schema, data_dir / "loose.json")
+    two_bad = "".join(line(variant(runId=f"x-{i}")) + "\n" for i in range(2))
+    old = ingest(data_dir, "old.jsonl", two_bad, validator=bundled)
+    assert old.result.records_quarantined == 2
+    log_file = settings.lake_dir / "ingest" / old.result.export_id / "ingest_log.parquet"
+    pq.write_table(pq.read_table(log_file).replace_schema_metadata(None), log_file)  # as written before the key
+    assert ingest_module.schema_change_notice(settings.lake_dir, loose) is None, "no ingest recorded a schema"
+    ingest(data_dir, "new.jsonl", line(variant(runId="run_new")) + "\n", validator=bundled)
+    notice = ingest_module.schema_change_notice(settings.lake_dir, loose)
+    assert notice is not None and "the 2 record(s) quarantined under another schema" in notice
+    assert ingest_module.schema_change_notice(settings.lake_dir, bundled) is None
+
+
 def test_reference_utc_conversion_matches_hand_computed_instants() -> None:
     for stamp, expected in UTC_CASES:
         assert ref.to_utc(stamp) == (expected, ":60" in stamp), stamp

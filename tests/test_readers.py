@@ -287,6 +287,74 @@ def test_lone_crs_end_lines_after_a_whole_first_record(name: str, size: int) -> 
     assert got == [(item.raw.encode(), item.line, None) for item in ref.split_ndjson(text)]
 
 
+@pytest.mark.parametrize("size", [4096, 10**9])
+def test_lines_after_an_over_long_line_keep_their_numbers(size: int) -> None:
+    """A line over the record cap read across many chunks is skipped to its end and flagged at its line; the lines
+    after it keep their own numbers, as when the whole text is one chunk (the quarantine names records by line)."""
+    long_line = '{"runId": "big", "error": "' + "x" * (readers.KEEP_OVERSIZED_BYTES * 2) + '"}'
+    text = RUN + "\n" + long_line + "\n" + RUN + "\n\n" + RUN + "\n"
+    got = collect(iter_ndjson(chunked(text.encode(), size), Limits(max_record_bytes=100)))
+    assert [(line, problem is not None) for _, line, problem in got] == [(1, False), (2, True), (3, False), (5, False)]
+    assert got[1][0] == long_line.encode()[: 64 * 2**10]  # its first 64 KiB are kept (docs/reliability.md)
+
+
+@pytest.mark.parametrize("over", [0, 1])
+def test_an_ndjson_record_one_byte_over_the_record_cap_is_flagged(over: int) -> None:
+    """RUNLENS_MAX_RECORD_BYTES: a line of exactly the cap is a record, one byte more is flagged as too long, also
+    where the lines of a chunk are checked together by their longest."""
+    long_run = RUN[:-1] + " " * over + "}"
+    text = RUN + "\n" + long_run + "\n" + RUN + "\n" + RUN + "\n"
+    got = collect(iter_ndjson([text.encode()], Limits(max_record_bytes=len(RUN))))
+    assert [raw for raw, _, _ in got] == [RUN.encode(), long_run.encode(), RUN.encode(), RUN.encode()]
+    assert [problem is not None for _, _, problem in got] == [False, bool(over), False, False]
+
+
+@pytest.mark.parametrize("over", [0, 1])
+def test_a_json_record_of_exactly_the_record_cap_is_not_flagged(over: int) -> None:
+    """The same cap in a .json file, in an array, alone or after another item: exactly the cap is a record, one byte
+    more is flagged, as in an NDJSON file."""
+    item = RUN[:-1] + " " * over + "}"
+    for text in ("[" + item + "]", item, "[" + item + "," + item + "]"):
+        got = collect(JsonSplitter(Limits(max_record_bytes=len(RUN))).split([text.encode()]))
+        assert [raw for raw, _, _ in got] == [item.encode()] * text.count(item), text
+        assert all((problem is not None) == bool(over) for _, _, problem in got), text
+
+
+def test_an_over_long_json_record_keeps_its_start_as_an_ndjson_line_does() -> None:
+    """docs/reliability.md: a record over the cap is quarantined with its first 64 KiB, however small the cap, in a
+    .json file as for an NDJSON line (not only the cap's bytes), so the quarantine shows enough to find it."""
+    big = '{"runId": "big", "error": "' + "y" * 200 + '"}'
+    limits = Limits(max_record_bytes=100)  # RUN and the white space before it fit, big does not
+    got = collect(JsonSplitter(limits).split([("[" + RUN + ",\n" + big + ",\n" + RUN + "]").encode()]))
+    assert [(raw, line, problem is not None) for raw, line, problem in got] == [
+        (RUN.encode(), 1, False),
+        (big.encode(), 2, True),
+        (RUN.encode(), 3, False),
+    ]
+    [(kept, _, problem)] = collect(iter_ndjson([big.encode() + b"\n"], limits))
+    assert (kept, problem) == (big.encode(), got[1][2])
+
+
+def test_content_outside_any_value_is_kept_up_to_the_record_cap() -> None:
+    """Text between a .json file's values that is no JSON container is one quarantined record, cut at the record
+    cap, so that a file of garbage costs no more memory than one over-long record."""
+    cap, junk = len(RUN), "not json " * 20
+    got = collect(JsonSplitter(Limits(max_record_bytes=cap)).split([(RUN + "\n" + junk).encode()]))
+    assert got == [
+        (RUN.encode(), 1, None),
+        (junk.strip()[:cap].encode(), 2, "content outside any JSON object or array"),
+    ]
+
+
+def test_a_wrapper_with_a_stray_comma_before_its_list_is_noted_as_not_read() -> None:
+    """`{, "runs": [...]}`: the list's items are the records, and a note says the object's start before the list is
+    not valid JSON and was not read, so the wrapper's metadata is not lost without a word."""
+    splitter = JsonSplitter(Limits())
+    assert collect(splitter.split([('{, "runs": [' + RUN + "]}").encode()])) == [(RUN.encode(), 1, None)]
+    assert len(splitter.warnings) == 1
+    assert "is not valid JSON (or UTF-8) and was not read" in splitter.warnings[0]
+
+
 @pytest.mark.parametrize("suffix", [".json", ".json.gz", ".jsonl", ".ndjson.gz"])
 def test_byte_source_streams_files_in_small_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
@@ -316,6 +384,19 @@ def test_utf8_bom_is_dropped(tmp_path: Path) -> None:
     got = collect(iter_records(ByteSource(path, Limits(), path.name), "json", Limits()))
     assert got == [(i.raw.encode(), i.line, None) for i in ref.split_file(path)]
     assert json.loads(got[0][0]) == tricky_records()[0]
+
+
+@pytest.mark.parametrize("name", ["pretty_array_cr", "objects_cr_blank_lines"])
+def test_json_files_with_cr_line_ends_are_numbered_by_their_cr_lines_through_a_byte_source(
+    tmp_path: Path, name: str
+) -> None:
+    """A .json file with old Mac line ends read from disk: the records' lines count its lone CRs, as they do when the
+    splitter is given the text (the file's head decides); taken for LF, every record would be line 1."""
+    path = tmp_path / f"{name}.json"
+    path.write_bytes(DOCS[name].encode())
+    got = collect(iter_records(ByteSource(path, Limits(), path.name), "json", Limits()))
+    assert got == expected_json(DOCS[name])
+    assert len({line for _, line, _ in got}) == len(got) > 1
 
 
 def test_truncated_gzip_is_reported_not_raised(tmp_path: Path) -> None:
@@ -411,6 +492,9 @@ NOT_ONE_DOCUMENT = {
     "records": "\n".join(json.dumps(r) for r in tricky_records()),
     "a cut first record": NDJSON_TEXT.split("\n", 4)[-1],
     "an opener inside a string": '{"runId": "run_1", "error": "ends with \\" {\n{"runId": "run_2"}\n',
+    # a first line cut by a raw newline in a string after a `{`: the opener is inside the string, and the next line
+    # (the string's end) is no whole value; it is not a pretty-printed document
+    "an opener in a string cut by a raw newline": '{"runId": "run_1", "error": "see {\nmore"}\n' + RUN + "\n",
     "one line only": "[",
     # a damaged first line ending in an opener, then whole records: they used to be refused as one document
     "a first record cut after an opener": '{"runId": "run_1", "status": "completed", "input": {\n' + RUN + "\n" + RUN,
@@ -528,6 +612,28 @@ def test_readings_under_raising_caps_read_every_record_of_one_uncapped_reading_o
         assert read_on_under(path, caps) == read_on_under(path, [])
 
 
+@pytest.mark.parametrize("past_the_head", [False, True])
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_a_file_exactly_as_long_as_the_decompression_cap_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str, past_the_head: bool
+) -> None:
+    """README: reading stops *past* RUNLENS_MAX_DECOMPRESSED_BYTES; a file of exactly the cap is read whole, not
+    reported partly read with its last record left out, whether the cap falls in the head or after it."""
+    recs = tricky_records()
+    text = "".join(json.dumps(r) + "\n" for r in recs) if suffix == ".jsonl" else json.dumps(recs)
+    data = text.encode()
+    path = tmp_path / f"exact{suffix}"
+    path.write_bytes(data)
+    if past_the_head:
+        monkeypatch.setattr(readers, "CHUNK_BYTES", 7)
+        monkeypatch.setattr(readers, "LINE_END_HEAD_BYTES", 64)
+    limits = Limits(max_decompressed_bytes=len(data))
+    source = ByteSource(path, limits, path.name)
+    got = collect(iter_records(source, "ndjson" if suffix == ".jsonl" else "json", limits))
+    assert source.error is None and not source.stopped_at_cap()
+    assert [json.loads(raw) for raw, _, problem in got if problem is None] == recs
+
+
 @pytest.mark.parametrize("prefix", [b"\n\0\n", b"\0\n", b"\0\0\n", b"{\0\n", b"\n\0\0\0\n", b"\n\0\n\0\n"])
 def test_stray_nuls_at_the_start_of_a_utf8_file_do_not_make_it_utf16_or_utf32(prefix: bytes) -> None:
     """NUL bytes in damaged UTF-8 lines at the file's start used to make it UTF-16 from its first two bytes."""
@@ -551,6 +657,18 @@ def test_bomless_utf16_and_utf32_are_read_when_non_latin_text_fills_the_first_ki
     record = {first: message, "runId": "run_1", "workflowName": "工作流", "status": "failed"}
     text = json.dumps(record, ensure_ascii=False) + "\n"
     assert readers._detect_encoding(text.encode(encoding)) == encoding
+
+
+def test_a_bomless_utf16_file_with_exactly_four_ascii_units_in_its_first_kib_is_utf16(tmp_path: Path) -> None:
+    """docs/reliability.md: a BOM-less file is UTF-16 when its first two code units are ASCII and at least four of its
+    first 1 KiB are: exactly four (`[ {"` before 500 CJK characters) is enough, or its records are garbled."""
+    record = {"数据" * 300: 1}
+    text = "[ " + json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "]"
+    assert sum(ch.isascii() for ch in text[:512]) == 4  # 512 UTF-16 code units: the first 1 KiB
+    path = tmp_path / "cjk.json"
+    path.write_bytes(text.encode("utf-16-le"))
+    got = collect(iter_records(ByteSource(path, Limits(), path.name), "json", Limits()))
+    assert [json.loads(raw) for raw, _, _ in got] == [record]
 
 
 @pytest.mark.parametrize("size", [1, 2, 5, 10**9])

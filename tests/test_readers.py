@@ -447,6 +447,48 @@ def test_discover_reads_exports_and_reports_other_files(data_dir: Path) -> None:
     assert not {f.name for f in found.files} & set(found.ignored)
 
 
+def test_exports_are_discovered_in_the_order_of_their_names(data_dir: Path) -> None:
+    """Path order (ingest sequence numbers, the partition range) is the order of the relative names as strings:
+    `a-c.json` < `a.json` < `a/b.json`, not folder by folder (which puts `a/b.json` first)."""
+    folder = data_dir / "exports"
+    (folder / "a").mkdir()
+    for name in ("a/b.json", "a-c.json", "a.json"):
+        (folder / name).write_text("[]")
+    assert [f.name for f in exports.discover(Settings.from_env(data_dir)).files] == ["a-c.json", "a.json", "a/b.json"]
+
+
+def test_files_inside_hidden_folders_are_neither_read_nor_listed(data_dir: Path) -> None:
+    """Hidden folders are skipped whole (an exporter's `.partial/` holds files still being written), not only hidden
+    file names."""
+    folder = data_dir / "exports"
+    (folder / ".partial" / "deep").mkdir(parents=True)
+    for name in (".partial/a.json", ".partial/deep/b.jsonl", ".partial/notes.txt", "c.json"):
+        (folder / name).write_text("[]")
+    found = exports.discover(Settings.from_env(data_dir))
+    assert [f.name for f in found.files] == ["c.json"] and found.ignored == []
+
+
+def test_a_link_to_an_export_file_is_listed_as_ignored_not_read(data_dir: Path, tmp_path: Path) -> None:
+    """Links are not followed, to files as to folders: a link to an export elsewhere is listed as ignored."""
+    (tmp_path / "elsewhere.json").write_text("[]")
+    folder = data_dir / "exports"
+    (folder / "linked.json").symlink_to(tmp_path / "elsewhere.json")
+    (folder / "real.json").write_text("[]")
+    found = exports.discover(Settings.from_env(data_dir))
+    assert [f.name for f in found.files] == ["real.json"] and found.ignored == ["linked.json"]
+
+
+def test_of_several_files_with_the_same_bytes_only_the_first_is_new(data_dir: Path) -> None:
+    """README: of several files with the same bytes the first (path order) is new, so one batch does not ingest the
+    same content twice; a file of other bytes is new too."""
+    folder = data_dir / "exports"
+    for name, body in (("b.jsonl", RUN), ("a.jsonl", RUN), ("c.jsonl", RUN.replace("run_2", "run_3"))):
+        (folder / name).write_text(body + "\n")
+    settings = Settings.from_env(data_dir)
+    new = exports.new_exports(settings, exports.discover(settings))
+    assert [f.name for f in new.files] == ["a.jsonl", "c.jsonl"] and new.unreadable == {}
+
+
 def test_decoded_size_hint_reads_the_gzip_trailer(tmp_path: Path) -> None:
     payload = b'{"runId": "run_1"}\n' * 5000
     packed = tmp_path / "runs.jsonl.gz"

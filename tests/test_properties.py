@@ -13,12 +13,14 @@ from __future__ import annotations
 import itertools
 import json
 import tempfile
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pytest
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -26,7 +28,7 @@ from runlens import runs
 from runlens.config import DEFAULT_SCHEMA, Settings
 from runlens.ingest import ingest_file
 from runlens.readers import DepthCheck
-from runlens.refresh import MAX_GAP_DAYS, MAX_LINKED_SPAN_DAYS, day_clusters
+from runlens.refresh import MAX_GAP_DAYS, MAX_LINKED_SPAN_DAYS, day_clusters, ingest_range
 from runlens.validation import RecordValidator, load_schema
 
 SCHEMA = load_schema(DEFAULT_SCHEMA)
@@ -251,3 +253,26 @@ def test_refresh_clusters_keep_linked_days_together_and_far_days_apart(
 
     for before, after in itertools.pairwise(clusters):
         assert (position(after[0]) - position(before[-1])).days > MAX_GAP_DAYS
+
+
+@pytest.mark.parametrize(("gap", "joined"), [(7, True), (8, False)])
+def test_days_a_week_apart_share_a_refresh_run_and_farther_ones_do_not(gap: int, joined: bool) -> None:
+    """docs/architecture.md: days more than a week apart get runs of their own (the property above takes the gap
+    from the code, so it would not notice the week change)."""
+    day, far = date(2026, 3, 1), date(2026, 3, 1) + timedelta(days=gap)
+    clusters = day_clusters([frozenset([day]), frozenset([far])], date(2020, 1, 1), date(2030, 1, 1))
+    assert clusters == ([[day, far]] if joined else [[day], [far]])
+
+
+def test_an_ingest_run_records_the_range_of_its_own_keys_only() -> None:
+    """Dagster records every partition of an ingest run's range: it spans the run's own export keys, from the first
+    of them in partition order, not from the first export ever seen."""
+    existing = ["a.json", "b.json", "c.json"]
+    assert ingest_range(existing, ["d.json", "e.json"]) == (
+        ["d.json", "e.json"],
+        {ASSET_PARTITION_RANGE_START_TAG: "d.json", ASSET_PARTITION_RANGE_END_TAG: "e.json"},
+    )
+    assert ingest_range(existing, ["c.json", "b.json"]) == (
+        [],
+        {ASSET_PARTITION_RANGE_START_TAG: "b.json", ASSET_PARTITION_RANGE_END_TAG: "c.json"},
+    )

@@ -333,6 +333,22 @@ def test_the_days_a_run_moves_between_are_refreshed_in_one_run(data_dir: Path, l
     assert [step.deferred_checks for step in plan] == [PLAN_CHECKS] * (len(plan) - 1) + [[]]
 
 
+def test_the_final_refresh_run_recomputes_the_fleet_tables_over_every_changed_day(data_dir: Path) -> None:
+    """Days more than a week apart get runs of their own, but the whole-lake metric tables are refreshed once, by
+    the final run, over every changed day: over its own days only, the earlier runs' days would stay stale."""
+    lake = build(
+        data_dir,
+        [("1.jsonl", [rec("run_a", "queued", "2026-03-02T10:00:00Z"), rec("run_b", "queued", "2026-05-20T10:00:00Z")])],
+    )
+    plan = plan_refresh(lake.settings)
+    assert [(step.days, step.final) for step in plan if isinstance(step, DaysRefresh)] == [
+        ([date(2026, 3, 2)], False),
+        ([date(2026, 5, 20)], True),
+    ]
+    assert "reliability_tables" not in plan[0].run_config["ops"]
+    assert plan[-1].run_config["ops"]["reliability_tables"]["config"]["only_days"] == ["2026-03-02", "2026-05-20"]
+
+
 @pytest.mark.parametrize("order", ["forward", "reverse"])
 def test_stale_export_ingested_late_never_moves_a_run_backwards(data_dir: Path, order: str) -> None:
     states = [

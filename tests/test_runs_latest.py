@@ -203,6 +203,18 @@ def test_a_run_whose_created_date_changes_ends_in_exactly_one_partition(data_dir
     assert got["run_q"].created_date_source == "completedAt"
 
 
+def test_a_partition_that_loses_its_last_run_leaves_no_folder(data_dir: Path) -> None:
+    """A run that moves to another day empties the partition it leaves: its `created_date=` folder goes too, so the
+    lake holds no empty partition folder for a day without runs."""
+    lake = build(data_dir, [("1.jsonl", [rec("run_l", "failed", None, completedAt="2026-03-16T10:00:00Z")])])
+    runs_dir = lake.settings.lake_dir / "runs"
+    assert [p.name for p in runs_dir.iterdir()] == ["created_date=2026-03-16"]
+    lake.ingest("2.jsonl", [rec("run_l", "failed", "2026-03-30T10:00:00Z", completedAt="2026-03-16T10:00:00Z")])
+    lake.rebuild_all()
+    assert_runs_match(lake)
+    assert [p.name for p in runs_dir.iterdir()] == ["created_date=2026-03-30"]
+
+
 def test_duration_rules(data_dir: Path) -> None:
     got = assert_runs_match(
         build(

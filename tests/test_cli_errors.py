@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CliResult, CliRunner
+from runlens.config import PROJECT_DIR
 from runlens.warehouse import connect_readonly
 
 RUN = b'{"runId": "run_%d", "workflowName": "w", "status": "completed", "createdAt": "2026-11-01T10:00:00Z"}\n'
@@ -69,6 +70,31 @@ def test_unusable_paths_and_arguments_are_user_errors(
     exports(tmp_path / "d")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "missing"))
     user_error(run_cli("run", "--data-dir", tmp_path / "d"), "DAGSTER_HOME")
+
+
+def test_a_relative_dagster_home_is_a_user_error(
+    tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DAGSTER_HOME must name an existing folder by its full path: a relative one, even of a folder that exists here,
+    would point elsewhere once Dagster runs from another directory."""
+    (tmp_path / "home").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", "home")
+    user_error(run_cli("dagster-home", "--data-dir", tmp_path / "d"), "full path")
+
+
+def test_the_data_directorys_dagster_yaml_follows_the_projects(
+    data_dir: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README: without DAGSTER_HOME the instance is `<data dir>/.dagster` with this project's dagster.yaml; a copy
+    left by an earlier version is replaced, so a changed dagster.yaml (run monitoring, pools) takes effect."""
+    monkeypatch.delenv("DAGSTER_HOME")
+    stale = data_dir / ".dagster" / "dagster.yaml"
+    stale.parent.mkdir()
+    stale.write_text("telemetry:\n  enabled: true\n")
+    result = run_cli("dagster-home", "--data-dir", data_dir)
+    assert (result.code, Path(result.out.strip()).resolve()) == (0, stale.parent.resolve()), result
+    assert stale.read_bytes() == (PROJECT_DIR / "dagster.yaml").read_bytes()
 
 
 def test_validate_fails_for_a_file_read_only_in_part(tmp_path: Path, run_cli: CliRunner) -> None:

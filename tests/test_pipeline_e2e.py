@@ -693,6 +693,18 @@ def test_export_removed_after_discovery_is_reported_and_the_others_ingested(
     assert con.execute("select run_id from runs order by run_id").fetchall() == [("run_x1",), ("run_x2",)]
 
 
+def test_an_unreadable_export_is_not_counted_as_already_ingested(data_dir: Path, run_cli: CliRunner) -> None:
+    """A .jsonl holding one pretty-printed document is named as not read now; the summary's count of files already
+    ingested leaves it out (it is not in the lake), so the counts add up to the files found."""
+    exports = data_dir / "exports"
+    (exports / "good.jsonl").write_text(ndjson(r("run_u1", "queued", "2026-03-01T10:00:00Z")))
+    (exports / "pretty.jsonl").write_text(json.dumps([r("run_u2", "queued", "2026-03-01T11:00:00Z")], indent=2))
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    assert re.search(r"\b1 new export file\(s\) ingested, 0 already ingested", result.out), result.out
+    assert "not read now (left for the next run): pretty.jsonl (" in result.out, result.out
+
+
 def test_a_data_directory_named_with_glob_characters_is_read(
     tmp_path: Path, isolated_env: Path, run_cli: CliRunner
 ) -> None:

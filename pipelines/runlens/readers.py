@@ -35,6 +35,7 @@ from runlens.errors import DecompressedCapError, ExportReadError, NotLineDelimit
 
 CHUNK_BYTES = 8 * 2**20
 KEEP_OVERSIZED_BYTES = 64 * 2**10
+WHITESPACE_SLACK = 4096  # bytes of a JSON value kept past the cap, so white space around it is not counted
 ENCODING_SNIFF_BYTES = 1024  # what the encoding of a file without a BOM is told from
 MIN_ASCII_UNITS = 4  # ASCII code units a BOM-less UTF-16/32 head must hold (see _detect_encoding)
 LINE_END_HEAD_BYTES = 8 * 2**20  # a file's head (decoded): what decides how it is split, read whatever the cap
@@ -653,9 +654,10 @@ class JsonSplitter:
         self.seen_value, self.a_run = True, False
 
     def _collect(self, piece: bytes) -> None:
-        """Keep the value's bytes up to the cap (or up to ``KEEP_OVERSIZED_BYTES`` when the cap is smaller), so an
-        over-long value's first ``KEEP_OVERSIZED_BYTES`` are known wherever the chunks were cut."""
-        room = max(self.cap, KEEP_OVERSIZED_BYTES) - self.size
+        """Keep the value's bytes up to the cap (or up to ``KEEP_OVERSIZED_BYTES`` when the cap is smaller), and
+        ``WHITESPACE_SLACK`` more, so an over-long value's first ``KEEP_OVERSIZED_BYTES`` are known wherever the
+        chunks were cut, and the white space around a value near the cap can be left out of its size."""
+        room = max(self.cap, KEEP_OVERSIZED_BYTES) + WHITESPACE_SLACK - self.size
         if room > 0:
             self.pieces.append(piece[:room])
         self.size += len(piece)
@@ -663,11 +665,21 @@ class JsonSplitter:
     def _pending(self) -> bytes:
         return b"".join(self.pieces).strip(_WHITESPACE)
 
+    def _over_cap(self) -> bool:
+        """Whether the value collected is longer than the cap, the white space around it (a pretty-printed array's
+        line ends and indentation) not counted, as a padded NDJSON line's is not."""
+        if self.size <= self.cap:
+            return False
+        kept = b"".join(self.pieces)
+        if len(kept) < self.size:  # more than the cap and the slack: over, whatever white space it holds
+            return True
+        return len(kept.strip(_WHITESPACE)) > self.cap
+
     def _emit(self, batch: RawBatch, problem: str | None = None) -> None:
         text = b"".join(self.pieces)
         raw = text.lstrip(_WHITESPACE)
         line = self.start_line + text[: len(text) - len(raw)].count(self.line_end)
-        if self.size > self.cap:
+        if self._over_cap():
             problem, raw = _too_long(self.cap), raw[:KEEP_OVERSIZED_BYTES]
         batch.add(raw.rstrip(_WHITESPACE), line, problem)
         self._drop()
@@ -852,7 +864,7 @@ class JsonSplitter:
 
     def _item_end(self, text: bytes, batch: RawBatch, line: int, closes_list: bool) -> None:
         self._collect(text)
-        if self._pending() or self.size > self.cap:
+        if self._pending() or self._over_cap():
             self._emit(batch)
         elif not closes_list or self.after_comma:
             self.warnings.append(f"an empty list item (a stray comma) before line {line}")
@@ -935,7 +947,7 @@ class JsonSplitter:
     def _finish(self, batch: RawBatch) -> None:
         if self.collecting and (self.depth > 0 or self.record_depth):
             self.warnings.append(f"the file ends inside a value that started at line {self.start_line} (truncated?)")
-        if self.collecting and not self.in_wrapper_rest and (self._pending() or self.size > self.cap):
+        if self.collecting and not self.in_wrapper_rest and (self._pending() or self._over_cap()):
             self._emit(batch)
         self._drop()
         self._flush_junk(batch)

@@ -100,11 +100,13 @@ def tree_bytes(path: Path) -> int:
 
 @dataclass(frozen=True)
 class Template:
-    """The staged and quarantined records of the template's two daily exports, and those exports' sizes."""
+    """The staged and quarantined records of the template's two daily exports, those exports' sizes, and the digest
+    of the schema they were validated against (what each synthetic ingest records)."""
 
     staged: tuple[pa.Table, ...]
     quarantine: tuple[pa.Table, ...]
     source_bytes: tuple[int, ...]
+    schema_digest: str
 
 
 def make_template(work: Path, runs: int, seed: int = SEED) -> Template:
@@ -121,7 +123,7 @@ def make_template(work: Path, runs: int, seed: int = SEED) -> Template:
     folders = [ingest_root / ingest_file(path, settings, validator).export_id for path in files]
     staged = tuple(pq.read_table(folder / "staged.parquet") for folder in folders)
     quarantine = tuple(pq.read_table(folder / "quarantine.parquet") for folder in folders)
-    return Template(staged, quarantine, tuple(path.stat().st_size for path in files))
+    return Template(staged, quarantine, tuple(path.stat().st_size for path in files), validator.digest)
 
 
 class SyntheticLake:
@@ -164,7 +166,8 @@ class SyntheticLake:
         for batch in staged.to_batches(max_chunksize=ROW_GROUP_ROWS):
             writer.write(pa.Table.from_batches([batch]), [])
         writer.write(STAGED_SCHEMA.empty_table(), quarantined)
-        writer.commit(self._log_row(meta, staged.num_rows, len(quarantined), [k for k, _, _ in pieces]))
+        log_row = self._log_row(meta, staged.num_rows, len(quarantined), [k for k, _, _ in pieces])
+        writer.commit(log_row, self.template.schema_digest)
         return export_id
 
     def _shift(self, part: pa.Table, copy: int, offset: int, meta: dict[str, Any]) -> pa.Table:

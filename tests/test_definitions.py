@@ -391,17 +391,27 @@ def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
     return {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
 
 
+def first_ingest_through_the_sensor(
+    definitions: dg.Definitions, data_dir: Path, content: str
+) -> tuple[dg.DagsterInstance, dg.SensorResult]:
+    """A new instance where the export sensor's first tick requested the ingest of ``exports/a.jsonl`` (holding
+    ``content``), and that run succeeded; returns the instance and the tick."""
+    (data_dir / "exports" / "a.jsonl").write_text(content)
+    instance = dg.DagsterInstance.ephemeral()
+    tick = run(export_files_sensor, context(instance, data_dir))
+    apply(instance, tick)
+    assert launch(definitions, instance, data_dir, tick.run_requests[0]).success
+    return instance, tick
+
+
 def test_refresh_sensor_holds_back_while_a_blocking_ingest_check_fails(
     data_dir: Path, definitions: dg.Definitions
 ) -> None:
     """An ingest run whose blocking ingest_reconciles check fails stops there, as `runlens run` does: the refresh
     sensor requests nothing (and says why) until the check passes again, and then plans the new export's day."""
     exports_dir = data_dir / "exports"
-    (exports_dir / "a.jsonl").write_text(json.dumps(record("run_a", "queued", "2026-03-01T00:00:00Z")) + "\nnot json\n")
-    instance = dg.DagsterInstance.ephemeral()
-    tick = run(export_files_sensor, context(instance, data_dir))
-    apply(instance, tick)
-    assert launch(definitions, instance, data_dir, tick.run_requests[0]).success
+    line = json.dumps(record("run_a", "queued", "2026-03-01T00:00:00Z"))
+    instance, tick = first_ingest_through_the_sensor(definitions, data_dir, line + "\nnot json\n")
     refresh = runs_refresh_sensor(context(instance, data_dir))
     assert isinstance(refresh, dg.SensorResult)
     assert all(launch(definitions, instance, data_dir, request).success for request in refresh.run_requests)
@@ -438,11 +448,8 @@ def test_refresh_sensor_holds_back_after_an_ingest_run_canceled_before_its_check
     holds the refresh back as a failed one does: the ingest is not known to reconcile. It used to be taken as a run
     that finished without evaluating the check, and the refresh planned the new file's day."""
     exports_dir = data_dir / "exports"
-    (exports_dir / "a.jsonl").write_text(json.dumps(record("run_a", "queued", "2026-03-01T00:00:00Z")) + "\n")
-    instance = dg.DagsterInstance.ephemeral()
-    tick = run(export_files_sensor, context(instance, data_dir))
-    apply(instance, tick)
-    assert launch(definitions, instance, data_dir, tick.run_requests[0]).success
+    line = json.dumps(record("run_a", "queued", "2026-03-01T00:00:00Z"))
+    instance, tick = first_ingest_through_the_sensor(definitions, data_dir, line + "\n")
     assert refresh_days(runs_refresh_sensor(context(instance, data_dir))) == ["2026-03-01"]
 
     (exports_dir / "b.jsonl").write_text(json.dumps(record("run_b", "queued", "2026-03-04T00:00:00Z")) + "\n")

@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from runlens import runs
@@ -131,6 +131,7 @@ def test_validator_agrees_with_jsonschema(record: Any) -> None:
     fmt=st.sampled_from(["jsonl", "json"]),
     indent=st.sampled_from([None, 2]),
 )
+@example(batch=[[]], fmt="jsonl", indent=None)  # once generated in CI: a .jsonl of one line holding an array
 @settings(max_examples=25, deadline=None, database=None)
 def test_every_record_ends_in_exactly_one_of_runs_or_quarantine(batch: list[Any], fmt: str, indent: int | None) -> None:
     for i, record in enumerate(batch):  # one run id per valid record, so runs holds exactly one row for each

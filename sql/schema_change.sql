@@ -1,5 +1,5 @@
 -- schema_change: the schemas the ingests in the lake were validated against, for the notice `runlens run` gives
--- when the schema changed (runlens.ingest.quarantined_under_another_schema).
+-- when the schema changed (runlens.ingest.schema_change_notice).
 -- Input: $logs, the ingest_log files (one row each); $key, the key-value metadata key of ingest_log.parquet that
 -- holds the sha256 of the schema its ingest validated against (ingests written before the key have none);
 -- $current, the sha256 of the schema in use now (runlens.validation.schema_digest).

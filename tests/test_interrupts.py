@@ -94,17 +94,38 @@ def test_work_that_does_not_stop_when_asked_ends_the_process_after_the_grace(
 
     monkeypatch.setattr(interrupts.os, "_exit", exit_now)
     release, asked = threading.Event(), threading.Event()
-    threading.Timer(0.2, signal.pthread_kill, args=(threading.main_thread().ident, signum)).start()
+    main = threading.main_thread().ident
+
+    def work() -> None:  # signals the main thread once it runs (a timer raced the set-up on a slow machine)
+        signal.pthread_kill(main, signum)
+        release.wait()
+
     guard = threading.Timer(60, release.set)  # were the signal lost, the test fails instead of waiting for ever
     guard.start()
     try:
         with interrupts.sigterm_raises(), pytest.raises(Ended) as stopped:
-            interrupts.run_stoppable(release.wait, stop=asked.set, grace_s=0.5)
+            interrupts.run_stoppable(work, stop=asked.set, grace_s=0.5)
     finally:
         guard.cancel()
         release.set()
     assert asked.is_set() and stopped.value.args == (code,)
     assert capsys.readouterr().err == line
+
+
+def test_a_signal_while_the_work_thread_starts_stops_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Thread.start()` waits for the thread to begin, and a signal landing in that wait (CI did, on a slow machine)
+    left the work running unstopped while the interrupt went on."""
+    started = threading.Thread.start
+
+    def start_then_interrupted(thread: threading.Thread) -> None:
+        started(thread)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(interrupts.threading.Thread, "start", start_then_interrupted)
+    release = threading.Event()
+    with pytest.raises(KeyboardInterrupt):
+        interrupts.run_stoppable(release.wait, stop=release.set, grace_s=30)
+    assert release.is_set()
 
 
 def test_a_signal_during_a_deferred_call_is_raised_once_it_returns() -> None:

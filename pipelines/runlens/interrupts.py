@@ -98,8 +98,9 @@ def run_stoppable(work: Callable[[], T], stop: Callable[[], None], grace_s: floa
             ended.set()
 
     context = contextvars.copy_context()  # what the caller set up for the work (see report.KernelStop)
-    threading.Thread(target=context.run, args=(target,), name="runlens-work", daemon=True).start()
     try:
+        # start() waits for the thread to begin: a signal can land there too, and must stop the work as well
+        threading.Thread(target=context.run, args=(target,), name="runlens-work", daemon=True).start()
         ended.wait()
     except BaseException as stopped:
         stop()

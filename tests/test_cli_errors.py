@@ -136,8 +136,17 @@ def test_ctrl_c_that_stops_a_duckdb_query_is_an_interrupt_not_an_internal_error(
         con = duckdb.connect()
         if how == "sigint":  # what DuckDB 2.0 raises when SIGINT stops a query (seen with os.kill in a subprocess)
             raise RuntimeError("Query interrupted")
-        threading.Timer(0.2, con.interrupt).start()
-        con.execute("select sum(hash(i)) from range(300000000000) t(i)").fetchall()
+        done = threading.Event()
+
+        def interrupt_until_done() -> None:  # once could land before the query starts, on a slow machine
+            while not done.wait(0.2):
+                con.interrupt()
+
+        threading.Thread(target=interrupt_until_done, daemon=True).start()
+        try:
+            con.execute("select sum(hash(i)) from range(300000000000) t(i)").fetchall()
+        finally:
+            done.set()
         return 0
 
     monkeypatch.setattr(cli, "_sql", query)

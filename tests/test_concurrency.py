@@ -62,14 +62,59 @@ def table_rows(data: Path, sql: str) -> list[tuple[object, ...]]:
         return con.execute(sql).fetchall()
 
 
+# `runlens run DATA` whose run lock, once taken, is held until the file GO exists (HELD says it is taken); it gives up
+# waiting after ten minutes, so a test that died does not leave it behind for good
+GATED_RUN = textwrap.dedent(
+    """
+    import contextlib, sys, time
+    from pathlib import Path
+    from runlens import cli, pipeline
+
+    held, go, data = sys.argv[1:]
+    take = pipeline.file_lock
+
+    @contextlib.contextmanager
+    def gated(path, **kwargs):
+        with take(path, **kwargs):
+            Path(held).touch()
+            deadline = time.monotonic() + 600
+            while not Path(go).exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            yield
+
+    pipeline.file_lock = gated
+    sys.exit(cli.main(["run", "--data-dir", data]))
+    """
+)
+
+
 def test_two_runs_at_once_serialise_and_end_consistent(tmp_path: Path, dagster_home: Path) -> None:
+    """The first run holds the data directory's run lock until the second has said that it waits: let go at once, the
+    first could end before the second, slower to start on a loaded machine, reached the lock, and neither waited."""
     data = tmp_path / "data"
     summary = generate_exports(data / "exports", runs=5_000, days=2, seed=5)
-    first = start_run(data, dagster_home)
-    while not (data / ".runlens-run.lock").exists():
-        time.sleep(0.01)
-    second = start_run(data, dagster_home)
-    errors = [finish(first), finish(second)]
+    held, go = tmp_path / "held", tmp_path / "go"
+    first = subprocess.Popen(
+        [sys.executable, "-c", GATED_RUN, str(held), str(go), str(data)],
+        env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    said: list[str] = []  # the second run's first lines on stderr, up to the one saying it waits
+    try:
+        deadline = time.monotonic() + 300
+        while not held.exists():
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "the first run never took the lock"
+            time.sleep(0.01)
+        second = start_run(data, dagster_home)
+        assert second.stderr is not None
+        while not any(WAITING in line for line in said) and (line := second.stderr.readline()):
+            said.append(line)  # at its end (an empty line) it ran without waiting: the assertion below says so
+    finally:
+        go.touch()
+    errors = [finish(first), "".join(said) + finish(second)]
 
     assert sum(WAITING in err for err in errors) == 1, errors
     assert table_rows(data, "select count(*), count(distinct run_id) from runs") == [(summary.runs, summary.runs)]

@@ -304,12 +304,10 @@ def test_a_pool_slot_held_by_a_dead_run_is_freed_and_a_live_holder_is_named(tmp_
     data = tmp_path / "data"
     generate_exports(data / "exports", runs=50, days=1, seed=3, snapshots_per_day=1)
     dead = hold_lake_pool(pooled_home)
-    first = start_run(data, pooled_home)
-    _, err = first.communicate(timeout=90)  # without the fix it waited for ever
-    assert first.returncode == 0, err
+    err = finish(start_run(data, pooled_home))  # without the fix it waited for ever
     assert f"Dagster run {dead} was left STARTED by a process that ended: marked failed" in err
 
-    holder = subprocess.Popen(["sleep", "300"])
+    holder = subprocess.Popen(["sleep", "3600"])  # outlives the look of a run however slow (killed below)
     try:
         dies = hold_lake_pool(pooled_home, pid=holder.pid)
         generate_exports(data / "exports" / "more", runs=50, days=1, seed=4, snapshots_per_day=1)
@@ -323,8 +321,7 @@ def test_a_pool_slot_held_by_a_dead_run_is_freed_and_a_live_holder_is_named(tmp_
     finally:
         holder.kill()
         holder.wait()
-    _, err = waited.communicate(timeout=90)  # it used to wait for the dead holder until Ctrl-C
-    assert waited.returncode == 0, err
+    err = finish(waited)  # it used to wait for the dead holder until Ctrl-C
     assert f"Dagster run {dies} was left STARTED by a process that ended: marked failed" in err
 
     live = hold_lake_pool(pooled_home, pid=os.getpid())

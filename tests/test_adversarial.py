@@ -692,6 +692,27 @@ def test_a_line_beyond_the_record_cap_is_cut_and_quarantined(
     assert "RUNLENS_MAX_RECORD_BYTES" in row["errors"][0]["message"]
 
 
+@pytest.mark.parametrize(("fmt", "skip_cap"), [("jsonl", False), ("json", False), ("jsonl", True)])
+def test_a_record_over_a_cap_set_below_the_kept_start_is_kept_whole_and_not_flagged_cut(
+    tmp_path: Path, fmt: str, skip_cap: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a cap under 64 KiB, a 5 KB record over it was stored whole yet flagged `raw_truncated`, its message saying
+    "only its start is kept" (found by a review). ``skip_cap``: a record over 64 KiB, skipped past, is cut there."""
+    size = 100 * 2**10 if skip_cap else 5000
+    monkeypatch.setenv("RUNLENS_MAX_RECORD_BYTES", "300")
+    content = long_line_content(size, fmt)
+    result, lake_dir = ingest_one(tmp_path, f"long.{fmt}", content)
+    assert (result.records_read, result.records_valid, result.records_quarantined) == (3, 2, 1)
+    [row] = quarantine_of(lake_dir)
+    message = row["errors"][0]["message"]
+    if skip_cap:
+        assert row["raw_truncated"] and len(row["raw"].encode()) == 64 * 2**10
+        assert message.endswith("; only its first 65536 bytes are kept")
+    else:
+        assert not row["raw_truncated"] and json.loads(row["raw"]) == rec("run_ll_2", error="y" * size)
+        assert message == "record longer than 300 bytes (RUNLENS_MAX_RECORD_BYTES); kept whole in quarantine"
+
+
 MEMORY_PROBE = textwrap.dedent(
     """
     import resource, sys

@@ -61,6 +61,7 @@ from runlens.fastpath import (
     utc_micros,
 )
 from runlens.readers import (
+    TRUNCATED,
     Batch,
     ByteSource,
     DepthCheck,
@@ -447,7 +448,7 @@ class BatchProcessor:
             "record_index": batch.first_index + pos,
             "line": batch.lines[pos],
             "raw": batch.raws[pos].decode("utf-8", "backslashreplace"),
-            "raw_truncated": problem is not None and "only its start is kept" in problem,
+            "raw_truncated": problem is not None and TRUNCATED in problem,
             "errors": [v.as_row() for v in violations],
             "ingested_at": params["ingested_at"],
         }

@@ -35,6 +35,7 @@ from runlens.errors import DecompressedCapError, ExportReadError, NotLineDelimit
 
 CHUNK_BYTES = 8 * 2**20
 KEEP_OVERSIZED_BYTES = 64 * 2**10
+TRUNCATED = f"only its first {KEEP_OVERSIZED_BYTES} bytes are kept"  # in the problem of a record cut short
 WHITESPACE_SLACK = 4096  # bytes of a JSON value kept past the cap, so white space around it is not counted
 ENCODING_SNIFF_BYTES = 1024  # what the encoding of a file without a BOM is told from
 MIN_ASCII_UNITS = 4  # ASCII code units a BOM-less UTF-16/32 head must hold (see _detect_encoding)
@@ -436,7 +437,7 @@ def iter_ndjson(chunks: Iterable[bytes], limits: Limits, stopped: Callable[[], b
             end = chunk.find(b"\n")
             if end < 0:
                 continue
-            batch.add(skipping[0], skipping[1], _too_long(cap))
+            batch.add(skipping[0], skipping[1], _too_long(cap, truncated=True))
             skipping, chunk, line_no = None, chunk[end + 1 :], line_no + 1
         data = carry + chunk if carry else chunk
         end = data.rfind(b"\n") + 1
@@ -460,7 +461,7 @@ def iter_ndjson(chunks: Iterable[bytes], limits: Limits, stopped: Callable[[], b
         return
     tail = RawBatch(index)
     if skipping is not None:
-        tail.add(skipping[0], skipping[1], _too_long(cap))
+        tail.add(skipping[0], skipping[1], _too_long(cap, truncated=True))
     else:
         _add_lines(tail, [carry], line_no, cap, padded=True)  # one line: the per-line path strips it, caps it
     if tail.raws:
@@ -561,7 +562,8 @@ def _add_lines(batch: RawBatch, lines: list[bytes], first_line: int, cap: int, p
     for offset, line in enumerate(lines):
         if line.strip(_WHITESPACE):
             if len(line) > cap:
-                batch.add(line[:KEEP_OVERSIZED_BYTES], first_line + offset, _too_long(cap))
+                too_long = _too_long(cap, truncated=len(line) > KEEP_OVERSIZED_BYTES)
+                batch.add(line[:KEEP_OVERSIZED_BYTES], first_line + offset, too_long)
             else:
                 batch.add(line, first_line + offset)
 
@@ -589,8 +591,11 @@ def _padded_lines(data: bytes, newlines: np.ndarray) -> bool:
     return bool(_SPACE[region[starts[inside]]].any() or _SPACE[region[ends[inside]]].any())
 
 
-def _too_long(cap: int) -> str:
-    return f"record longer than {cap} bytes (RUNLENS_MAX_RECORD_BYTES); only its start is kept"
+def _too_long(cap: int, truncated: bool) -> str:
+    """The problem of a record over the cap: quarantined with its first ``KEEP_OVERSIZED_BYTES`` (``truncated``), or
+    whole when it is no longer than those (a cap set below them)."""
+    kept = TRUNCATED if truncated else "kept whole in quarantine"
+    return f"record longer than {cap} bytes (RUNLENS_MAX_RECORD_BYTES); {kept}"
 
 
 # What bytes.isspace() and bytes.strip() treat as white space: a line starting or ending with one takes the slow
@@ -679,9 +684,10 @@ class JsonSplitter:
         text = b"".join(self.pieces)
         raw = text.lstrip(_WHITESPACE)
         line = self.start_line + text[: len(text) - len(raw)].count(self.line_end)
+        raw = raw.rstrip(_WHITESPACE)
         if self._over_cap():
-            problem, raw = _too_long(self.cap), raw[:KEEP_OVERSIZED_BYTES]
-        batch.add(raw.rstrip(_WHITESPACE), line, problem)
+            problem, raw = _too_long(self.cap, len(raw) > KEEP_OVERSIZED_BYTES), raw[:KEEP_OVERSIZED_BYTES]
+        batch.add(raw, line, problem)
         self._drop()
 
     def _drop(self) -> None:

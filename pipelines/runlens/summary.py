@@ -80,7 +80,7 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
             ("workflow", "failed/finished", "rate", "95% interval"),
         )
         by_p95 = sorted(top, key=lambda r: (-(r[8] or 0), r[0]))[:TOP_N]
-        lines.append("slowest p95 duration (exact, finished runs):")
+        lines.append(f"slowest p95 duration (exact, workflows with >= {MIN_FINISHED} finished runs):")
         lines += _table(
             [(r[0], _fmt_s(r[7]), _fmt_s(r[8]), _fmt_s(r[9])) for r in by_p95], ("workflow", "p50", "p95", "p99")
         )

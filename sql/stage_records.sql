@@ -33,7 +33,13 @@ select
             case when status in ('queued', 'running') and completed_utc is not null then 'completed_at_on_unfinished' end,
             case when status = 'failed' and error is null then 'failed_without_error' end,
             case when created_utc is null then 'missing_created_at' end,
-            case when leap then 'leap_second' end
+            case when leap then 'leap_second' end,
+            -- an export cannot describe what happened after it was read: an hour allows for clock skew between the
+            -- exporting server and this machine, a mistyped year (2062) is caught
+            case
+                when greatest(created_utc, completed_utc) > timezone('UTC', $ingested_at::timestamptz) + interval 1 hour
+                    then 'after_ingest'
+            end
         ],
         lambda a: a is not null
     ) as anomalies,

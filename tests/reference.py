@@ -316,6 +316,8 @@ def type_record(value: dict[str, Any], source_file: str, seq: int, index: int, i
         anomalies.add("missing_created_at")
     if (created and created[1]) or (completed and completed[1]):
         anomalies.add("leap_second")
+    if any(stamp > ingested_at + timedelta(hours=1) for stamp in (created_at, completed_at) if stamp is not None):
+        anomalies.add("after_ingest")
     if created_at is not None:
         created_date, source = created_at.date(), "createdAt"
     elif completed_at is not None:

@@ -984,3 +984,43 @@ def test_a_changed_schema_is_named_until_an_ingest_uses_it_and_a_new_data_folder
     rebuilt = run_cli("run", "--data-dir", fresh)
     assert rebuilt.code == 0, rebuilt.err
     assert "records: 6 read = 6 valid + 0 quarantined" in rebuilt.out, rebuilt.out
+
+
+def test_a_run_dated_decades_after_its_ingest_does_not_move_the_time_the_lake_describes(
+    data_dir: Path, run_cli: CliRunner, warehouse: OpenWarehouse
+) -> None:
+    """One mistyped year in a completedAt (2062) became the as-of time of stuck runs and regressions: every in-flight
+    run was listed stuck, decades old, and both regression windows lay in the future and held nothing, with no
+    warning (found by a review). Such a run is flagged `after_ingest`, named by the summary, and left out."""
+    (data_dir / "exports" / "a.jsonl").write_text(
+        ndjson(
+            r("run_q", "running", "2026-03-01T08:00:00Z"),
+            r("run_c", "completed", "2026-03-01T10:00:00Z", completedAt="2026-03-01T10:30:00Z"),
+            r("run_typo", "completed", "2026-03-01T11:00:00Z", completedAt="2062-03-01T11:00:05Z"),
+        )
+    )
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    con = warehouse(data_dir)
+    anomalies = dict(con.execute("select run_id, anomalies from runs").fetchall())
+    assert anomalies == {"run_q": [], "run_c": [], "run_typo": ["after_ingest"]}
+    # the newest time of the other runs is run_c's completion: run_q has been running 2.5 h, over max(1 h, 3 x 30 min)
+    as_of = datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
+    assert con.execute("select run_id, as_of, age_s from stuck_runs").fetchall() == [("run_q", as_of, 9000.0)]
+    assert "1 run(s) dated more than an hour after their ingest (anomaly after_ingest" in result.out
+
+
+def test_a_lake_whose_every_run_is_dated_after_its_ingest_is_described_at_their_newest_time(
+    data_dir: Path, run_cli: CliRunner, warehouse: OpenWarehouse
+) -> None:
+    """With no other run to go by, the as-of time is the newest of the flagged runs, as before the flag."""
+    (data_dir / "exports" / "a.jsonl").write_text(
+        ndjson(
+            r("run_q", "running", "2062-01-01T00:00:00Z"),
+            r("run_c", "completed", "2062-01-01T05:00:00Z", completedAt="2062-01-01T05:10:00Z"),
+        )
+    )
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    as_of = datetime(2062, 1, 1, 5, 10, tzinfo=UTC)
+    stuck = warehouse(data_dir).execute("select run_id, as_of, age_s from stuck_runs").fetchall()
+    assert stuck == [("run_q", as_of, 18600.0)]

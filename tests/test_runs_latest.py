@@ -230,7 +230,7 @@ def test_duration_rules(data_dir: Path) -> None:
                         rec("run_nocreated", "completed", None, completedAt="2026-03-01T10:00:00Z"),
                         rec("run_nocompleted", "completed", "2026-03-01T10:00:00Z"),
                         rec("run_running", "running", "2026-03-01T10:00:00Z", completedAt="2026-03-01T10:00:09Z"),
-                        rec("run_leap", "completed", "2026-12-31T23:59:59Z", completedAt="2026-12-31T23:59:60Z"),
+                        rec("run_leap", "completed", "2016-12-31T23:59:59Z", completedAt="2016-12-31T23:59:60Z"),
                         # finished 0.9 s after it started, across the leap second
                         rec(
                             "run_leap_start",

@@ -21,6 +21,8 @@ ANOMALIES = {
     "missing_created_at": "no createdAt: created_date comes from completedAt or the ingestion time",
     "leap_second": "a timestamp had second 60; it was read as the last microsecond of its minute (hh:mm:59.999999)",
     "status_conflict": "the run was seen both completed and failed; the later record was kept",
+    "after_ingest": "createdAt or completedAt is more than an hour after runlens ingested the record (a wrong clock or"
+    " a mistyped date in the export): the run is left out of the default as_of of stuck runs and regressions",
 }
 
 STATUS_RANK = {"queued": 0, "running": 1, "completed": 2, "failed": 2}

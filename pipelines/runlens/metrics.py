@@ -205,7 +205,7 @@ def refresh_metrics(
         needed = dict.fromkeys(partial for table in chosen for partial in table.partials)
         partials = {partial: _update_partial(con, lake_dir, partial, changed) for partial in needed}
         if as_of is None and NEWEST_EVENTS in partials:
-            [(as_of,)] = con.execute(f"select max(newest_event) from {NEWEST_EVENTS.name}").fetchall()
+            as_of = _default_as_of(con, lake_dir)
         metrics_dir = lake.table_dir(lake_dir, lake.METRICS)
         counts: dict[str, int] = {}
         for table in chosen:
@@ -230,6 +230,17 @@ def refresh_metrics(
         for partial, (rows, _) in partials.items():
             _write(partial.path(lake_dir), rows)
     return counts
+
+
+def _default_as_of(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> datetime | None:
+    """The time the lake describes: the newest created_at or completed_at of the runs not flagged ``after_ingest``
+    (``partial_newest_events``). When every run is so flagged (a lake of runs dated ahead of their ingest, whatever
+    the reason) there is nothing better than their own newest time, read then from all of ``runs``."""
+    [(newest,)] = con.execute(f"select max(newest_event) from {NEWEST_EVENTS.name}").fetchall()
+    if newest is None:
+        _point_runs(con, lake_dir, None)
+        [(newest,)] = con.execute("select max(greatest(created_at, completed_at)) from runs").fetchall()
+    return newest
 
 
 def _with_params(result: pa.Table, tuned: dict[str, object]) -> pa.Table:

@@ -91,6 +91,13 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
                 extras.append(f"{name.replace('_', ' ')}: {con.execute(f'select count(*) from {name}').fetchone()[0]}")
         if extras:
             lines.append("; ".join(extras))
+        [(ahead,)] = con.execute("select count(*) from runs where list_contains(anomalies, 'after_ingest')").fetchall()
+        if ahead:
+            lines.append(
+                f"{ahead} run(s) dated more than an hour after their ingest (anomaly after_ingest: a wrong clock or a"
+                " mistyped date in the export), left out of the as-of time of stuck runs and regressions unless"
+                " every run is"
+            )
     lines.append(_checks_line(report.checks))
     lines += _check_problems(report)
     lines.append(

@@ -286,7 +286,7 @@ def test_reference_scenario_covers_the_rules() -> None:
         a
         for rec in A_ARRAY
         if not ref.violations(rec)
-        for a in ref.type_record(rec, "a", 1, 0, datetime(2026, 1, 1, tzinfo=UTC)).anomalies
+        for a in ref.type_record(rec, "a", 1, 0, datetime(2026, 6, 1, tzinfo=UTC)).anomalies
     }
     assert anomalies == {
         "completed_before_created",

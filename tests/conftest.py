@@ -79,6 +79,22 @@ def data_dir(tmp_path: Path, isolated_env: Path) -> Path:
 
 
 @pytest.fixture
+def unlistable(monkeypatch: pytest.MonkeyPatch) -> set[Path]:
+    """Folders that cannot be listed, as after `chmod 000` for anyone but root (the tests run as root, who lists any
+    folder): ``os.scandir`` of a folder added to the returned set raises PermissionError."""
+    locked: set[Path] = set()
+    scandir = os.scandir
+
+    def guarded(path: Any = ".") -> Any:
+        if isinstance(path, str | bytes | os.PathLike) and Path(os.fsdecode(path)) in locked:
+            raise PermissionError(13, "Permission denied", os.fsdecode(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", guarded)
+    return locked
+
+
+@pytest.fixture
 def run_cli(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> CliRunner:
     """``run_cli("run", "--data-dir", ...)``: runlens.cli.main in process; returns its exit code, stdout, stderr."""
 

@@ -241,6 +241,33 @@ def test_export_sensor_retries_a_file_it_could_not_read(data_dir: Path, monkeypa
     assert added_keys(second) == ["b.json"]
 
 
+def test_export_sensor_names_a_folder_it_cannot_list_and_requests_its_files_once_it_can(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, unlistable: set[Path]
+) -> None:
+    """The sensor finds files as `runlens run` does, and a folder discovery could not list (`chmod 000`) was skipped
+    without a word (found by a review): the tick names it in its warning with the reason and requests the other
+    files; once the folder can be listed, the next tick requests its files."""
+    exports_dir = data_dir / "exports"
+    (exports_dir / "locked").mkdir()
+    (exports_dir / "a.json").write_text(json.dumps([record("run_a", "queued", "2026-03-01T00:00:00Z")]))
+    (exports_dir / "locked" / "b.json").write_text(json.dumps([record("run_b", "queued", "2026-03-01T00:00:00Z")]))
+    unlistable.add(Settings.from_env(data_dir).exports_dir / "locked")
+    instance = dg.DagsterInstance.ephemeral()
+    ctx = context(instance, data_dir)
+    warned: list[str] = []
+    monkeypatch.setattr(ctx.log, "warning", warned.append)
+    first = run(export_files_sensor, ctx)
+    assert added_keys(first) == ["a.json"]
+    assert warned == [
+        "export files and folders that could not be read (tried again next time): {'locked/': 'Permission denied'}"
+    ]
+    apply(instance, first)
+
+    unlistable.clear()
+    second = run(export_files_sensor, context(instance, data_dir, first.cursor))
+    assert added_keys(second) == ["locked/b.json"]
+
+
 def test_export_sensor_requests_again_after_its_ingest_run_failed(data_dir: Path) -> None:
     """A file the sensor requested stays in its cursor; when that ingest run fails, the next tick requests the file
     again (it waited until the file changed), and after three failures in a row it stops asking."""

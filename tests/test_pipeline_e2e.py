@@ -705,6 +705,31 @@ def test_an_unreadable_export_is_not_counted_as_already_ingested(data_dir: Path,
     assert "not read now (left for the next run): pretty.jsonl (" in result.out, result.out
 
 
+def test_an_export_folder_that_cannot_be_listed_is_named_and_read_once_it_can(
+    data_dir: Path, run_cli: CliRunner, warehouse: OpenWarehouse, unlistable: set[Path]
+) -> None:
+    """`chmod 000 exports/locked`: `runlens run` ingested the other files, exited 0 and never named the folder (found
+    by a review; `Path.rglob` skips a folder it cannot list). It is named as not read now with the reason, left out
+    of the count of files already ingested, and the next run that can list it ingests what it holds."""
+    exports = data_dir / "exports"
+    (exports / "locked").mkdir()
+    (exports / "a.jsonl").write_text(ndjson(r("run_l1", "queued", "2026-03-01T10:00:00Z")))
+    (exports / "locked" / "b.jsonl").write_text(ndjson(r("run_l2", "queued", "2026-03-01T11:00:00Z")))
+    unlistable.add(Settings.from_env(data_dir).exports_dir / "locked")
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    assert "not read now (left for the next run): locked/ (Permission denied)" in result.out.splitlines(), result.out
+    assert re.search(r"\b1 new export file\(s\) ingested, 0 already ingested\b", result.out), result.out
+
+    unlistable.clear()
+    again = run_cli("run", "--data-dir", data_dir)
+    assert again.code == 0, again.err
+    assert "not read now" not in again.out
+    assert re.search(r"\b1 new export file\(s\) ingested, 1 already ingested\b", again.out), again.out
+    con = warehouse(data_dir)
+    assert con.execute("select run_id from runs order by run_id").fetchall() == [("run_l1",), ("run_l2",)]
+
+
 def test_a_data_directory_named_with_glob_characters_is_read(
     tmp_path: Path, isolated_env: Path, run_cli: CliRunner
 ) -> None:

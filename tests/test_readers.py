@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from runlens import exports, readers
 from runlens.config import Limits, Settings
-from runlens.errors import NotLineDelimitedError
+from runlens.errors import ConfigError, NotLineDelimitedError
 from runlens.ingest import POOL_MIN_BYTES
 from runlens.readers import Batch, ByteSource, JsonSplitter, export_format, iter_ndjson, iter_records
 
@@ -479,6 +479,40 @@ def test_a_link_to_an_export_file_is_listed_as_ignored_not_read(data_dir: Path, 
     (folder / "real.json").write_text("[]")
     found = exports.discover(Settings.from_env(data_dir))
     assert [f.name for f in found.files] == ["real.json"] and found.ignored == ["linked.json"]
+
+
+def test_a_folder_that_cannot_be_listed_is_named_not_skipped(
+    data_dir: Path, unlistable: set[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Path.rglob` skipped a folder it could not list (`chmod 000`) without a word, and the exports in it (found by a
+    review): discovery names it with the reason, and new_exports with the files it cannot read, in path order. Hidden
+    folders and the lake are not looked into, so one of them that cannot be listed is not named."""
+    folder = data_dir / "exports"
+    for name in ("a.json", "locked/b.json", "open/deep/c.json", "open/locked/d.json", ".partial/e.json", "z.jsonl"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("[]")
+    (folder / "z.jsonl").write_text("[\n]\n")  # a JSON document in a .jsonl: unreadable once discovered
+    settings = Settings.from_env(data_dir)
+    unlistable.update(settings.exports_dir / name for name in ("locked", "open/locked", ".partial"))
+    found = exports.discover(settings)
+    assert [f.name for f in found.files] == ["a.json", "open/deep/c.json", "z.jsonl"] and found.ignored == []
+    assert found.unreadable == {"locked/": "Permission denied", "open/locked/": "Permission denied"}
+    unreadable = exports.new_exports(settings, found).unreadable
+    assert list(unreadable) == ["locked/", "open/locked/", "z.jsonl"]
+
+    monkeypatch.setenv("RUNLENS_EXPORTS_DIR", str(data_dir))  # the data root: its lake is not looked into
+    (data_dir / "lake").mkdir()
+    settings = Settings.from_env(data_dir)
+    unlistable.add(settings.lake_dir)
+    assert list(exports.discover(settings).unreadable) == ["exports/locked/", "exports/open/locked/"]
+
+
+def test_an_exports_folder_that_cannot_be_listed_is_a_config_error(data_dir: Path, unlistable: set[Path]) -> None:
+    """Like an exports folder that is a file: what to fix, not a run that finds no export."""
+    settings = Settings.from_env(data_dir)
+    unlistable.add(settings.exports_dir)
+    with pytest.raises(ConfigError, match=r"exports folder .* cannot be listed \(Permission denied\)"):
+        exports.discover(settings)
 
 
 def test_of_several_files_with_the_same_bytes_only_the_first_is_new(data_dir: Path) -> None:

@@ -280,7 +280,9 @@ def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> Pip
         pending = exports.new_exports(settings, discovery)
         fresh = pending.files
         report.unreadable = [f"{name} ({reason})" for name, reason in pending.unreadable.items()]
-        report.already_ingested = len(discovery.files) - len(fresh) - len(pending.unreadable)
+        # the folders discovery could not list are among the unreadable, but not among its files
+        not_read = len(pending.unreadable) - len(discovery.unreadable)
+        report.already_ingested = len(discovery.files) - len(fresh) - not_read
         notice = ingest.schema_change_notice(settings.lake_dir, validator)
         if notice:
             echo(notice)

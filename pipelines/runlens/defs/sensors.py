@@ -40,9 +40,11 @@ def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensRes
     if retry:
         retried = failed
     changed = [f for f in discovery.files if retry or seen.get(f.key) != current[f.key]]
-    pending = exports.new_exports(settings, exports.Discovery(changed, []))
+    pending = exports.new_exports(settings, exports.Discovery(changed, [], discovery.unreadable))
     if pending.unreadable:
-        context.log.warning(f"export files that could not be read (tried again next time): {pending.unreadable}")
+        context.log.warning(
+            f"export files and folders that could not be read (tried again next time): {pending.unreadable}"
+        )
         current = {f.key: current[f.key] for f in discovery.files if f.name not in pending.unreadable}
     # Of several files with the same bytes only the first is requested; whether another reading of them is wanted
     # (the same bytes read as another format) shows once that one is ingested (exports.new_exports), so such a file

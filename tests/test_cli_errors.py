@@ -106,6 +106,26 @@ def test_validate_fails_for_a_file_read_only_in_part(tmp_path: Path, run_cli: Cl
     assert result.code == 1 and "1 file(s) not read whole (see above)" in result.err
 
 
+def test_validate_says_why_a_path_is_not_read_and_counts_it_apart_from_invalid_records(
+    tmp_path: Path, run_cli: CliRunner
+) -> None:
+    """A missing file, a folder and a .txt file were each `not a readable .json/.jsonl/.ndjson(.gz) file`, counted
+    as an invalid record (`0 record(s) checked, 1 invalid`; found by a review): each is named with what is wrong and
+    counted as a file not read."""
+    (tmp_path / "folder.json").mkdir()
+    (tmp_path / "notes.txt").write_text("")
+    (tmp_path / "ok.jsonl").write_bytes(RUN % 1)
+    names = ("missing.json", "folder.json", "notes.txt", "ok.jsonl")
+    result = run_cli("validate", *(tmp_path / name for name in names))
+    assert (result.code, result.out) == (1, ""), result
+    assert result.err.splitlines() == [
+        f"{tmp_path / 'missing.json'}: no such file",
+        f"{tmp_path / 'folder.json'}: is a folder",
+        f"{tmp_path / 'notes.txt'}: not a .json/.jsonl/.ndjson[.gz] file",
+        "1 record(s) checked, 0 invalid, 3 file(s) not read (see above)",
+    ]
+
+
 def test_links_are_listed_as_ignored_and_partition_keys_stay_distinct(tmp_path: Path, run_cli: CliRunner) -> None:
     """A link to a folder of exports was skipped without a word; two names, one holding a newline and one its
     percent-encoding, got one partition key."""

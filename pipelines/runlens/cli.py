@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 import traceback
 from datetime import UTC, date, datetime
@@ -35,19 +36,19 @@ def _dagster_home(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from runlens.ingest import ExportReader, worker_pool
-    from runlens.readers import export_format
     from runlens.validation import RecordValidator
 
     settings = Settings.from_env()
     if args.schema:
         settings = settings.with_overrides(schema_path=Path(args.schema).resolve())
     validator = RecordValidator.from_file(settings.schema_path)
-    invalid = checked = unread = 0
+    invalid = checked = unread = not_read = 0
     for name in args.files:
         path = Path(name)
-        if not path.is_file() or export_format(path) is None:
-            print(f"{name}: not a readable .json/.jsonl/.ndjson(.gz) file", file=sys.stderr)
-            invalid += 1
+        problem = _not_an_export(path)
+        if problem is not None:
+            print(f"{name}: {problem}", file=sys.stderr)
+            not_read += 1
             continue
         params = {"source_file": name, "export_id": "", "ingest_seq": 0, "ingested_at": datetime.now(UTC)}
         with worker_pool(path, settings.limits, validator) as pool:
@@ -65,10 +66,34 @@ def _validate(args: argparse.Namespace) -> int:
             unread += 1
     print(
         f"{checked} record(s) checked, {invalid} invalid"
-        + (f", {unread} file(s) not read whole (see above)" if unread else ""),
+        + (f", {not_read} file(s) not read" if not_read else "")
+        + (f", {unread} file(s) not read whole" if unread else "")
+        + (" (see above)" if not_read or unread else ""),
         file=sys.stderr,
     )
-    return 1 if invalid or unread else 0
+    return 1 if invalid or unread or not_read else 0
+
+
+def _not_an_export(path: Path) -> str | None:
+    """Why ``runlens validate`` cannot read ``path`` as an export, or None when it can try. The reason is named (it
+    said "not a readable file" for a missing file, a folder and a .txt alike) and the caller counts the file as not
+    read, apart from invalid records."""
+    from runlens.ingest import os_reason
+    from runlens.readers import export_format
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:  # a folder on the way that cannot be searched, a file on the way
+        return os_reason(exc)
+    if stat.S_ISDIR(mode):
+        return "is a folder"
+    if not stat.S_ISREG(mode):  # a pipe or a device could block the reading or never end
+        return "not a regular file"
+    if export_format(path) is None:
+        return "not a .json/.jsonl/.ndjson[.gz] file"
+    return None
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -7,9 +7,11 @@ import gzip
 import shutil
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import CliResult, CliRunner
+from runlens import readers
 from runlens.config import PROJECT_DIR
 from runlens.warehouse import connect_readonly
 
@@ -104,6 +106,30 @@ def test_validate_fails_for_a_file_read_only_in_part(tmp_path: Path, run_cli: Cl
     path.write_bytes(content[:-8])
     result = run_cli("validate", path)
     assert result.code == 1 and "1 file(s) not read whole (see above)" in result.err
+
+
+def test_validate_names_a_file_it_cannot_open_and_checks_the_next_ones(
+    tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file without read permission stopped `runlens validate` with exit 2 (PermissionError), so the files after it
+    were never checked (found by a review): it is named with the reason, the next files are checked, and the exit
+    code is 1. The tests run as root, who may read any file: opening it is made to fail."""
+    (tmp_path / "a.jsonl").write_bytes(RUN % 1)
+    (tmp_path / "locked.jsonl").write_bytes(RUN % 2)
+    (tmp_path / "c.jsonl").write_bytes(RUN % 3 + b'{"runId": "run_4"}\n')
+    real_open = open
+
+    def no_permission(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(file, Path) and file.name == "locked.jsonl":
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(readers, "open", no_permission, raising=False)
+    result = run_cli("validate", *(tmp_path / name for name in ("a.jsonl", "locked.jsonl", "c.jsonl")))
+    assert result.code == 1, result
+    assert f"{tmp_path / 'locked.jsonl'}: Permission denied\n" in result.err, result.err
+    assert result.out.startswith(f"{tmp_path / 'c.jsonl'}:2: record 1: $"), result.out
+    assert result.err.endswith("\n3 record(s) checked, 1 invalid, 1 file(s) not read (see above)\n"), result.err
 
 
 def test_validate_says_why_a_path_is_not_read_and_counts_it_apart_from_invalid_records(

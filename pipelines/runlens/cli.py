@@ -35,7 +35,7 @@ def _dagster_home(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from runlens.ingest import ExportReader, worker_pool
+    from runlens.ingest import ExportReader, os_reason, worker_pool
     from runlens.validation import RecordValidator
 
     settings = Settings.from_env()
@@ -51,15 +51,24 @@ def _validate(args: argparse.Namespace) -> int:
             not_read += 1
             continue
         params = {"source_file": name, "export_id": "", "ingest_seq": 0, "ingested_at": datetime.now(UTC)}
+        before = checked
         with worker_pool(path, settings.limits, validator) as pool:
             reader = ExportReader(path, settings, validator, params, pool)
-            for batch, _staged, quarantined in reader:
-                checked += batch.size
-                invalid += len(quarantined)
-                for row in quarantined:
-                    where = f"{name}:{row['line']}: record {row['record_index']}"
-                    for error in row["errors"]:
-                        print(f"{where}: {error['path']}: {error['message']}")
+            try:
+                for batch, _staged, quarantined in reader:
+                    checked += batch.size
+                    invalid += len(quarantined)
+                    for row in quarantined:
+                        where = f"{name}:{row['line']}: record {row['record_index']}"
+                        for error in row["errors"]:
+                            print(f"{where}: {error['path']}: {error['message']}")
+            except OSError as exc:  # no permission to open it, or a failed read: said, and on to the next file
+                print(f"{name}: {os_reason(exc)}", file=sys.stderr)
+                if checked == before:  # nothing of it checked
+                    not_read += 1
+                else:  # checked in part
+                    unread += 1
+                continue
         for note in reader.notes:
             print(f"{name}: {note}")
         if reader.source.error is not None:  # read in part or not at all: what was not read was not checked

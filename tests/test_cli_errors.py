@@ -210,6 +210,8 @@ def test_report_on_a_lake_without_runs_says_so(tmp_path: Path, run_cli: CliRunne
     result = run_cli("report", "--data-dir", data, "--out", tmp_path / "r.html")
     user_error(result, "the lake holds no runs yet")
     assert "1 export file(s) ingested, 2 record(s) read, 2 quarantined" in result.err
+    # the hint queries the lake the report was asked about, not ./data (found by a review)
+    assert f'(`runlens sql "select * from quarantine" --data-dir {data.resolve()}` shows why)' in result.err
     assert "runlens run` first" not in result.err and result.err.count("\n") == 1
     assert not (tmp_path / "r.html").exists()
 

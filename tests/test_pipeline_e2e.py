@@ -1033,6 +1033,10 @@ def test_a_run_dated_decades_after_its_ingest_does_not_move_the_time_the_lake_de
     as_of = datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
     assert con.execute("select run_id, as_of, age_s from stuck_runs").fetchall() == [("run_q", as_of, 9000.0)]
     assert "1 run(s) dated more than an hour after their ingest (anomaly after_ingest" in result.out
+    # and the last line's hint names the data directory given (config.sql_command, shared with the report's hints)
+    hint = f'runlens sql "select ..." --data-dir {data_dir.resolve()}'
+    warehouse_path = data_dir.resolve() / "warehouse.duckdb"
+    assert result.out.splitlines()[-1] == f"warehouse: {warehouse_path} (query it read-only: {hint})"
 
 
 def test_a_lake_whose_every_run_is_dated_after_its_ingest_is_described_at_their_newest_time(

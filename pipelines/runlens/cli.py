@@ -140,7 +140,13 @@ def _report(args: argparse.Namespace) -> int:
     refuse_stray_folders(settings.lake_dir)  # the notebook reads runs: say so in runlens's words, not DuckDB's
     out = Path(args.out) if args.out else default_report_path(settings)
     result = render_report(
-        settings.warehouse_path, out, days=days, since=args.since, until=args.until, workflows=args.workflow
+        settings.warehouse_path,
+        out,
+        days=days,
+        since=args.since,
+        until=args.until,
+        workflows=args.workflow,
+        data_dir=settings.data_dir,
     )
     print(result.path)
     return 0

@@ -96,3 +96,15 @@ class Settings:
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)
+
+
+def sql_command(query: str, data_dir: Path | None) -> str:
+    """The ``runlens sql`` command line that runs ``query`` on ``data_dir``'s warehouse, for hints to paste: with
+    ``--data-dir`` unless that is ./data, the command's default (or unknown: None)."""
+    flag = "" if data_dir is None or data_dir == Path("data").resolve() else f" --data-dir {_shell_word(data_dir)}"
+    return f'runlens sql "{query}"{flag}'
+
+
+def _shell_word(path: Path) -> str:
+    text = str(path)
+    return text if all(c.isalnum() or c in "/._-" for c in text) else "'" + text.replace("'", "'\\''") + "'"

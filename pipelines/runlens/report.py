@@ -29,7 +29,7 @@ from nbconvert import HTMLExporter
 from traitlets import default
 
 from runlens import lake
-from runlens.config import PROJECT_DIR, Settings
+from runlens.config import PROJECT_DIR, Settings, sql_command
 from runlens.errors import RunlensError
 from runlens.interrupts import run_stoppable
 from runlens.warehouse import connect_readonly
@@ -165,6 +165,7 @@ def render_report(
     since: date | None = None,
     until: date | None = None,
     workflows: Sequence[str] = (),
+    data_dir: Path | None = None,
 ) -> ReportResult:
     """Execute the reliability review on ``warehouse`` and write it to ``out`` as one self-contained HTML file.
 
@@ -172,12 +173,13 @@ def render_report(
     default to: ``until`` just after the newest created_at (at it when it is the calendar's last instant,
     9999-12-31 23:59:59.999999 UTC, which leaves that run out), ``since`` = ``until`` - ``days`` days (``days`` is not
     used when ``since`` is given). ``workflows`` restricts the review to those workflow names (empty: all).
+    ``data_dir``: the data directory the warehouse belongs to, named in the ``runlens sql`` hints of the errors.
     """
     _check_window(days, since, until)
     _check_out(out)
     if not warehouse.is_file():
         raise ReportError(f"{warehouse}: no warehouse there; run `runlens run` first or pass --data-dir")
-    _check_lake(warehouse, workflows, days, since, until)
+    _check_lake(warehouse, workflows, days, since, until, data_dir)
     parameters = {
         "warehouse": str(warehouse.resolve()),
         "days": days,
@@ -257,7 +259,12 @@ KNOWN_WORKFLOWS_LISTED = 12  # an unknown --workflow lists the lake's workflow n
 
 
 def _check_lake(
-    warehouse: Path, workflows: Sequence[str], days: int | None, since: date | None, until: date | None
+    warehouse: Path,
+    workflows: Sequence[str],
+    days: int | None,
+    since: date | None,
+    until: date | None,
+    data_dir: Path | None,
 ) -> None:
     """Refuse a lake without runs (only quarantined records, or nothing ingested yet): there is no window to review;
     a window without ``until`` (it ends just after the newest run) when no run has a created_at, or that is empty
@@ -272,7 +279,7 @@ def _check_lake(
             raise ReportError(
                 f"{warehouse}: the lake holds no runs yet, so there is nothing to review: {files} export file(s) "
                 f"ingested, {read} record(s) read, {quarantined} quarantined "
-                '(`runlens sql "select * from quarantine"` shows why)'
+                f"(`{sql_command('select * from quarantine', data_dir)}` shows why)"
             )
         if until is None:
             [(newest,)] = con.execute("select max(created_at) from runs").fetchall()
@@ -293,7 +300,7 @@ def _check_lake(
             "its workflows are " + ", ".join(map(repr, sorted(known)))
             if len(known) <= KNOWN_WORKFLOWS_LISTED
             else f"it has {len(known)} workflows "
-            '(`runlens sql "select distinct workflow_name from workflow_daily_metrics"` lists them)'
+            f"(`{sql_command('select distinct workflow_name from workflow_daily_metrics', data_dir)}` lists them)"
         )
         raise ReportError(f"unknown workflow {names}: no run in the lake has that name; {listed}")
 

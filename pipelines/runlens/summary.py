@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from runlens.config import SQL_DIR, Settings
+from runlens.config import SQL_DIR, Settings, sql_command
 from runlens.pipeline import PipelineReport
 from runlens.warehouse import connect_readonly
 
@@ -101,9 +99,7 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
     lines.append(_checks_line(report.checks))
     lines += _check_problems(report)
     lines.append(
-        f'warehouse: {settings.warehouse_path} (query it read-only: runlens sql "select ..."'
-        + ("" if settings.data_dir == Path("data").resolve() else f" --data-dir {_quote(settings.data_dir)}")
-        + ")"
+        f"warehouse: {settings.warehouse_path} (query it read-only: {sql_command('select ...', settings.data_dir)})"
     )
     return "\n".join(lines)
 
@@ -123,8 +119,3 @@ def _checks_line(checks: dict[str, str]) -> str:
 def _check_problems(report: PipelineReport) -> list[str]:
     """One line per check that did not pass: what it found."""
     return [f"  {name}: {problem}" for name, problem in sorted(report.check_problems.items())]
-
-
-def _quote(path: Path) -> str:
-    text = str(path)
-    return text if all(c.isalnum() or c in "/._-" for c in text) else "'" + text.replace("'", "'\\''") + "'"

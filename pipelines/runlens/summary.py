@@ -49,7 +49,7 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
         lines.append(f"not read now (left for the next run): {'; '.join(map(_printable, report.unreadable))}")
     with connect_readonly(settings.warehouse_path) as con:
         totals = con.execute((SQL_DIR / "summary_totals.sql").read_text()).fetchone()
-        (files, read, valid, quarantined, runs, completed, failed, in_flight, conflicts, first, last) = totals
+        (files, read, valid, quarantined, runs, completed, failed, in_flight, conflicts, ahead, first, last) = totals
         share = f" ({quarantined / read:.2%})" if read else ""
         lines.append(f"records: {read} read = {valid} valid + {quarantined} quarantined{share}, from {files} file(s)")
         partly = con.execute(  # this run's readings only: a file's earlier parts were reported by their own runs
@@ -89,7 +89,6 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
                 extras.append(f"{name.replace('_', ' ')}: {con.execute(f'select count(*) from {name}').fetchone()[0]}")
         if extras:
             lines.append("; ".join(extras))
-        [(ahead,)] = con.execute("select count(*) from runs where list_contains(anomalies, 'after_ingest')").fetchall()
         if ahead:
             lines.append(
                 f"{ahead} run(s) dated more than an hour after their ingest (anomaly after_ingest: a wrong clock or a"

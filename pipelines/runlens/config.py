@@ -7,6 +7,7 @@ each of them and the schema file can be overridden by its own environment variab
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -101,10 +102,5 @@ class Settings:
 def sql_command(query: str, data_dir: Path | None) -> str:
     """The ``runlens sql`` command line that runs ``query`` on ``data_dir``'s warehouse, for hints to paste: with
     ``--data-dir`` unless that is ./data, the command's default (or unknown: None)."""
-    flag = "" if data_dir is None or data_dir == Path("data").resolve() else f" --data-dir {_shell_word(data_dir)}"
+    flag = "" if data_dir is None or data_dir == Path("data").resolve() else f" --data-dir {shlex.quote(str(data_dir))}"
     return f'runlens sql "{query}"{flag}'
-
-
-def _shell_word(path: Path) -> str:
-    text = str(path)
-    return text if all(c.isalnum() or c in "/._-" for c in text) else "'" + text.replace("'", "'\\''") + "'"

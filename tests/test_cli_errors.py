@@ -200,6 +200,23 @@ def test_ctrl_c_that_stops_a_duckdb_query_is_an_interrupt_not_an_internal_error(
     assert (result.code, result.err) == (130, "runlens: interrupted\n")
 
 
+def test_a_sql_hint_names_the_data_directory_unless_runlens_sql_opens_it_without_the_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`runlens sql` without --data-dir opens $RUNLENS_DATA_DIR, else ./data: the hint leaves the flag out exactly
+    then (it left it out for ./data while RUNLENS_DATA_DIR named another folder, which the pasted hint then queried)."""
+    from runlens.config import sql_command
+
+    monkeypatch.chdir(tmp_path)
+    local = (tmp_path / "data").resolve()
+    monkeypatch.delenv("RUNLENS_DATA_DIR", raising=False)
+    assert sql_command("select 1", local) == 'runlens sql "select 1"'
+    monkeypatch.setenv("RUNLENS_DATA_DIR", str(tmp_path / "elsewhere"))
+    assert sql_command("select 1", local) == f'runlens sql "select 1" --data-dir {local}'
+    assert sql_command("select 1", (tmp_path / "elsewhere").resolve()) == 'runlens sql "select 1"'
+    assert sql_command("select 1", None) == 'runlens sql "select 1"'
+
+
 def test_report_on_a_lake_without_runs_says_so(tmp_path: Path, run_cli: CliRunner) -> None:
     """Every record quarantined: `runlens run` completes, and the report says the lake holds no runs (it said to run
     `runlens run` first, right after it)."""

@@ -71,7 +71,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, data_dir: str | Path | None = None) -> Settings:
-        root = Path(data_dir or os.environ.get("RUNLENS_DATA_DIR") or "data").resolve()
+        root = _data_root(data_dir)
         exports_dir = Path(os.environ.get("RUNLENS_EXPORTS_DIR") or root / "exports").resolve()
         lake_dir = Path(os.environ.get("RUNLENS_LAKE_DIR") or root / "lake").resolve()
         if exports_dir.is_relative_to(lake_dir):  # the other way round is fine: discovery skips the lake's files
@@ -99,8 +99,15 @@ class Settings:
         return replace(self, **changes)
 
 
+def _data_root(data_dir: str | Path | None) -> Path:
+    """The data directory: ``data_dir`` (``--data-dir``), else ``$RUNLENS_DATA_DIR``, else ./data."""
+    return Path(data_dir or os.environ.get("RUNLENS_DATA_DIR") or "data").resolve()
+
+
 def sql_command(query: str, data_dir: Path | None) -> str:
     """The ``runlens sql`` command line that runs ``query`` on ``data_dir``'s warehouse, for hints to paste: with
-    ``--data-dir`` unless that is ./data, the command's default (or unknown: None)."""
-    flag = "" if data_dir is None or data_dir == Path("data").resolve() else f" --data-dir {shlex.quote(str(data_dir))}"
+    ``--data-dir`` unless ``runlens sql`` opens that folder without it (``$RUNLENS_DATA_DIR``, else ./data; a hint
+    that left it out for ./data while ``RUNLENS_DATA_DIR`` named another folder queried that one), or it is unknown
+    (None)."""
+    flag = "" if data_dir is None or data_dir == _data_root(None) else f" --data-dir {shlex.quote(str(data_dir))}"
     return f'runlens sql "{query}"{flag}'

@@ -76,6 +76,7 @@ QUARANTINE_SCHEMA = pa.schema(
     ]
 )
 
+INGEST_LOG_SCHEMA_KEY = "runlens.schema_sha256"  # ingest_log.parquet metadata: the schema its ingest validated against
 INGEST_LOG_SCHEMA = pa.schema(
     [
         ("source_file", pa.string()),

@@ -45,9 +45,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from runlens import db, lake
+from runlens import db, lake, ledger
 from runlens.config import SQL_DIR, Limits, Settings
-from runlens.contracts import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, RUN_KEY_SQL, STAGED_SCHEMA
+from runlens.contracts import INGEST_LOG_SCHEMA, INGEST_LOG_SCHEMA_KEY, QUARANTINE_SCHEMA, RUN_KEY_SQL, STAGED_SCHEMA
 from runlens.errors import DecompressedCapError, NotLineDelimitedError
 from runlens.fastpath import (
     ABSENT,
@@ -96,7 +96,6 @@ PARQUET_OPTIONS: dict[str, Any] = {
 
 
 COMMITTED = ("ingested", "partial")  # the outcomes of an ingest that wrote its ingest_log row
-SCHEMA_KEY = "runlens.schema_sha256"  # ingest_log.parquet metadata: the schema its records were validated against
 SCHEMA_CHANGE_SQL = (SQL_DIR / "schema_change.sql").read_text()
 NOT_READ = "not_read"  # ingest run metadata: its files not read now, each [name, reason]; tried again next time
 
@@ -203,20 +202,24 @@ def reading_of(path: Path) -> str:
 
 
 def committed_readings(lake_dir: Path, sha256: str = "") -> Readings:
-    """The committed ingests of every content (or of the one ``sha256`` names), from one query over their
-    ingest_logs."""
-    root = lake.table_dir(lake_dir, lake.INGEST)
-    logs = [str(p) for p in root.glob(f"{sha256[:24]}*/ingest_log.parquet")] if root.is_dir() else []
-    readings: Readings = {}
-    if logs:
+    """The committed ingests of every content (from the ingest ledger), or of the one ``sha256`` names (from the
+    ingest_logs of its few folders)."""
+    if sha256:
+        root = lake.table_dir(lake_dir, lake.INGEST)
+        logs = [str(p) for p in root.glob(f"{sha256[:24]}*/ingest_log.parquet")] if root.is_dir() else []
+        if not logs:
+            return {}
         with db.connect() as con:
-            query = (
-                "select export_id, format, records_read, records_valid, message from read_parquet($logs) "
-                "order by ingest_seq"
-            )
-            for export_id, reading, read, valid, message in con.execute(query, {"logs": logs}).fetchall():
-                stopped = DecompressedCapError.cap_in(message)
-                readings.setdefault(export_id[:24], []).append(Reading(export_id, reading, read, valid, stopped))
+            rows = con.sql(
+                "select * from read_parquet($logs) order by ingest_seq", params={"logs": logs}
+            ).to_arrow_table()
+    else:
+        rows = ledger.ingest_logs(lake_dir)
+    readings: Readings = {}
+    columns = ("export_id", "format", "records_read", "records_valid", "message")
+    for export_id, reading, read, valid, message in zip(*(rows.column(c).to_pylist() for c in columns), strict=True):
+        stopped = DecompressedCapError.cap_in(message)
+        readings.setdefault(export_id[:24], []).append(Reading(export_id, reading, read, valid, stopped))
     return readings
 
 
@@ -252,26 +255,17 @@ def export_identity(readings: Readings, sha256: str, reading: str, cap: int) -> 
 
 def next_ingest_seq(lake_dir: Path) -> int:
     """One more than the largest ingest sequence number in the lake (the caller holds the write lock)."""
-    if not lake.has_files(lake_dir, lake.INGEST, partitioned=True):
-        return 1
-    with db.connect() as con:
-        row = con.execute(
-            "select coalesce(max(ingest_seq), 0) + 1 from read_parquet($glob)",
-            {"glob": lake.ingest_glob(lake_dir, "ingest_log")},
-        ).fetchone()
-    return int(row[0]) if row else 1
+    return (pc.max(ledger.ingest_logs(lake_dir).column("ingest_seq")).as_py() or 0) + 1
 
 
 def schema_change_notice(lake_dir: Path, validator: RecordValidator) -> str | None:
     """What to say when the newest ingest that recorded its schema was validated against another one than
     ``validator``'s: the records quarantined under other schemas are not validated again by the new one (content
     is ingested once). None when the schema is the newest ingest's, or no ingest recorded one (lakes written before
-    the record, ``SCHEMA_KEY``)."""
-    if not lake.has_files(lake_dir, lake.INGEST, partitioned=True):
-        return None
+    the record, ``INGEST_LOG_SCHEMA_KEY``)."""
     with db.connect() as con:
-        params = {"logs": lake.ingest_glob(lake_dir, "ingest_log"), "key": SCHEMA_KEY, "current": validator.digest}
-        latest, quarantined = con.execute(SCHEMA_CHANGE_SQL, params).fetchone() or (None, 0)
+        con.register("ingest_ledger", ledger.ingest_logs(lake_dir))
+        latest, quarantined = con.execute(SCHEMA_CHANGE_SQL, {"current": validator.digest}).fetchone() or (None, 0)
     if latest is None or latest == validator.digest or not quarantined:
         return None
     return (
@@ -675,9 +669,11 @@ class IngestWriter:
 
     def commit(self, log_row: dict[str, Any], schema_digest: str) -> None:
         """Write the ingest_log row (with the digest of the schema the records were validated against, as key-value
-        metadata ``SCHEMA_KEY``), fsync, and rename the folder into the lake."""
+        metadata ``INGEST_LOG_SCHEMA_KEY``), fsync, and rename the folder into the lake."""
         self._finish_writes()
-        log = pa.Table.from_pylist([log_row], schema=INGEST_LOG_SCHEMA.with_metadata({SCHEMA_KEY: schema_digest}))
+        log = pa.Table.from_pylist(
+            [log_row], schema=INGEST_LOG_SCHEMA.with_metadata({INGEST_LOG_SCHEMA_KEY: schema_digest})
+        )
         pq.write_table(log, self.work / "ingest_log.parquet")
         for path in self.work.iterdir():
             with open(path, "rb+") as handle:

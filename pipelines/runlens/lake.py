@@ -10,6 +10,8 @@ temporary folders live under ``.tmp/``, outside every glob):
 - ``runs/created_date=YYYY-MM-DD/data.parquet``   latest state per run id, one file per UTC day (another folder
   there holding Parquet is refused: ``runs.stray_folders``)
 - ``metrics/<table>/...``                    metric tables computed by ``sql/*.sql``
+- ``state/runs.json``                        the ingests the runs table reflects (``runs.applied_seq``)
+- ``state/ingest_ledger.parquet``            every ingest_log row in one file, a cache (``runlens.ledger``)
 """
 
 from __future__ import annotations

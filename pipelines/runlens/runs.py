@@ -23,9 +23,10 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from runlens import db, lake
+from runlens import db, lake, ledger
 from runlens.config import SQL_DIR
 from runlens.contracts import RUN_KEY_SQL, RUNS_PARTITION_COLUMN, RUNS_SCHEMA
 from runlens.errors import RunlensError
@@ -339,12 +340,7 @@ def mark_applied(lake_dir: Path, seq: int) -> None:
 
 def pending_exports(lake_dir: Path) -> tuple[list[str], int]:
     """Committed ingests not yet reflected in ``runs`` (export ids), and the highest ingest sequence among all."""
-    if not lake.has_files(lake_dir, lake.INGEST, partitioned=True):
-        return [], 0
-    with db.connect() as con:
-        rows = con.execute(
-            "select export_id, ingest_seq from read_parquet($glob) order by ingest_seq",
-            {"glob": lake.ingest_glob(lake_dir, "ingest_log")},
-        ).fetchall()
+    logs = ledger.ingest_logs(lake_dir)
     done = applied_seq(lake_dir)
-    return [eid for eid, seq in rows if seq > done], max((seq for _, seq in rows), default=0)
+    rows = zip(logs.column("export_id").to_pylist(), logs.column("ingest_seq").to_pylist(), strict=True)
+    return [eid for eid, seq in rows if seq > done], pc.max(logs.column("ingest_seq")).as_py() or 0

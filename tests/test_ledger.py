@@ -1,0 +1,126 @@
+"""The ingest ledger (runlens.ledger): one file holding every committed ingest's ingest_log row, a cache that is
+never wrong. Expected rows come from reading each ingest folder's ingest_log.parquet with pyarrow."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from runlens import ingest, ledger, runs
+from runlens.config import Settings
+from runlens.contracts import INGEST_LOG_SCHEMA, INGEST_LOG_SCHEMA_KEY
+from runlens.validation import RecordValidator
+
+
+def export(data_dir: Path, name: str, run_ids: list[str]) -> Path:
+    path = data_dir / "exports" / name
+    records = [{"runId": r, "workflowName": "checkout", "status": "queued"} for r in run_ids]
+    path.write_text("".join(json.dumps(record) + "\n" for record in records) + "not json\n")
+    return path
+
+
+def ingest_all(data_dir: Path, names: list[str]) -> None:
+    settings = Settings.from_env(data_dir)
+    validator = RecordValidator.from_file(settings.schema_path)
+    for i, name in enumerate(names):
+        ingest.ingest_file(export(data_dir, name, [f"{name}-{k}" for k in range(i + 1)]), settings, validator, name)
+
+
+def logs_on_disk(lake_dir: Path) -> list[dict[str, Any]]:
+    """Each committed ingest's ingest_log row and the schema digest its file records, read file by file."""
+    rows = []
+    for path in sorted((lake_dir / "ingest").glob("*/ingest_log.parquet")):
+        table = pq.read_table(path)
+        (row,) = table.to_pylist()
+        digest = (table.schema.metadata or {}).get(INGEST_LOG_SCHEMA_KEY.encode())
+        rows.append({**row, "schema_digest": digest.decode() if digest else None, "folder": path.parent.name})
+    return sorted(rows, key=lambda row: row["ingest_seq"])
+
+
+def ledger_rows(lake_dir: Path) -> list[dict[str, Any]]:
+    columns = [*INGEST_LOG_SCHEMA.names, "schema_digest", "folder"]
+    return ledger.ingest_logs(lake_dir).select(columns).to_pylist()
+
+
+@pytest.fixture
+def lake_dir(data_dir: Path) -> Path:
+    ingest_all(data_dir, ["a.jsonl", "b.jsonl", "c.jsonl"])
+    return data_dir / "lake"
+
+
+def test_the_ledger_holds_every_committed_ingest_log_row_and_follows_new_ingests(
+    data_dir: Path, lake_dir: Path
+) -> None:
+    expected = logs_on_disk(lake_dir)
+    assert len(expected) == 3 and all(row["schema_digest"] for row in expected)
+    assert ledger_rows(lake_dir) == expected
+    assert ledger.ledger_file(lake_dir).exists()
+    ingest_all(data_dir, ["d.jsonl"])  # the ledger now lacks d's row
+    assert len(logs_on_disk(lake_dir)) == 4
+    assert ledger_rows(lake_dir) == logs_on_disk(lake_dir)
+    assert pq.read_table(ledger.ledger_file(lake_dir)).num_rows == 4, "the ledger was written back with d's row"
+
+
+def test_a_second_reading_takes_the_rows_from_the_ledger_not_from_the_logs(lake_dir: Path) -> None:
+    before = ledger_rows(lake_dir)
+    # a log rewritten in place with the same size, inode and modification time looks unchanged: the ledger's row
+    # (the original) is what comes back, which shows the log was not read again
+    path = sorted((lake_dir / "ingest").glob("*/ingest_log.parquet"))[0]
+    stat = path.stat()
+    original = path.read_bytes()
+    path.write_bytes(b"\0" * len(original))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    try:
+        assert ledger_rows(lake_dir) == before
+    finally:
+        path.write_bytes(original)
+
+
+def test_a_changed_or_removed_log_and_a_bad_ledger_never_give_a_wrong_row(lake_dir: Path) -> None:
+    ledger.ingest_logs(lake_dir)
+    first, second, _ = sorted((lake_dir / "ingest").glob("*/ingest_log.parquet"))
+    # a log replaced by another file (new inode and time): its new row is read
+    table = pq.read_table(first)
+    replacement = table.set_column(table.schema.get_field_index("message"), "message", [["rewritten"]])
+    first.unlink()
+    pq.write_table(replacement, first)
+    # a folder gone: its row goes
+    for part in second.parent.iterdir():
+        part.unlink()
+    second.parent.rmdir()
+    assert ledger_rows(lake_dir) == logs_on_disk(lake_dir)
+    assert [row["message"] for row in ledger_rows(lake_dir)].count("rewritten") == 1
+    assert len(ledger_rows(lake_dir)) == 2
+    for bad in (b"", b"not parquet at all", None):
+        if bad is None:  # a ledger of another format: a Parquet file with other columns
+            pq.write_table(INGEST_LOG_SCHEMA.empty_table(), ledger.ledger_file(lake_dir))
+        else:
+            ledger.ledger_file(lake_dir).write_bytes(bad)
+        assert ledger_rows(lake_dir) == logs_on_disk(lake_dir)
+
+
+def test_a_ledger_that_cannot_be_written_still_gives_every_row(lake_dir: Path) -> None:
+    state = lake_dir / "state"
+    shutil.rmtree(state)
+    state.write_text("a file where the state folder should be")  # no ledger can be written under it
+    assert ledger_rows(lake_dir) == logs_on_disk(lake_dir)
+
+
+def test_an_empty_lake_has_no_rows_and_the_bookkeeping_agrees(data_dir: Path, lake_dir: Path) -> None:
+    assert ledger.ingest_logs(data_dir / "no-lake").num_rows == 0
+    assert ingest.next_ingest_seq(data_dir / "no-lake") == 1
+    assert runs.pending_exports(data_dir / "no-lake") == ([], 0)
+    expected = logs_on_disk(lake_dir)
+    assert ingest.next_ingest_seq(lake_dir) == max(row["ingest_seq"] for row in expected) + 1
+    assert runs.pending_exports(lake_dir) == ([row["export_id"] for row in expected], expected[-1]["ingest_seq"])
+    readings = ingest.committed_readings(lake_dir)
+    assert sorted(r.export_id for found in readings.values() for r in found) == sorted(r["export_id"] for r in expected)
+    one = expected[1]
+    assert ingest.committed_readings(lake_dir, one["sha256"]) == {
+        one["export_id"][:24]: readings[one["export_id"][:24]]
+    }

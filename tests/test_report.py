@@ -27,7 +27,9 @@ from runlens.cli import main
 from runlens.config import Settings
 from runlens.defs.assets.report import reliability_report, weekly_reliability_report
 from runlens.defs.resources import RunlensResource
+from runlens.metrics import METRIC_TABLES
 from runlens.report import ReportError, ReportResult, render_report
+from runlens.warehouse import connect_readonly
 
 MARKUP_WORKFLOW = "<b>bold</b>"
 MARKUP_ERROR = "<script>alert(1)</script>"
@@ -816,3 +818,25 @@ def test_stuck_runs_and_regressions_state_the_thresholds_their_tables_were_compu
         assert run_cli("run", "--data-dir", data).code == 0
     assert run_cli("report", "--data-dir", data, "--out", out).code == 0
     assert "Computed with one threshold for every workflow: 30 min (threshold_s)." in out.read_text(encoding="utf-8")
+
+
+def columns(warehouse: Path, relation: str) -> list[tuple[str, str]]:
+    with connect_readonly(warehouse) as con:
+        return [(row[0], row[1]) for row in con.execute(f"describe {relation}").fetchall()]
+
+
+def test_a_lake_where_no_run_finished_has_every_metric_relation_and_is_reviewed(
+    rendered: Rendered, data_dir: Path, run_cli: CliRunner
+) -> None:
+    """No finished run means no workflow_hourly_throughput partition: the warehouse had no such relation, and the
+    review (and every query of it) failed with "Table ... does not exist" on a new deployment's first exports."""
+    records = [
+        {"runId": "run_done", "workflowName": "w", "status": "completed", "createdAt": "2026-02-01T10:00:00Z"},
+        {"runId": "run_busy", "workflowName": "w", "status": "running", "createdAt": "2026-02-01T11:00:00Z"},
+    ]
+    page = review_of(records, data_dir, run_cli)
+    assert "No run finished in the window" in page
+    warehouse = Settings.from_env(data_dir).warehouse_path
+    assert not list((data_dir / "lake" / "metrics" / "workflow_hourly_throughput").glob("*/*.parquet"))
+    for table in METRIC_TABLES:  # the same columns, in the same order and of the same types, as over files
+        assert columns(warehouse, table.name) == columns(rendered.settings.warehouse_path, table.name), table.name

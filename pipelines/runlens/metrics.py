@@ -198,10 +198,7 @@ def refresh_metrics(
     changed = None if days is None else sorted(set(days))
 
     with db.connect() as con:
-        con.execute("set TimeZone = 'UTC'")
-        con.register("empty_runs", RUNS_SCHEMA.append(pa.field(RUNS_PARTITION_COLUMN, pa.date32())).empty_table())
-        _point_runs(con, lake_dir, [])
-        con.execute(macro_sql())  # the macros read whatever runs is when they are called
+        _prepare(con, lake_dir)
         needed = dict.fromkeys(partial for table in chosen for partial in table.partials)
         partials = {partial: _update_partial(con, lake_dir, partial, changed) for partial in needed}
         if as_of is None and NEWEST_EVENTS in partials:
@@ -230,6 +227,34 @@ def refresh_metrics(
         for partial, (rows, _) in partials.items():
             _write(partial.path(lake_dir), rows)
     return counts
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
+    """UTC, the ``runs`` view (empty until ``_point_runs`` points it at partitions) and the macros."""
+    con.execute("set TimeZone = 'UTC'")
+    con.register("empty_runs", RUNS_SCHEMA.append(pa.field(RUNS_PARTITION_COLUMN, pa.date32())).empty_table())
+    _point_runs(con, lake_dir, [])
+    con.execute(macro_sql())  # the macros read whatever runs is when they are called
+
+
+def table_schemas(lake_dir: Path) -> dict[str, pa.Schema]:
+    """The columns of every metric table as the warehouse shows them: its SQL run over no runs, with the ``day`` of
+    a partitioned table last (it comes from the folder name, as hive partitioning reads it). The warehouse stands an
+    empty table of these columns in for a table without files: a lake where no run has finished yet has no
+    workflow_hourly_throughput partition."""
+    with db.connect() as con:
+        _prepare(con, lake_dir)
+        for partial in dict.fromkeys(partial for table in METRIC_TABLES for partial in table.partials):
+            con.register(partial.name, con.sql(partial.sql_file.read_text()).to_arrow_table())
+        schemas = {}
+        for table in METRIC_TABLES:
+            bound = {**table.params, **({"days": []} if table.partitioned_by is not None else {})}
+            schema = con.sql(table.sql_file.read_text(), params=bound).to_arrow_table().schema
+            if table.partitioned_by is not None:
+                day = schema.field(PARTITION_COLUMN)
+                schema = schema.remove(schema.get_field_index(PARTITION_COLUMN)).append(day)
+            schemas[table.name] = schema.remove_metadata()
+    return schemas
 
 
 def _default_as_of(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> datetime | None:

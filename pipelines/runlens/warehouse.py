@@ -101,6 +101,10 @@ def refresh_warehouse(lake_dir: Path, warehouse_path: Path) -> list[str]:
             for name, schema in EMPTY_TABLES:
                 if name not in existing:
                     _empty(con, name, schema)
+            missing = [table.name for table in metrics.METRIC_TABLES if table.name not in existing]
+            for name, schema in metrics.table_schemas(lake_dir).items() if missing else ():
+                if name in missing:
+                    _empty(con, name, schema)
             kind = "view" if MARKED in existing else "table"
             con.execute(f"comment on {kind} {MARKED} is {sql_string(LAKE_MARK + str(lake_dir))}")
             con.execute(metrics.macro_sql())

@@ -125,3 +125,13 @@ create or replace macro workflow_metrics(since, until) as table
 create or replace macro fleet_metrics(since, until) as table
     select unnest(run_stats(status, duration_s))
     from window_runs(since, until);
+
+-- The newest created_at of the runs not flagged `after_ingest` (created or completed more than an hour after
+-- runlens ingested them: a wrong clock or a mistyped year in the export), or of all runs when every run with a
+-- created_at is so flagged; NULL when no run has one. Where a review ends by default: the report's window ends
+-- just after it, and sql/examples count their last days back from its UTC day. One run dated 2099 by a typo would
+-- otherwise move every "last 7 days" into 2099, where it holds that run alone.
+create or replace macro newest_created_at() as (
+    select coalesce(max(created_at) filter (where not list_contains(anomalies, 'after_ingest')), max(created_at))
+    from runs
+);

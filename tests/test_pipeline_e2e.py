@@ -27,7 +27,7 @@ from runlens import exports as runlens_exports
 from runlens import ingest as runlens_ingest
 from runlens import pipeline as pipeline_module
 from runlens import runs as runs_module
-from runlens.config import Settings
+from runlens.config import SQL_DIR, Settings
 from runlens.contracts import RUNS_SCHEMA
 from runlens.defs.assets import ingest as ingest_asset
 
@@ -1051,5 +1051,30 @@ def test_a_lake_whose_every_run_is_dated_after_its_ingest_is_described_at_their_
     )
     assert run_cli("run", "--data-dir", data_dir).code == 0
     as_of = datetime(2062, 1, 1, 5, 10, tzinfo=UTC)
-    stuck = warehouse(data_dir).execute("select run_id, as_of, age_s from stuck_runs").fetchall()
+    con = warehouse(data_dir)
+    stuck = con.execute("select run_id, as_of, age_s from stuck_runs").fetchall()
     assert stuck == [("run_q", as_of, 18600.0)]
+    assert con.execute("select newest_created_at()").fetchall() == [(datetime(2062, 1, 1, 5, tzinfo=UTC),)]
+
+
+def test_a_run_created_decades_after_its_ingest_does_not_move_where_reviews_end(
+    data_dir: Path, run_cli: CliRunner, warehouse: OpenWarehouse
+) -> None:
+    """One createdAt mistyped as 2099 moved the report's default window and the examples' last days into 2099, where
+    they held that run alone (found by a review). They end at newest_created_at(), which leaves such runs out."""
+    (data_dir / "exports" / "a.jsonl").write_text(
+        ndjson(
+            r("run_a", "completed", "2026-03-01T10:00:00Z", completedAt="2026-03-01T10:05:00Z"),
+            r("run_b", "failed", "2026-03-02T09:00:00Z", completedAt="2026-03-02T09:01:00Z", error="boom"),
+            r("run_typo", "completed", "2099-03-10T10:00:00Z", completedAt="2099-03-10T10:00:05Z"),
+        )
+    )
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    con = warehouse(data_dir)
+    assert con.execute("select newest_created_at()").fetchall() == [(datetime(2026, 3, 2, 9, tzinfo=UTC),)]
+    weekly = con.execute((SQL_DIR / "examples" / "weekly_workflow_health.sql").read_text()).fetchall()
+    assert [(name, runs, failed) for name, runs, failed, *_ in weekly] == [("checkout", 2, 1)]
+    trend = con.execute((SQL_DIR / "examples" / "daily_fleet_trend.sql").read_text()).fetchall()
+    assert [(day, runs) for day, runs, *_ in trend] == [(date(2026, 3, 1), 1), (date(2026, 3, 2), 1)]
+    hours = con.execute((SQL_DIR / "examples" / "busiest_utc_hours.sql").read_text()).fetchall()
+    assert [(hour, finished) for hour, finished, *_ in hours] == [(9, 1), (10, 1)]

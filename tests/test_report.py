@@ -24,7 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from runlens import report as report_module
 from runlens.cli import main
-from runlens.config import Settings
+from runlens.config import SQL_DIR, Settings
 from runlens.defs.assets.report import reliability_report, weekly_reliability_report
 from runlens.defs.resources import RunlensResource
 from runlens.metrics import METRIC_TABLES
@@ -840,3 +840,37 @@ def test_a_lake_where_no_run_finished_has_every_metric_relation_and_is_reviewed(
     assert not list((data_dir / "lake" / "metrics" / "workflow_hourly_throughput").glob("*/*.parquet"))
     for table in METRIC_TABLES:  # the same columns, in the same order and of the same types, as over files
         assert columns(warehouse, table.name) == columns(rendered.settings.warehouse_path, table.name), table.name
+
+
+def test_every_sql_example_runs_on_a_lake_with_runs_and_on_an_empty_one_as_the_docs_show_it(
+    rendered: Rendered, data_dir: Path, run_cli: CliRunner
+) -> None:
+    """The examples that read metric tables failed with "Table ... does not exist" on a lake with nothing ingested
+    (found by a review); nothing ran them, and docs/metrics.md shows each one in full."""
+    assert run_cli("run", "--data-dir", data_dir).code == 0  # an empty exports folder: an empty lake
+    docs = (Path(__file__).parents[1] / "docs" / "metrics.md").read_text(encoding="utf-8")
+    examples = sorted((SQL_DIR / "examples").glob("*.sql"))
+    assert len(examples) >= 6
+    shown = 0
+    for example in examples:
+        query = example.read_text(encoding="utf-8")
+        assert f"### `sql/examples/{example.name}`\n\n```sql\n{query}```" in docs, example.name
+        with connect_readonly(rendered.settings.warehouse_path) as con:
+            shown += len(con.execute(query).fetchall())
+        with connect_readonly(Settings.from_env(data_dir).warehouse_path) as con:
+            assert con.execute(query).fetchall() == [], example.name
+    assert shown > 0
+
+
+def test_a_run_created_decades_after_its_ingest_does_not_move_the_default_window(
+    data_dir: Path, run_cli: CliRunner
+) -> None:
+    """One createdAt mistyped as 2099 made the default review the week before 2099-03-10, holding that run alone
+    (found by a review): the window ends just after newest_created_at(), which leaves out runs flagged after_ingest."""
+    records = [
+        {"runId": f"run_{i}", "workflowName": "w", "status": "completed", "createdAt": f"2026-03-0{i}T10:00:00Z"}
+        for i in range(1, 4)
+    ]
+    records.append({"runId": "run_typo", "workflowName": "w", "status": "running", "createdAt": "2099-03-10T10:00:00Z"})
+    page = html.unescape(review_of(records, data_dir, run_cli))
+    assert "This window: 2026-02-24 10:00:00 → 2026-03-03 10:00:00 UTC" in page

@@ -282,7 +282,7 @@ def _check_lake(
                 f"(`{sql_command('select * from quarantine', data_dir)}` shows why)"
             )
         if until is None:
-            [(newest,)] = con.execute("select max(created_at) from runs").fetchall()
+            [(newest,)] = con.execute("select newest_created_at()").fetchall()  # the notebook's window end
             if newest is None:  # the window would end just after the newest created_at, and there is none
                 raise ReportError(
                     f"{warehouse}: no run in the lake has a created_at (each is dated from its completedAt or its "

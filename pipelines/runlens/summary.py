@@ -92,8 +92,8 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
         if ahead:
             lines.append(
                 f"{ahead} run(s) dated more than an hour after their ingest (anomaly after_ingest: a wrong clock or a"
-                " mistyped date in the export), left out of the as-of time of stuck runs and regressions unless"
-                " every run is"
+                " mistyped date in the export): left out of the as-of time of stuck runs and regressions and of the"
+                " report's default window, unless every run is so dated"
             )
     lines.append(_checks_line(report.checks))
     lines += _check_problems(report)

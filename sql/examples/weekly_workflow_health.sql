@@ -1,5 +1,7 @@
 -- Exact failure rate (with its Wilson 95 % interval) and latency percentiles per workflow over the last 7 UTC
--- days of data: computed from the runs of the whole window, not averaged over daily rows.
+-- days of data: the UTC day of the newest created_at (newest_created_at(), which leaves out runs dated more than an
+-- hour after their ingest) and the 6 before it. Computed from the runs of the whole window, not averaged over
+-- daily rows.
 select
     workflow_name,
     runs,
@@ -11,5 +13,7 @@ select
     round(p50_s, 1) as p50_s,
     round(p95_s, 1) as p95_s,
     round(p99_s, 1) as p99_s
-from workflow_metrics((select max(created_date) - 6 from runs), (select max(created_date) + 1 from runs))
+from workflow_metrics(
+    timezone('UTC', newest_created_at())::date - 6, timezone('UTC', newest_created_at())::date + 1
+)
 order by failure_rate desc nulls last, workflow_name;

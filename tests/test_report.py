@@ -549,6 +549,18 @@ def test_the_notebook_refuses_a_window_without_end_when_no_run_has_a_created_at(
         assert "no run in the lake has a created_at, so the window needs since and until" in str(refused.value)
 
 
+def test_the_notebook_says_an_empty_lake_holds_no_runs(data_dir: Path, run_cli: CliRunner) -> None:
+    """Run directly on a lake with nothing ingested, the window cell said no run has a created_at (found by a
+    review): true, but the lake simply holds no runs, as `runlens report` says."""
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    warehouse = data_dir / "warehouse.duckdb"
+    parameters = {"warehouse": str(warehouse), "days": 7, "since": None, "until": None, "workflows": []}
+    with pytest.raises(ReportError) as refused:
+        report_module._papermill(parameters, warehouse)
+    assert "cell 5: ValueError: " in str(refused.value)
+    assert "the lake holds no runs yet, so there is nothing to review" in str(refused.value)
+
+
 def notebook_helpers() -> dict[str, Any]:
     """The names the notebook's helper cell defines (time_axis, when, ...), run outside the notebook: after the
     imports of the cell before it (up to its ``%matplotlib`` line), without the warehouse connection."""

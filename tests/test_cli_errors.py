@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,25 @@ def test_sql_edge_cases(tmp_path: Path, run_cli: CliRunner) -> None:
     with pytest.raises(SystemExit) as stopped:
         run_cli("sql", "select 1", "--max-rows", "0", "--data-dir", tmp_path / "d")
     assert stopped.value.code == 2
+
+
+def test_a_warehouse_another_process_writes_is_a_user_error_that_says_so(tmp_path: Path, run_cli: CliRunner) -> None:
+    """A DuckDB client holding the warehouse open for writing: `runlens report` failed with an internal error (a
+    traceback hint) and `runlens sql` said `runlens run` rebuilds it, which does not help (found by a review)."""
+    exports(tmp_path / "d")
+    assert run_cli("run", "--data-dir", tmp_path / "d").code == 0
+    holder = "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(300)"
+    with subprocess.Popen(
+        [sys.executable, "-c", holder, str(tmp_path / "d" / "warehouse.duckdb")], stdout=subprocess.PIPE, text=True
+    ) as writer:
+        try:
+            assert writer.stdout is not None and writer.stdout.readline() == "open\n"
+            for command in (["sql", "select 1"], ["report", "--out", str(tmp_path / "r.html")]):
+                result = run_cli(*command, "--data-dir", tmp_path / "d")
+                user_error(result, "another process has it open for writing")
+                assert "`runlens run` rebuilds it" not in result.err and result.err.count("\n") == 1, result.err
+        finally:
+            writer.kill()
 
 
 def test_unusable_paths_and_arguments_are_user_errors(

@@ -156,19 +156,14 @@ def _sql(args: argparse.Namespace) -> int:
     import duckdb
 
     from runlens.runs import refuse_stray_folders
-    from runlens.warehouse import connect_readonly
+    from runlens.warehouse import open_warehouse
 
     settings = Settings.from_env(args.data_dir)
     if not settings.warehouse_path.exists():
         raise RunlensError(f"{settings.warehouse_path}: no warehouse yet; run `runlens run` first")
     if not args.query.strip():
         raise RunlensError("the query is empty")
-    try:
-        con = connect_readonly(settings.warehouse_path)
-    except duckdb.Error as exc:
-        raise RunlensError(
-            f"{settings.warehouse_path}: cannot be opened ({str(exc).splitlines()[0]}); `runlens run` rebuilds it"
-        ) from None
+    con = open_warehouse(settings.warehouse_path)
 
     def query() -> None:
         result = con.sql(args.query)

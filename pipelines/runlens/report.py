@@ -32,7 +32,7 @@ from runlens import lake
 from runlens.config import PROJECT_DIR, Settings, sql_command
 from runlens.errors import RunlensError
 from runlens.interrupts import run_stoppable
-from runlens.warehouse import connect_readonly
+from runlens.warehouse import open_warehouse
 
 NOTEBOOK = PROJECT_DIR / "notebooks" / "reliability_review.ipynb"
 HEADLINE_TAG = "headline"
@@ -270,7 +270,7 @@ def _check_lake(
     a window without ``until`` (it ends just after the newest run) when no run has a created_at, or that is empty
     or whose previous window would start before year 1; and a workflow name that no run in the lake has (a typo
     would otherwise render an empty review)."""
-    with connect_readonly(warehouse) as con:
+    with open_warehouse(warehouse) as con:
         [(runs,)] = con.execute("select count(*) from runs").fetchall()
         if runs == 0:
             [(files, read, quarantined)] = con.execute(

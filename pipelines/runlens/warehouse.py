@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from runlens import db, lake, metrics
 from runlens.contracts import INGEST_LOG_SCHEMA, QUARANTINE_SCHEMA, RUNS_SCHEMA
+from runlens.errors import RunlensError
 
 RUNS_COLUMNS = """
     run_id, workflow_name, status, created_at, completed_at, duration_s, error,
@@ -146,3 +147,20 @@ def connect_readonly(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
     con = db.connect(str(warehouse_path), read_only=True)
     con.execute("set TimeZone = 'UTC'")
     return con
+
+
+def open_warehouse(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
+    """``connect_readonly`` for a command (``runlens sql``, ``runlens report``): a warehouse that cannot be opened is
+    a RunlensError that says why and what to do."""
+    try:
+        return connect_readonly(warehouse_path)
+    except duckdb.Error as exc:
+        reason = str(exc).splitlines()[0]
+        if "Could not set lock" in reason:  # DuckDB lets one process write a file, or any number read it, not both
+            remedy = (
+                "another process has it open for writing (a DuckDB connection without read_only); close that"
+                " connection or open it read-only, then try again"
+            )
+        else:
+            remedy = "`runlens run` rebuilds it"
+        raise RunlensError(f"{warehouse_path}: cannot be opened ({reason}); {remedy}") from None

@@ -84,6 +84,22 @@ def test_a_warehouse_another_process_writes_is_a_user_error_that_says_so(tmp_pat
             writer.kill()
 
 
+def test_a_copied_data_directory_is_not_queried_through_the_originals_lake(tmp_path: Path, run_cli: CliRunner) -> None:
+    """The warehouse's views hold absolute paths: in a copy of a data directory, `runlens sql` and `runlens report`
+    read the original's lake, silently (found by a review). They refuse until `runlens run` rebuilds it."""
+    exports(tmp_path / "d")
+    assert run_cli("run", "--data-dir", tmp_path / "d").code == 0
+    shutil.copytree(tmp_path / "d", tmp_path / "copy")
+    (tmp_path / "link").symlink_to(tmp_path / "d")  # the same folder by another path is not a copy
+    assert run_cli("sql", "select count(*) from runs", "--data-dir", tmp_path / "link").code == 0
+    for command in (["sql", "select count(*) from runs"], ["report", "--out", str(tmp_path / "r.html")]):
+        result = run_cli(*command, "--data-dir", tmp_path / "copy")
+        user_error(result, f"reads the lake at {(tmp_path / 'd' / 'lake').resolve()}, not this data directory's")
+        assert f"`runlens run --data-dir {(tmp_path / 'copy').resolve()}`" in result.err, result.err
+    assert run_cli("run", "--data-dir", tmp_path / "copy").code == 0
+    assert run_cli("sql", "select count(*) from runs", "--data-dir", tmp_path / "copy").code == 0
+
+
 def test_unusable_paths_and_arguments_are_user_errors(
     tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -130,6 +130,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from runlens.report import default_report_path, render_report
     from runlens.runs import refuse_stray_folders
+    from runlens.warehouse import refuse_foreign
 
     if args.days is not None and (args.since or args.until):
         raise RunlensError(
@@ -138,6 +139,7 @@ def _report(args: argparse.Namespace) -> int:
     days = REPORT_DAYS if args.days is None else args.days
     settings = Settings.from_env(args.data_dir)
     refuse_stray_folders(settings.lake_dir)  # the notebook reads runs: say so in runlens's words, not DuckDB's
+    refuse_foreign(settings.warehouse_path, settings.lake_dir, settings.data_dir)
     out = Path(args.out) if args.out else default_report_path(settings)
     result = render_report(
         settings.warehouse_path,
@@ -156,13 +158,14 @@ def _sql(args: argparse.Namespace) -> int:
     import duckdb
 
     from runlens.runs import refuse_stray_folders
-    from runlens.warehouse import open_warehouse
+    from runlens.warehouse import open_warehouse, refuse_foreign
 
     settings = Settings.from_env(args.data_dir)
     if not settings.warehouse_path.exists():
         raise RunlensError(f"{settings.warehouse_path}: no warehouse yet; run `runlens run` first")
     if not args.query.strip():
         raise RunlensError("the query is empty")
+    refuse_foreign(settings.warehouse_path, settings.lake_dir, settings.data_dir)
     con = open_warehouse(settings.warehouse_path)
 
     def query() -> None:

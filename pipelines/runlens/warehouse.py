@@ -8,6 +8,7 @@ read-only, never see it half-made and never block the pipeline.
 from __future__ import annotations
 
 import os
+import shlex
 from glob import iglob
 from pathlib import Path
 
@@ -130,6 +131,26 @@ def built_for(warehouse_path: Path) -> Path | None:
             return lake_of(con)
     except duckdb.Error:
         return None
+
+
+def refuse_foreign(warehouse_path: Path, lake_dir: Path, data_dir: Path) -> None:
+    """Refuse a warehouse whose views read another lake than ``lake_dir`` (the data directory was copied or moved;
+    the views hold absolute paths), so that a query or a review never shows another folder's data as this one's.
+    One that cannot be read, or predates the mark, is left to the caller (``built_for`` is None then)."""
+    built = built_for(warehouse_path)
+    if built is None or _same_folder(built, lake_dir):
+        return
+    raise RunlensError(
+        f"{warehouse_path} reads the lake at {built}, not this data directory's ({lake_dir}): the data directory was"
+        f" copied or moved; `runlens run --data-dir {shlex.quote(str(data_dir))}` rebuilds it over this lake"
+    )
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them is gone
+        return a.resolve() == b.resolve()
 
 
 def lake_of(con: duckdb.DuckDBPyConnection) -> Path | None:

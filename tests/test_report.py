@@ -768,15 +768,10 @@ def test_the_values_under_each_sql_block_are_sql_literals_that_reproduce_its_row
 
     [signature_caption] = [caption for caption in page.tables if "error signatures by failed runs" in caption]
     shown = sorted((row[0], row[1], int(row[2])) for row in page.tables[signature_caption])
-    sql = report_module.NOTEBOOK.parent.parent / "sql"
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with duckdb.connect(str(warehouse), read_only=True) as con:  # the two blocks pasted as the page shows them
         con.execute("set TimeZone = 'UTC'")
-        for statement in query_of("create or replace temp view runs").split(";\n"):
-            con.execute(statement)
-        con.execute(
-            f"create temp view partial_error_signatures as {(sql / 'partial_error_signatures.sql').read_text()}"
-        )
-        rows = con.execute((sql / "error_signatures.sql").read_text()).fetchall()
+        con.execute(query_of("create or replace temp view runs") + "\n" + query_of("partial_error_signatures as"))
+        rows = con.fetchall()
         columns = [column[0] for column in con.description]
     signatures = sorted(
         (row["workflow_name"], row["signature"], row["runs"])

@@ -599,7 +599,7 @@ def test_wilson_interval_is_exact_at_the_ends_and_holds_the_rate() -> None:
     closed form gives 1e-17 and 1 - 2e-16 in floating point, which the daily_metrics_valid check flagged), the
     interval always holds the rate, and the bounds agree with the reference's bisection of the score statistic."""
     with duckdb.connect() as con:
-        con.execute("create table runs (x integer)")  # the macros need a relation named runs to be created
+        con.execute("create table runs (created_at timestamptz, anomalies varchar[])")  # the macros bind runs
         con.execute(macro_sql())
         rows = con.sql(
             "select n, f, f / n as rate, wilson_bound(f, n, -1.959963984540054) as low, "

@@ -383,9 +383,9 @@ def test_a_lake_reaching_the_calendars_last_instant_is_reviewed_up_to_it(data_di
     """The newest run created at 9999-12-31 23:59:59.999999 UTC, the last instant the lake holds: the default window
     cannot end just after it (Python has no year 10000; the window cell failed with "OverflowError: date value out
     of range", and matplotlib then could not draw an axis ending there), so it ends at that instant, says that run
-    is left out, and reviews the 7 days before it (found by a review)."""
+    is left out, and reviews the 7 days before it (found by a review). Every run is dated after its ingest
+    (after_ingest), so the newest created_at is theirs (newest_created_at())."""
     records = [
-        {"runId": "run_ok", "workflowName": "wf.a", "status": "completed", "createdAt": "2026-05-01T00:00:00Z"},
         {
             "runId": "run_late",
             "workflowName": "wf.a",

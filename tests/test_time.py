@@ -154,7 +154,7 @@ SESSION_ZONES = ["UTC", "Asia/Tokyo", "America/St_Johns"]
 @pytest.fixture(scope="module")
 def macros() -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect()
-    connection.execute("create table runs (x integer)")  # the macros need a relation named runs to be created
+    connection.execute("create table runs (created_at timestamptz, anomalies varchar[])")  # the macros bind runs
     connection.execute(macro_sql())
     return connection
 

@@ -291,6 +291,38 @@ def test_export_sensor_requests_again_after_its_ingest_run_failed(data_dir: Path
             assert (retry.tags[RANGE_START], retry.tags[RANGE_END]) == ("a.json", "a.json")
         else:
             assert again.run_requests == [], "three failures in a row: it stops asking until the file changes"
+            assert again.skip_reason is not None
+            assert "the last 3 ingest runs this sensor requested ended before ingesting" in (
+                again.skip_reason.skip_message or ""
+            )
+
+
+def test_export_sensor_counts_no_run_whose_ingest_succeeded_towards_giving_up(
+    data_dir: Path, definitions: dg.Definitions
+) -> None:
+    """Two ingest runs that failed on a blocking check after their ingest step committed their files, then one
+    cancelled while queued: the sensor counted three failures in a row and never requested the third run's file,
+    which nothing had read, with no word (found by a review). Only runs whose ingest step did not succeed count."""
+    exports_dir = data_dir / "exports"
+    line = json.dumps(record("run_a", "queued", "2026-03-01T00:00:00Z"))
+    instance, tick = first_ingest_through_the_sensor(definitions, data_dir, line + "\nnot json\n")
+    (quarantine,) = [
+        p for p in (data_dir / "lake" / "ingest").glob("*/quarantine.parquet") if pq.read_metadata(p).num_rows
+    ]
+    pq.write_table(pq.read_table(quarantine).slice(1), quarantine)  # ingest_reconciles now fails every ingest run
+    for name in ("b", "c"):
+        (exports_dir / f"{name}.jsonl").write_text(json.dumps(record(f"run_{name}", "queued", "2026-03-04T00:00:00Z")))
+        tick = run(export_files_sensor, context(instance, data_dir, tick.cursor))
+        apply(instance, tick)
+        failed = launch(definitions, instance, data_dir, tick.run_requests[0])
+        assert not failed.success and check_results(failed)["ingest_reconciles"] is False
+    (exports_dir / "d.jsonl").write_text(json.dumps(record("run_d", "queued", "2026-03-05T00:00:00Z")))
+    tick = run(export_files_sensor, context(instance, data_dir, tick.cursor))
+    apply(instance, tick)
+    cancel(instance, dict(tick.run_requests[0].tags), CANCELLATIONS["canceled before it started"])
+    again = run(export_files_sensor, context(instance, data_dir, tick.cursor))
+    (retry,) = again.run_requests
+    assert (retry.tags[RANGE_START], retry.tags[RANGE_END]) == ("d.jsonl", "d.jsonl")
 
 
 def test_export_sensor_retries_a_failed_run_once_and_then_hashes_nothing_it_has_seen(

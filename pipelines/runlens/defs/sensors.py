@@ -5,6 +5,7 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.execution.stats import StepEventStatus
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
@@ -19,6 +20,7 @@ from runlens.refresh import FINAL_ASSETS, PLAN_TAG, ingest_range, plan_refresh
 # newest ingest failed, the refresh sensor whether a plan of its is still queued or running.
 SENSOR_TAG = "runlens/sensor"
 MAX_RETRIES = 3
+INGEST_STEP = "ingested_exports"  # the step key of the ingest asset in a run
 
 
 @dg.sensor(asset_selection=["ingested_exports"], minimum_interval_seconds=60)
@@ -26,16 +28,17 @@ def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensRes
     """Adds a partition per new export file and requests one ingest run for the files whose content is new.
 
     The cursor remembers each file's size, modification and change times, so unchanged files are not hashed again.
-    When the newest ingest run it requested failed or was cancelled (at most ``MAX_RETRIES`` times in a row), every file
-    whose content is still not ingested is requested again, once per such run (the cursor remembers the run): a
-    remembered file would otherwise wait until it changes.
+    When the newest ingest run it requested failed or was cancelled before its ingest step succeeded (at most
+    ``MAX_RETRIES`` times in a row), every file whose content is still not ingested is requested again, once per such
+    run (the cursor remembers the run): a remembered file would otherwise wait until it changes. After that many in a
+    row, the tick's skip reason says the files wait for a change (or `runlens run`).
     """
     _release_dead_runs(context)
     settings = runlens.settings()
     seen, retried = _read_cursor(context.cursor)
     discovery = exports.discover(settings)
     current = {f.key: _signature(f.path) for f in discovery.files}
-    failed = _ingest_to_retry(context.instance)
+    failed, gave_up = _ingest_to_retry(context.instance)
     retry = failed is not None and failed != retried
     if retry:
         retried = failed
@@ -64,7 +67,7 @@ def export_files_sensor(context: dg.SensorEvaluationContext, runlens: RunlensRes
     fresh = [export.key for export in pending.files]
     cursor = json.dumps({"files": current, "retried": retried})
     if not fresh:
-        return dg.SensorResult(cursor=cursor)
+        return dg.SensorResult(cursor=cursor, skip_reason=gave_up)
     added, tags = ingest_range(context.instance.get_dynamic_partitions(export_files.name), fresh)
     return dg.SensorResult(
         run_requests=[
@@ -89,14 +92,38 @@ def _read_cursor(text: str | None) -> tuple[dict[str, list[int]], str | None]:
     return loaded, None
 
 
-def _ingest_to_retry(instance: dg.DagsterInstance) -> str | None:
-    """The newest ingest run this sensor requested, when it failed or was cancelled (``NOT_COMPLETED``) and fewer
-    than ``MAX_RETRIES`` in a row did; else None."""
+def _ingest_to_retry(instance: dg.DagsterInstance) -> tuple[str | None, str | None]:
+    """The newest ingest run this sensor requested when it may have left files not ingested (``_lost``) and fewer than
+    ``MAX_RETRIES`` in a row did; else None. And, when that many did, what to say instead (else None).
+
+    A run whose ingest step succeeded does not count, though it failed afterwards (a blocking check) or was cancelled
+    after it: its files are in the lake. Counted, two such runs and one cancelled while queued made the sensor give up
+    on a new file it had never read, without a word (found by a review)."""
     records = instance.get_run_records(filters=dg.RunsFilter(tags={SENSOR_TAG: "export_files"}), limit=MAX_RETRIES)
-    failed = [r.dagster_run.status in NOT_COMPLETED for r in records]
-    if not failed or not failed[0] or (len(failed) == MAX_RETRIES and all(failed)):
-        return None
-    return records[0].dagster_run.run_id
+    lost = 0  # in a row, newest first
+    for record in records:
+        if not _lost(instance, record.dagster_run):
+            break
+        lost += 1
+    if not lost:
+        return None, None
+    newest = records[0].dagster_run.run_id
+    if lost < MAX_RETRIES:
+        return newest, None
+    return None, (
+        f"the last {MAX_RETRIES} ingest runs this sensor requested ended before ingesting their files (newest: "
+        f"{newest}): files already requested are not requested again until they change; once the cause is fixed, "
+        "materialize ingested_exports or run `runlens run`"
+    )
+
+
+def _lost(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """Whether an ingest run ended, or is ending, without its ingest step having succeeded (``NOT_COMPLETED``: it
+    failed or was cancelled before or during that step)."""
+    if run.status not in NOT_COMPLETED:
+        return False
+    steps = instance.get_run_step_stats(run.run_id, step_keys=[INGEST_STEP])
+    return not any(step.status == StepEventStatus.SUCCESS for step in steps)
 
 
 def _release_dead_runs(context: dg.SensorEvaluationContext) -> None:

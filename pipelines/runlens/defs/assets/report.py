@@ -22,6 +22,11 @@ def reliability_report(runlens: RunlensResource) -> dg.MaterializeResult:
     written as one self-contained HTML page, `<data dir>/reports/reliability-review.html`.
     """
     settings = runlens.settings()
+    if not settings.warehouse_path.exists():  # render_report's own message gives the command line's advice
+        raise dg.Failure(
+            f"{settings.warehouse_path}: no warehouse yet: materialize the warehouse asset (or turn on the sensors) for"
+            " this data directory (RUNLENS_DATA_DIR in the code location's environment) first"
+        )
     result = render_report(settings.warehouse_path, default_report_path(settings), days=REVIEW_DAYS)
     window = result.headline["window"]
     headline = {name: _number(value) for name, value in result.current.items() if value is not None}

@@ -222,6 +222,21 @@ def test_asset_writes_the_report_with_its_headline(rendered: Rendered) -> None:
     assert metadata["failure_rate"] == pytest.approx(rendered.result.current["failure_rate"])
 
 
+def test_the_report_asset_without_a_warehouse_gives_dagsters_advice_not_the_command_lines(data_dir: Path) -> None:
+    """Materialized in Dagster before any warehouse, the asset failed with "run `runlens run` first or pass
+    --data-dir", advice for the command line (found by a review)."""
+    result = dg.materialize(
+        [reliability_report],
+        resources={"runlens": RunlensResource(data_dir=str(data_dir))},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    message = str(failure.event_specific_data.error.message)  # type: ignore[union-attr]
+    assert "materialize the warehouse asset" in message and "--data-dir" not in message, message
+
+
 def created_between(warehouse: Path, start: datetime, end: datetime) -> int:
     """Runs created in [start, end), counted straight from `runs`."""
     with duckdb.connect(str(warehouse), read_only=True) as con:

@@ -297,6 +297,32 @@ def test_export_sensor_requests_again_after_its_ingest_run_failed(data_dir: Path
             )
 
 
+def test_the_fleet_tables_say_how_many_runs_are_dated_after_their_ingest(
+    data_dir: Path, definitions: dg.Definitions
+) -> None:
+    """`runlens run` names the runs left out of the as-of time of stuck runs and regressions (after_ingest); a
+    refresh through the sensors said nothing (found by a review). The fleet tables' materialization now logs the same
+    line and records the count; their rows metadata is named for what it is, the rows written."""
+    typo = {**record("run_typo", "completed", "2026-03-01T01:00:00Z"), "completedAt": "2062-03-01T01:00:00Z"}
+    content = json.dumps(record("run_a", "queued", "2026-03-01T00:00:00Z")) + "\n" + json.dumps(typo) + "\n"
+    instance, _ = first_ingest_through_the_sensor(definitions, data_dir, content)
+    refresh = runs_refresh_sensor(context(instance, data_dir))
+    assert isinstance(refresh, dg.SensorResult)
+    results = [launch(definitions, instance, data_dir, request) for request in refresh.run_requests]
+    assert all(result.success for result in results)
+    metadata = {
+        event.asset_key.to_user_string(): event.materialization.metadata
+        for result in results
+        for event in result.get_asset_materialization_events()
+        if event.asset_key.to_user_string() in ("stuck_runs", "workflow_regressions", "error_signatures")
+    }
+    assert metadata["stuck_runs"]["runs_after_ingest"].value == 1
+    assert metadata["workflow_regressions"]["runs_after_ingest"].value == 1
+    assert "runs_after_ingest" not in metadata["error_signatures"] and "rows_written" in metadata["error_signatures"]
+    logged = [entry.user_message or "" for result in results for entry in instance.all_logs(result.run_id)]
+    assert sum("1 run(s) dated more than an hour after their ingest" in message for message in logged) == 1, logged
+
+
 def test_export_sensor_counts_no_run_whose_ingest_succeeded_towards_giving_up(
     data_dir: Path, definitions: dg.Definitions
 ) -> None:

@@ -229,6 +229,26 @@ def refresh_metrics(
     return counts
 
 
+def after_ingest_notice(runs: int) -> str:
+    """What to say of ``runs`` runs flagged ``after_ingest`` (``runlens run``'s summary, the fleet tables' asset)."""
+    return (
+        f"{runs} run(s) dated more than an hour after their ingest (anomaly after_ingest: a wrong clock or a"
+        " mistyped date in the export): left out of the as-of time of stuck runs and regressions and of the"
+        " report's default window, unless every run is so dated"
+    )
+
+
+def runs_after_ingest(lake_dir: Path) -> int:
+    """How many runs are flagged ``after_ingest`` (one scan of the runs partitions' anomalies column)."""
+    files = [str(runs.partition_file(lake_dir, day)) for day in sorted(runs.partition_days(lake_dir))]
+    if not files:
+        return 0
+    with db.connect() as con:
+        query = "select count(*) from read_parquet($files) where list_contains(anomalies, 'after_ingest')"
+        [(count,)] = con.execute(query, {"files": files}).fetchall()
+    return count
+
+
 def _prepare(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> None:
     """UTC, the ``runs`` view (empty until ``_point_runs`` points it at partitions) and the macros."""
     con.execute("set TimeZone = 'UTC'")

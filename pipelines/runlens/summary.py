@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from runlens import metrics
 from runlens.config import SQL_DIR, Settings, sql_command
 from runlens.pipeline import PipelineReport
 from runlens.warehouse import connect_readonly
@@ -90,11 +91,7 @@ def render_summary(settings: Settings, report: PipelineReport) -> str:
         if extras:
             lines.append("; ".join(extras))
         if ahead:
-            lines.append(
-                f"{ahead} run(s) dated more than an hour after their ingest (anomaly after_ingest: a wrong clock or a"
-                " mistyped date in the export): left out of the as-of time of stuck runs and regressions and of the"
-                " report's default window, unless every run is so dated"
-            )
+            lines.append(metrics.after_ingest_notice(ahead))
     lines.append(_checks_line(report.checks))
     lines += _check_problems(report)
     lines.append(

@@ -17,6 +17,7 @@ from runlens.locks import lake_write_lock
 DAILY = "workflow_daily_metrics"
 FLEET = ("workflow_hourly_throughput", "error_signatures", "stuck_runs", "workflow_regressions")
 METRIC_ASSETS = (DAILY, *FLEET)
+AS_OF_TABLES = {"stuck_runs", "workflow_regressions"}  # computed as of the lake's time, which after_ingest runs skip
 PREVIEW_SQL = SQL_DIR / "preview_worst_workflows.sql"
 
 
@@ -41,7 +42,7 @@ def workflow_daily_metrics(
     return dg.MaterializeResult(
         metadata={
             "days": dg.MetadataValue.int(len(selected)),
-            "rows": dg.MetadataValue.int(counts[DAILY]),
+            "rows_written": dg.MetadataValue.int(counts[DAILY]),
             "worst_workflows": dg.MetadataValue.md(worst_workflows_markdown(settings.lake_dir, selected)),
         }
     )
@@ -92,5 +93,12 @@ def reliability_tables(
     changed: list[date] | None = [date.fromisoformat(d) for d in config.only_days] or None
     with lake_write_lock(settings.lake_dir):
         counts = metrics.refresh_metrics(settings.lake_dir, changed, tables=selected)
+        # as runlens run's summary does: runs left out of the as-of time of stuck runs and regressions
+        ahead = metrics.runs_after_ingest(settings.lake_dir) if AS_OF_TABLES & set(selected) else 0
+    if ahead:
+        context.log.warning(metrics.after_ingest_notice(ahead))
     for name in selected:
-        yield dg.MaterializeResult(asset_key=name, metadata={"rows": dg.MetadataValue.int(counts[name])})
+        metadata = {"rows_written": dg.MetadataValue.int(counts[name])}
+        if name in AS_OF_TABLES:
+            metadata["runs_after_ingest"] = dg.MetadataValue.int(ahead)
+        yield dg.MaterializeResult(asset_key=name, metadata=metadata)

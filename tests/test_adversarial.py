@@ -378,7 +378,7 @@ def test_corpus_goes_through_runlens_run(tmp_path: Path, run_cli: CliRunner, mon
     lake_paths = [p.relative_to(data / "lake").as_posix() for p in (data / "lake").rglob("*.parquet")]
     assert all(
         re.fullmatch(
-            r"(ingest/[0-9a-f]{24}|runs/created_date=\d{4}-\d\d-\d\d|metrics/\w+(/day=\d{4}-\d\d-\d\d)?)"
+            r"(ingest/[0-9a-f]{24}|runs/created_date=\d{4}-\d\d-\d\d|metrics/\w+(/day=\d{4}-\d\d-\d\d)?|state)"
             r"/\w+\.parquet",
             p,
         )

@@ -81,6 +81,15 @@ def test_a_second_reading_takes_the_rows_from_the_ledger_not_from_the_logs(lake_
         path.write_bytes(original)
 
 
+def test_a_folder_gone_loses_its_row_and_nothing_else_is_read(lake_dir: Path) -> None:
+    """With no new or changed log, only rows to drop: reading no log at all failed ("needs at least one file")."""
+    ledger.ingest_logs(lake_dir)
+    gone = sorted((lake_dir / "ingest").iterdir())[0]
+    shutil.rmtree(gone)
+    assert ledger_rows(lake_dir) == logs_on_disk(lake_dir)
+    assert gone.name not in pq.read_table(ledger.ledger_file(lake_dir)).column("folder").to_pylist()
+
+
 def test_a_changed_or_removed_log_and_a_bad_ledger_never_give_a_wrong_row(lake_dir: Path) -> None:
     ledger.ingest_logs(lake_dir)
     first, second, _ = sorted((lake_dir / "ingest").glob("*/ingest_log.parquet"))

@@ -60,14 +60,22 @@ def ingest_logs(lake_dir: Path) -> pa.Table:
     new = stamps.join(kept.select(list(STAMP_COLUMNS)), keys=list(STAMP_COLUMNS), join_type="left anti")
     if new.num_rows == 0 and kept.num_rows == old.num_rows:
         return kept.sort_by("ingest_seq")
+    ledger = pa.concat_tables([kept, _read_logs(new)]).sort_by("ingest_seq")
+    with contextlib.suppress(OSError), lake.atomic_target(ledger_file(lake_dir)) as tmp:
+        pq.write_table(ledger, tmp)
+    return ledger
+
+
+def _read_logs(new: pa.Table) -> pa.Table:
+    """The rows of the logs ``new`` lists (``STAMPS_SCHEMA``), as ledger rows (none when it lists none: the ledger
+    only lost the rows of folders that are gone)."""
+    if new.num_rows == 0:
+        return LEDGER_SCHEMA.empty_table()
     with db.connect() as con:
         con.register("new_logs", new)
         params = {"paths": new.column("path").to_pylist(), "key": INGEST_LOG_SCHEMA_KEY}
         read = con.sql(READ_LOGS_SQL, params=params).to_arrow_table()
-    ledger = pa.concat_tables([kept, read.select(LEDGER_SCHEMA.names).cast(LEDGER_SCHEMA)]).sort_by("ingest_seq")
-    with contextlib.suppress(OSError), lake.atomic_target(ledger_file(lake_dir)) as tmp:
-        pq.write_table(ledger, tmp)
-    return ledger
+    return read.select(LEDGER_SCHEMA.names).cast(LEDGER_SCHEMA)
 
 
 def _stamps(lake_dir: Path) -> pa.Table:

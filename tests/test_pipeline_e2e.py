@@ -25,6 +25,7 @@ from conftest import CliRunner, Fetch
 from dagster._utils.error import SerializableErrorInfo
 from runlens import exports as runlens_exports
 from runlens import ingest as runlens_ingest
+from runlens import ledger
 from runlens import pipeline as pipeline_module
 from runlens import runs as runs_module
 from runlens.config import SQL_DIR, Settings
@@ -735,17 +736,25 @@ def test_a_data_directory_named_with_glob_characters_is_read(
 ) -> None:
     """DuckDB reads the lake through globs, where `[`, `]` and `*` in the data directory's path are wildcards: in
     `br[1]` every query matched no file, and `runlens run` failed with the caret line under DuckDB's query as its
-    error. The lake's folders are escaped in every glob now, so runs, checks and the warehouse read them."""
+    error. The lake's folders are escaped in every glob now, so runs, checks and the warehouse read them. A list of
+    files is read as globs too: with a sibling `br1x` holding the same export, the ingest ledger read the sibling's
+    logs instead and lost every ingest of `br[1]*` (found by a review), so is every listed path escaped."""
     root = tmp_path / "br[1]*"
-    (root / "exports").mkdir(parents=True)
-    (root / "exports" / "a.jsonl").write_text(
-        ndjson(*(r(f"run_{i}", "queued", "2026-03-01T10:00:00Z") for i in (1, 2)))
-    )
+    sibling = tmp_path / "br1x"  # what the glob br[1]* matches
+    for data in (sibling, root):
+        (data / "exports").mkdir(parents=True)
+        (data / "exports" / "a.jsonl").write_text(
+            ndjson(*(r(f"run_{i}", "queued", "2026-03-01T10:00:00Z") for i in (1, 2)))
+        )
+    assert run_cli("run", "--data-dir", sibling).code == 0
     result = run_cli("run", "--data-dir", root)
     assert result.code == 0, result.err
     assert "checks: 6/6 passed" in result.out.splitlines()
     counted = run_cli("sql", "select count(*) * 1000 + 7 as n from runs", "--data-dir", root)
     assert counted.code == 0 and "2007" in counted.out
+    again = run_cli("run", "--data-dir", root)
+    assert again.out.startswith("runlens: 0 new export file(s) ingested, 1 already ingested"), again.out
+    assert len(ledger.ingest_logs(root / "lake")) == 1
 
 
 def test_a_failed_step_is_named_by_the_line_of_its_error_that_says_what_went_wrong() -> None:

@@ -211,7 +211,7 @@ def committed_readings(lake_dir: Path, sha256: str = "") -> Readings:
             return {}
         with db.connect() as con:
             rows = con.sql(
-                "select * from read_parquet($logs) order by ingest_seq", params={"logs": logs}
+                "select * from read_parquet($logs) order by ingest_seq", params={"logs": lake.literal(logs)}
             ).to_arrow_table()
     else:
         rows = ledger.ingest_logs(lake_dir)

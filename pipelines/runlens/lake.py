@@ -21,7 +21,7 @@ import glob
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -50,6 +50,12 @@ def folder_glob(folder: Path) -> str:
     """``folder`` as the fixed start of a glob: its ``[``, ``*`` and ``?`` each in a class of one (``[[]``), as
     DuckDB's globs and Python's read them; a data directory named ``br[1]`` used to match nothing."""
     return glob.escape(str(folder))
+
+
+def literal(paths: Iterable[str | Path]) -> list[str]:
+    """Paths to bind where DuckDB reads a list of files (``read_parquet([...])``): it reads each one as a glob, so
+    ``.../d[1]/lake/...`` read ``.../d1/lake/...`` when that existed; escaped, each names only itself."""
+    return [glob.escape(str(path)) for path in paths]
 
 
 def has_files(lake_dir: Path, table: str, partitioned: bool = False) -> bool:

@@ -73,7 +73,7 @@ def _read_logs(new: pa.Table) -> pa.Table:
         return LEDGER_SCHEMA.empty_table()
     with db.connect() as con:
         con.register("new_logs", new)
-        params = {"paths": new.column("path").to_pylist(), "key": INGEST_LOG_SCHEMA_KEY}
+        params = {"paths": lake.literal(new.column("path").to_pylist()), "key": INGEST_LOG_SCHEMA_KEY}
         read = con.sql(READ_LOGS_SQL, params=params).to_arrow_table()
     return read.select(LEDGER_SCHEMA.names).cast(LEDGER_SCHEMA)
 

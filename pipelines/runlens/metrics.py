@@ -245,7 +245,7 @@ def runs_after_ingest(lake_dir: Path) -> int:
         return 0
     with db.connect() as con:
         query = "select count(*) from read_parquet($files) where list_contains(anomalies, 'after_ingest')"
-        [(count,)] = con.execute(query, {"files": files}).fetchall()
+        [(count,)] = con.execute(query, {"files": lake.literal(files)}).fetchall()
     return count
 
 
@@ -343,7 +343,7 @@ def _point_runs(con: duckdb.DuckDBPyConnection, lake_dir: Path, days: Collection
     if not files:
         con.execute("create or replace temp view runs as select * from empty_runs")
         return
-    con.execute("set variable runs_files = $files", {"files": files})
+    con.execute("set variable runs_files = $files", {"files": lake.literal(files)})
     con.execute(
         "create or replace temp view runs as select * from read_parquet(getvariable('runs_files'), "
         f"hive_partitioning = true, hive_types = {{'{RUNS_PARTITION_COLUMN}': 'DATE'}})"

@@ -126,14 +126,14 @@ def staged_days(lake_dir: Path) -> set[date]:
     if not files:
         return set()
     with db.connect() as con:
-        rows = con.execute("select distinct created_date from read_parquet($f)", {"f": files}).fetchall()
+        rows = con.execute("select distinct created_date from read_parquet($f)", {"f": lake.literal(files)}).fetchall()
     return {row[0] for row in rows}
 
 
 def all_keyed(con: duckdb.DuckDBPyConnection, files: list[str]) -> bool:
     """Whether every one of the staged ``files`` has the run_key column (files written before it lack it)."""
     query = "select count(distinct file_name) from parquet_schema($files) where name = $key"
-    [(keyed,)] = con.execute(query, {"files": files, "key": RUN_KEY}).fetchall()
+    [(keyed,)] = con.execute(query, {"files": lake.literal(files), "key": RUN_KEY}).fetchall()
     return keyed == len(files)
 
 
@@ -155,11 +155,14 @@ def linked_days(lake_dir: Path, export_ids: Collection[str]) -> list[frozenset[d
     with db.connect() as con:
         con.execute("set parquet_metadata_cache = true")  # all_keyed and the query read the same footers
         if current and all_keyed(con, every):
-            rows = con.execute(AFFECTED_DAYS_BY_KEY_SQL, {"new_staged": new, "staged": every}).fetchall()
+            params = {"new_staged": lake.literal(new), "staged": lake.literal(every)}
+            rows = con.execute(AFFECTED_DAYS_BY_KEY_SQL, params).fetchall()
         elif current:
-            rows = con.execute(AFFECTED_DAYS_SQL, {"new_staged": new, "runs": current}).fetchall()
+            params = {"new_staged": lake.literal(new), "runs": lake.literal(current)}
+            rows = con.execute(AFFECTED_DAYS_SQL, params).fetchall()
         else:
-            rows = con.execute("select distinct [created_date] from read_parquet($f)", {"f": new}).fetchall()
+            query = "select distinct [created_date] from read_parquet($f)"
+            rows = con.execute(query, {"f": lake.literal(new)}).fetchall()
     return [frozenset(row[0]) for row in rows]
 
 
@@ -223,7 +226,7 @@ def _write_partitions(files: list[str], days: list[date], every_day: bool, work:
     with db.connect(temp_directory=str(work / "spill")) as con:
         con.execute("set TimeZone = 'UTC'")
         con.execute("set parquet_metadata_cache = true")  # each staged footer is read once, not by every query
-        con.execute("set variable staged = $files", {"files": files})
+        con.execute("set variable staged = $files", {"files": lake.literal(files)})
         con.execute("set variable days = $days::date[]", {"days": days})
         con.execute("set variable every_day = $every_day", {"every_day": every_day})
         con.execute(RUN_KEY_SQL)
@@ -232,7 +235,7 @@ def _write_partitions(files: list[str], days: list[date], every_day: bool, work:
         candidates = files
         if not every_day and keyed:
             candidates = [row[0] for row in con.execute(CANDIDATE_FILES_SQL).fetchall()] or files
-        con.execute("set variable candidates = $files", {"files": candidates})
+        con.execute("set variable candidates = $files", {"files": lake.literal(candidates)})
         with DayFiles(work / "out") as out:
             for batch in con.sql(RUNS_LATEST_SQL).to_arrow_reader(BATCH_ROWS):
                 out.add(batch)

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from conftest import CliResult, CliRunner
 from runlens import readers
@@ -53,6 +54,25 @@ def test_moved_or_broken_warehouse_is_rebuilt_for_this_lake(tmp_path: Path, run_
     user_error(run_cli("sql", "select 1", "--data-dir", copy), "runlens run` rebuilds it")
     assert run_cli("run", "--data-dir", copy).code == 0
     assert runs_in(copy) == 3
+
+
+def test_a_warehouse_built_by_an_earlier_runlens_is_rebuilt_by_the_next_run(tmp_path: Path, run_cli: CliRunner) -> None:
+    """A warehouse written before newest_created_at() existed made `runlens report` fail with an internal error, and
+    `runlens run` kept it while no new export came (found by a review). Its mark names no format: `runlens sql` and
+    `runlens report` refuse it in one line, and the next `runlens run` rebuilds it."""
+    data = tmp_path / "d"
+    exports(data)
+    assert run_cli("run", "--data-dir", data).code == 0
+    with duckdb.connect(str(data / "warehouse.duckdb")) as con:  # as the eleventh session's runlens left it
+        con.execute("drop macro newest_created_at")
+        con.execute(f"comment on view ingest_log is 'runlens lake: {(data / 'lake').resolve()}'")
+    for command in (["sql", "select 1"], ["report", "--out", str(tmp_path / "r.html")]):
+        result = run_cli(*command, "--data-dir", data)
+        user_error(result, "was built by an earlier version of runlens")
+        assert f"`runlens run --data-dir {data.resolve()}` rebuilds it" in result.err, result.err
+    rerun = run_cli("run", "--data-dir", data)
+    assert rerun.code == 0 and "0 new export file(s) ingested" in rerun.out, rerun.out
+    assert run_cli("sql", "select newest_created_at()", "--data-dir", data).code == 0
 
 
 def test_sql_edge_cases(tmp_path: Path, run_cli: CliRunner) -> None:

@@ -41,9 +41,12 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-# The relation whose comment names the lake the warehouse was built over (see built_for).
+# The relation whose comment names the lake the warehouse was built over, and the warehouse's format (see built_for).
+# FORMAT goes up when the relations or macros a warehouse holds change, so that `runlens run` rebuilds an older one
+# (2: newest_created_at(), and empty metric tables for tables without files).
 MARKED = "ingest_log"
-LAKE_MARK = "runlens lake: "
+FORMAT = 2
+LAKE_MARK = f"runlens warehouse {FORMAT}, lake: "
 
 
 def _parquet(glob: str, hive: dict[str, str] | None = None) -> str:
@@ -122,13 +125,20 @@ def refresh_warehouse(lake_dir: Path, warehouse_path: Path) -> list[str]:
 
 def built_for(warehouse_path: Path) -> Path | None:
     """The lake whose files a warehouse's views read, from the mark ``refresh_warehouse`` leaves on ``ingest_log``;
-    None when there is no warehouse, it is not a DuckDB database, or it predates the mark. The views hold absolute
-    paths, so a data directory moved or copied elsewhere needs its warehouse rebuilt."""
+    None when there is no warehouse, it is not a DuckDB database, or it predates this ``FORMAT`` (then it lacks
+    relations or macros runlens reads). The views hold absolute paths, so a data directory moved or copied elsewhere
+    needs its warehouse rebuilt, as does an older one."""
+    mark = _mark(warehouse_path)
+    return Path(mark.removeprefix(LAKE_MARK)) if mark is not None and mark.startswith(LAKE_MARK) else None
+
+
+def _mark(warehouse_path: Path) -> str | None:
+    """The comment on a warehouse's ``MARKED`` relation ("" when it has none); None without a readable warehouse."""
     if not warehouse_path.is_file():
         return None
     try:
         with connect_readonly(warehouse_path) as con:
-            return lake_of(con)
+            return _mark_on(con)
     except duckdb.Error:
         return None
 
@@ -136,13 +146,21 @@ def built_for(warehouse_path: Path) -> Path | None:
 def refuse_foreign(warehouse_path: Path, lake_dir: Path, data_dir: Path) -> None:
     """Refuse a warehouse whose views read another lake than ``lake_dir`` (the data directory was copied or moved;
     the views hold absolute paths), so that a query or a review never shows another folder's data as this one's.
-    One that cannot be read, or predates the mark, is left to the caller (``built_for`` is None then)."""
-    built = built_for(warehouse_path)
-    if built is None or _same_folder(built, lake_dir):
+    One built by an earlier runlens (``FORMAT``) is refused too; one that cannot be read is left to the caller."""
+    mark = _mark(warehouse_path)
+    rebuild = f"`runlens run --data-dir {shlex.quote(str(data_dir))}` rebuilds it"
+    if mark is None:
+        return
+    if not mark.startswith(LAKE_MARK):
+        raise RunlensError(
+            f"{warehouse_path} was built by an earlier version of runlens and lacks what this one reads; {rebuild}"
+        )
+    built = Path(mark.removeprefix(LAKE_MARK))
+    if _same_folder(built, lake_dir):
         return
     raise RunlensError(
         f"{warehouse_path} reads the lake at {built}, not this data directory's ({lake_dir}): the data directory was"
-        f" copied or moved; `runlens run --data-dir {shlex.quote(str(data_dir))}` rebuilds it over this lake"
+        f" copied or moved; {rebuild} over this lake"
     )
 
 
@@ -155,12 +173,17 @@ def _same_folder(a: Path, b: Path) -> bool:
 
 def lake_of(con: duckdb.DuckDBPyConnection) -> Path | None:
     """``built_for`` on a connection to the warehouse already open (the notebook's)."""
+    mark = _mark_on(con)
+    return Path(mark.removeprefix(LAKE_MARK)) if mark.startswith(LAKE_MARK) else None
+
+
+def _mark_on(con: duckdb.DuckDBPyConnection) -> str:
     query = (
         "select comment from duckdb_views() where view_name = $name "
         "union all select comment from duckdb_tables() where table_name = $name"
     )
     marks = [row[0] for row in con.execute(query, {"name": MARKED}).fetchall()]
-    return Path(marks[0].removeprefix(LAKE_MARK)) if marks and (marks[0] or "").startswith(LAKE_MARK) else None
+    return (marks[0] or "") if marks else ""
 
 
 def connect_readonly(warehouse_path: Path) -> duckdb.DuckDBPyConnection:

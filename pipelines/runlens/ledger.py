@@ -35,7 +35,7 @@ LEDGER_SCHEMA = pa.schema(
         *INGEST_LOG_SCHEMA,
         pa.field("schema_digest", pa.string()),  # INGEST_LOG_SCHEMA_KEY of the log file; NULL in logs written before it
         pa.field("folder", pa.string()),  # the ingest's folder under lake/ingest/
-        pa.field("log_inode", pa.int64()),
+        pa.field("log_inode", pa.uint64()),  # unsigned: network and FUSE file systems use all 64 bits
         pa.field("log_bytes", pa.int64()),
         pa.field("log_mtime_ns", pa.int64()),
     ]

@@ -110,6 +110,9 @@ def _ingest_to_retry(instance: dg.DagsterInstance) -> tuple[str | None, str | No
     newest = records[0].dagster_run.run_id
     if lost < MAX_RETRIES:
         return newest, None
+    ingested = instance.get_latest_materialization_event(dg.AssetKey(INGEST_STEP))
+    if ingested is not None and ingested.timestamp > records[0].create_timestamp.timestamp():
+        return None, None  # ingested since (`runlens run`, the UI): the advice below was taken
     return None, (
         f"the last {MAX_RETRIES} ingest runs this sensor requested ended before ingesting their files (newest: "
         f"{newest}): files already requested are not requested again until they change; once the cause is fixed, "

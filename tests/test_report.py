@@ -237,6 +237,27 @@ def test_the_report_asset_without_a_warehouse_gives_dagsters_advice_not_the_comm
     assert "materialize the warehouse asset" in message and "--data-dir" not in message, message
 
 
+def test_the_report_asset_refuses_a_warehouse_of_an_earlier_runlens(data_dir: Path, run_cli: CliRunner) -> None:
+    """A warehouse written before newest_created_at() existed failed the asset with DuckDB's catalog error deep in
+    the notebook: it is refused, saying to materialize the warehouse asset (or run `runlens run`)."""
+    (data_dir / "exports" / "a.jsonl").write_text(
+        json.dumps({"runId": "r", "workflowName": "w", "status": "queued", "createdAt": "2026-03-01T00:00:00Z"})
+    )
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    with duckdb.connect(str(data_dir / "warehouse.duckdb")) as con:  # as the eleventh session's runlens left it
+        con.execute("drop macro newest_created_at")
+        con.execute(f"comment on view ingest_log is 'runlens lake: {(data_dir / 'lake').resolve()}'")
+    result = dg.materialize(
+        [reliability_report],
+        resources={"runlens": RunlensResource(data_dir=str(data_dir))},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    [failure] = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    message = str(failure.event_specific_data.error.message)  # type: ignore[union-attr]
+    assert "built by an earlier version of runlens" in message and "materialize the warehouse asset" in message
+
+
 def created_between(warehouse: Path, start: datetime, end: datetime) -> int:
     """Runs created in [start, end), counted straight from `runs`."""
     with duckdb.connect(str(warehouse), read_only=True) as con:

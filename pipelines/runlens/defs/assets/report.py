@@ -2,8 +2,10 @@
 
 import dagster as dg
 
+from runlens import warehouse
 from runlens.defs.assets.metrics import METRIC_ASSETS
 from runlens.defs.resources import RunlensResource
+from runlens.errors import RunlensError
 from runlens.report import default_report_path, render_report
 
 REVIEW_DAYS = 7
@@ -27,6 +29,10 @@ def reliability_report(runlens: RunlensResource) -> dg.MaterializeResult:
             f"{settings.warehouse_path}: no warehouse yet: materialize the warehouse asset (or turn on the sensors) for"
             " this data directory (RUNLENS_DATA_DIR in the code location's environment) first"
         )
+    try:  # one of an earlier runlens would fail in the notebook; one of another lake would review that lake
+        warehouse.refuse_foreign(settings.warehouse_path, settings.lake_dir, settings.data_dir)
+    except RunlensError as exc:
+        raise dg.Failure(f"{exc}; in Dagster, materialize the warehouse asset (or turn on the sensors)") from None
     result = render_report(settings.warehouse_path, default_report_path(settings), days=REVIEW_DAYS)
     window = result.headline["window"]
     headline = {name: _number(value) for name, value in result.current.items() if value is not None}

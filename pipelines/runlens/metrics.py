@@ -240,12 +240,11 @@ def after_ingest_notice(runs: int) -> str:
 
 def runs_after_ingest(lake_dir: Path) -> int:
     """How many runs are flagged ``after_ingest`` (one scan of the runs partitions' anomalies column)."""
-    files = [str(runs.partition_file(lake_dir, day)) for day in sorted(runs.partition_days(lake_dir))]
-    if not files:
-        return 0
     with db.connect() as con:
-        query = "select count(*) from read_parquet($files) where list_contains(anomalies, 'after_ingest')"
-        [(count,)] = con.execute(query, {"files": lake.literal(files)}).fetchall()
+        _prepare(con, lake_dir)
+        _point_runs(con, lake_dir, None)
+        query = "select count(*) from runs where list_contains(anomalies, 'after_ingest')"
+        [(count,)] = con.execute(query).fetchall()
     return count
 
 

@@ -344,6 +344,5 @@ def mark_applied(lake_dir: Path, seq: int) -> None:
 def pending_exports(lake_dir: Path) -> tuple[list[str], int]:
     """Committed ingests not yet reflected in ``runs`` (export ids), and the highest ingest sequence among all."""
     logs = ledger.ingest_logs(lake_dir)
-    done = applied_seq(lake_dir)
-    rows = zip(logs.column("export_id").to_pylist(), logs.column("ingest_seq").to_pylist(), strict=True)
-    return [eid for eid, seq in rows if seq > done], pc.max(logs.column("ingest_seq")).as_py() or 0
+    pending = logs.filter(pc.greater(logs.column("ingest_seq"), applied_seq(lake_dir))).column("export_id")
+    return pending.to_pylist(), pc.max(logs.column("ingest_seq")).as_py() or 0

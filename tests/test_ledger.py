@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import CliRunner
 from runlens import ingest, ledger, runs
 from runlens.config import Settings
 from runlens.contracts import INGEST_LOG_SCHEMA, INGEST_LOG_SCHEMA_KEY
+from runlens.errors import RunlensError
 from runlens.validation import RecordValidator
 
 
@@ -111,6 +114,23 @@ def test_a_changed_or_removed_log_and_a_bad_ledger_never_give_a_wrong_row(lake_d
         else:
             ledger.ledger_file(lake_dir).write_bytes(bad)
         assert ledger_rows(lake_dir) == logs_on_disk(lake_dir)
+
+
+def test_a_damaged_log_is_named_in_one_error_and_moving_its_folder_out_heals_the_lake(
+    data_dir: Path, lake_dir: Path, run_cli: CliRunner
+) -> None:
+    """A committed log overwritten with garbage stopped every `runlens run` with an internal error. It is a
+    runlens error naming the file and what to do; done, the next run ingests that export again."""
+    damaged = sorted((lake_dir / "ingest").glob("*/ingest_log.parquet"))[0]
+    damaged.write_bytes(b"garbage")
+    with pytest.raises(RunlensError, match=re.escape(str(damaged))):
+        ledger.ingest_logs(lake_dir)
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 2 and "move that ingest's folder out of lake/ingest" in result.err, result.err
+    assert "internal error" not in result.err and result.err.count("\n") == 1, result.err
+    shutil.move(damaged.parent, data_dir / "moved-out")
+    again = run_cli("run", "--data-dir", data_dir)
+    assert again.code == 0 and again.out.startswith("runlens: 1 new export file(s) ingested"), again.out
 
 
 def test_a_ledger_that_cannot_be_written_still_gives_every_row(lake_dir: Path) -> None:

@@ -21,12 +21,14 @@ import contextlib
 import os
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from runlens import db, lake
 from runlens.config import SQL_DIR
 from runlens.contracts import INGEST_LOG_SCHEMA, INGEST_LOG_SCHEMA_KEY
+from runlens.errors import RunlensError
 
 LOG_FILE = "ingest_log.parquet"
 STAMP_COLUMNS = ("folder", "log_inode", "log_bytes", "log_mtime_ns")
@@ -74,7 +76,13 @@ def _read_logs(new: pa.Table) -> pa.Table:
     with db.connect() as con:
         con.register("new_logs", new)
         params = {"paths": lake.literal(new.column("path").to_pylist()), "key": INGEST_LOG_SCHEMA_KEY}
-        read = con.sql(READ_LOGS_SQL, params=params).to_arrow_table()
+        try:
+            read = con.sql(READ_LOGS_SQL, params=params).to_arrow_table()
+        except duckdb.Error as exc:  # DuckDB's message names the file
+            raise RunlensError(
+                f"a committed ingest's log cannot be read ({str(exc).splitlines()[0]}): the lake was damaged outside"
+                " runlens; move that ingest's folder out of lake/ingest and run again, which ingests its export again"
+            ) from None
     return read.select(LEDGER_SCHEMA.names).cast(LEDGER_SCHEMA)
 
 

@@ -415,6 +415,75 @@ def test_report_path_errors_name_the_path_given(
     assert list(tmp_path.iterdir()) == []
 
 
+def rewrite_in_place(path: Path) -> None:
+    """What a refresh does to a lake file, keeping its bytes: a new file renamed over it (another inode)."""
+    copy = path.with_name(f".{path.name}.tmp")
+    copy.write_bytes(path.read_bytes())
+    os.replace(copy, path)
+
+
+def test_a_review_whose_lake_is_written_while_it_renders_is_rendered_again(
+    rendered: Rendered, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh replaces the lake's files one by one while the notebook's queries read them one by one, so a
+    review rendered meanwhile could mix tables from before and after it (a known gap until the thirteenth
+    session). A runs partition replaced during the first rendering (with the same bytes, so the other tests'
+    lake is unchanged) makes `runlens report` say so and render again; the page written is the second one."""
+    real = report_module._execute
+    renders: list[dict[str, Any]] = []
+    partition = sorted((rendered.settings.lake_dir / "runs").rglob("*.parquet"))[-1]
+
+    def written_during_the_first(parameters: dict[str, Any], warehouse: Path) -> nbformat.NotebookNode:
+        renders.append(parameters)
+        if len(renders) == 1:
+            rewrite_in_place(partition)
+            return nbformat.v4.new_notebook()  # a page that must not be written
+        return real(parameters, warehouse)
+
+    monkeypatch.setattr(report_module, "_execute", written_during_the_first)
+    out = tmp_path / "again.html"
+    code, err = report_cli(rendered, capsys, "--out", out)
+    assert code == 0, err
+    assert len(renders) == 2
+    lake_dir = rendered.settings.lake_dir
+    assert err == f"runlens: {lake_dir} was written to while the review was rendered (a refresh?): rendering it again\n"
+    assert HeadlineNumbers(out.read_text(encoding="utf-8")).values == HeadlineNumbers(rendered.html).values
+
+
+def test_a_review_whose_lake_is_written_during_every_rendering_is_not_written(
+    rendered: Rendered, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lake written to during each of the RENDERS renderings (a new ingest folder, then metric files replaced):
+    the command fails with one line saying why and what to do, and writes no page."""
+    lake_dir = rendered.settings.lake_dir
+    metric_files = sorted((lake_dir / "metrics").rglob("*.parquet"))
+    renders: list[int] = []
+
+    def written_during_each(parameters: dict[str, Any], warehouse: Path) -> nbformat.NotebookNode:
+        renders.append(len(renders))
+        if len(renders) == 1:
+            (lake_dir / "ingest" / "0000-a-new-ingest").mkdir()
+        else:
+            rewrite_in_place(metric_files[len(renders)])
+        return nbformat.v4.new_notebook()
+
+    monkeypatch.setattr(report_module, "_execute", written_during_each)
+    out = tmp_path / "never.html"
+    try:
+        code, err = report_cli(rendered, capsys, "--out", out)
+    finally:
+        if (lake_dir / "ingest" / "0000-a-new-ingest").exists():
+            (lake_dir / "ingest" / "0000-a-new-ingest").rmdir()
+    assert len(renders) == report_module.RENDERS == 3
+    again = f"runlens: {lake_dir} was written to while the review was rendered (a refresh?): rendering it again\n"
+    assert err == again * 2 + (
+        f"runlens: error: {lake_dir} was written to while the review was rendered, 3 times in a row, so it could mix "
+        "tables from before and after a refresh: nothing written; render it again once the refresh has ended\n"
+    )
+    assert code == 2
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
 def test_a_lake_reaching_the_calendars_last_instant_is_reviewed_up_to_it(data_dir: Path, run_cli: CliRunner) -> None:
     """The newest run created at 9999-12-31 23:59:59.999999 UTC, the last instant the lake holds: the default window
     cannot end just after it (Python has no year 10000; the window cell failed with "OverflowError: date value out

@@ -17,12 +17,17 @@ from runlens.interrupts import ending, run_stoppable, sigterm_raises
 REPORT_DAYS = 7  # the review window of `runlens report` without --days or --since
 
 
+def _note(text: str) -> None:
+    """A progress line of a command, on stderr (stdout carries its result)."""
+    print(f"runlens: {text}", file=sys.stderr)
+
+
 def _run(args: argparse.Namespace) -> int:
     from runlens.pipeline import run_pipeline
     from runlens.summary import render_summary
 
     settings = Settings.from_env(args.data_dir)
-    report = run_pipeline(settings, echo=lambda text: print(f"runlens: {text}", file=sys.stderr))
+    report = run_pipeline(settings, echo=_note)
     print(render_summary(settings, report))
     return 0
 
@@ -149,6 +154,7 @@ def _report(args: argparse.Namespace) -> int:
         until=args.until,
         workflows=args.workflow,
         data_dir=settings.data_dir,
+        echo=_note,
     )
     print(result.path)
     return 0

@@ -110,6 +110,36 @@ def remove_file(path: Path) -> None:
         fsync_dir(path.parent)
 
 
+Stamp = frozenset[tuple[str, int, int, int]]
+
+
+def stamp(lake_dir: Path) -> Stamp:
+    """What the lake's readers read, as it is now: each file under ``runs/`` and ``metrics/`` (path, inode, size,
+    modification time) and each committed ingest folder (path, inode). Every write to the lake renames a new file or
+    folder into place, so two equal stamps mean nothing was written between them (``report.render_report``)."""
+    stamps: set[tuple[str, int, int, int]] = set()
+    for table in (RUNS, METRICS):
+        _stamp_files(lake_dir / table, stamps)
+    with contextlib.suppress(OSError), os.scandir(lake_dir / INGEST) as entries:  # none yet: no ingest to stamp
+        stamps.update((entry.path, entry.inode(), 0, 0) for entry in entries)
+    return frozenset(stamps)
+
+
+def _stamp_files(folder: Path, stamps: set[tuple[str, int, int, int]]) -> None:
+    try:
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except OSError:  # none yet, or gone since its parent was listed: the other stamp tells
+        return
+    for entry in entries:
+        with contextlib.suppress(OSError):  # gone since the listing: the other stamp tells
+            if entry.is_dir(follow_symlinks=False):
+                _stamp_files(Path(entry.path), stamps)
+            else:
+                info = entry.stat(follow_symlinks=False)
+                stamps.add((entry.path, info.st_ino, info.st_size, info.st_mtime_ns))
+
+
 def sweep_temporaries(lake_dir: Path) -> int:
     """Delete what a killed writer left behind (hidden files, ``.tmp/`` folders); call it holding the write lock.
 

@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -32,11 +32,12 @@ from runlens import lake
 from runlens.config import PROJECT_DIR, Settings, sql_command
 from runlens.errors import RunlensError
 from runlens.interrupts import run_stoppable
-from runlens.warehouse import open_warehouse
+from runlens.warehouse import built_for, open_warehouse
 
 NOTEBOOK = PROJECT_DIR / "notebooks" / "reliability_review.ipynb"
 HEADLINE_TAG = "headline"
 HEADLINE_MIME = "application/json"
+RENDERS = 3  # how many times a review is rendered while its lake is written to (see render_report)
 TEMPLATE_NAME = "runlens_report.html.j2"
 # The lab template without what it would fetch from the network (require.js, MathJax, Mermaid, widget managers),
 # with code cells folded under <details> and some styling for the report's own tables and SQL blocks.
@@ -166,6 +167,7 @@ def render_report(
     until: date | None = None,
     workflows: Sequence[str] = (),
     data_dir: Path | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> ReportResult:
     """Execute the reliability review on ``warehouse`` and write it to ``out`` as one self-contained HTML file.
 
@@ -174,12 +176,16 @@ def render_report(
     9999-12-31 23:59:59.999999 UTC, which leaves that run out), ``since`` = ``until`` - ``days`` days (``days`` is not
     used when ``since`` is given). ``workflows`` restricts the review to those workflow names (empty: all).
     ``data_dir``: the data directory the warehouse belongs to, named in the ``runlens sql`` hints of the errors.
+
+    The notebook's queries read the lake's files one after the other, and a refresh replaces them one after the
+    other: a review whose lake was written to while it ran (``lake.stamp`` differs before and after) could mix
+    tables from before and after a refresh, so it is rendered again (``echo`` says so), up to ``RENDERS`` times.
     """
     _check_window(days, since, until)
     _check_out(out)
     if not warehouse.is_file():
         raise ReportError(f"{warehouse}: no warehouse there; run `runlens run` first or pass --data-dir")
-    _check_lake(warehouse, workflows, days, since, until, data_dir)
+    lake_dir = built_for(warehouse)
     parameters = {
         "warehouse": str(warehouse.resolve()),
         "days": days,
@@ -187,7 +193,19 @@ def render_report(
         "until": until.isoformat() if until else None,
         "workflows": list(workflows),
     }
-    executed = _execute(parameters, warehouse)
+    for rendering in range(1, RENDERS + 1):
+        before = lake.stamp(lake_dir) if lake_dir else None
+        _check_lake(warehouse, workflows, days, since, until, data_dir)
+        executed = _execute(parameters, warehouse)
+        if lake_dir is None or lake.stamp(lake_dir) == before:
+            break
+        if echo and rendering < RENDERS:
+            echo(f"{lake_dir} was written to while the review was rendered (a refresh?): rendering it again")
+    else:
+        raise ReportError(
+            f"{lake_dir} was written to while the review was rendered, {RENDERS} times in a row, so it could mix "
+            "tables from before and after a refresh: nothing written; render it again once the refresh has ended"
+        )
     _write(out, _to_html(executed))
     return ReportResult(path=out, headline=_headline(executed))
 

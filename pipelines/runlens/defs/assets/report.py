@@ -6,6 +6,7 @@ from runlens import warehouse
 from runlens.defs.assets.metrics import METRIC_ASSETS
 from runlens.defs.resources import RunlensResource
 from runlens.errors import RunlensError
+from runlens.interrupts import interrupts_deferred
 from runlens.report import default_report_path, render_report
 
 REVIEW_DAYS = 7
@@ -16,7 +17,7 @@ REVIEW_DAYS = 7
     group_name="report",
     kinds={"jupyter", "html"},
 )
-def reliability_report(runlens: RunlensResource) -> dg.MaterializeResult:
+def reliability_report(context: dg.AssetExecutionContext, runlens: RunlensResource) -> dg.MaterializeResult:
     """The reliability review of the last 7 days of runs (ending at the newest created_at) against the 7 days
     before: fleet failure rate with its Wilson interval, exact p50/p95/p99 duration and throughput, failure rate
     and latency over time for the workflows that matter most, error signatures (new and growing), stuck runs,
@@ -33,7 +34,9 @@ def reliability_report(runlens: RunlensResource) -> dg.MaterializeResult:
         warehouse.refuse_foreign(settings.warehouse_path, settings.lake_dir, settings.data_dir)
     except RunlensError as exc:
         raise dg.Failure(f"{exc}; in Dagster, materialize the warehouse asset (or turn on the sensors)") from None
-    result = render_report(settings.warehouse_path, default_report_path(settings), days=REVIEW_DAYS)
+    result = render_report(
+        settings.warehouse_path, default_report_path(settings), days=REVIEW_DAYS, echo=lambda text: _warn(context, text)
+    )
     window = result.headline["window"]
     headline = {name: _number(value) for name, value in result.current.items() if value is not None}
     return dg.MaterializeResult(
@@ -43,6 +46,11 @@ def reliability_report(runlens: RunlensResource) -> dg.MaterializeResult:
             **headline,
         }
     )
+
+
+def _warn(context: dg.AssetExecutionContext, text: str) -> None:
+    with interrupts_deferred():  # a log line is a write to the Dagster instance: Ctrl-C comes before or after it
+        context.log.warning(text)
 
 
 def _number(value: float) -> dg.MetadataValue:

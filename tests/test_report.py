@@ -18,6 +18,7 @@ import dagster as dg
 import duckdb
 import matplotlib.dates as mdates
 import nbformat
+import papermill
 import pytest
 from conftest import CliRunner
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -482,6 +483,41 @@ def test_a_review_whose_lake_is_written_during_every_rendering_is_not_written(
     )
     assert code == 2
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_the_notebook_run_by_hand_says_when_its_lake_was_written_while_it_ran(
+    rendered: Rendered, tmp_path: Path
+) -> None:
+    """Run by hand (Jupyter, papermill), the notebook has no `runlens report` to render it again: its last cell says
+    the lake was written to while it ran, and nothing when it was not. Here a cell added before the last one replaces
+    a runs partition (with the same bytes, as a refresh would with new ones)."""
+    written = "was written to while this review ran (a refresh?)"
+    assert not re.search(f'<p class="note">[^<]*{re.escape(written)}', rendered.html)  # the code shows it, folded
+    notebook = nbformat.read(report_module.NOTEBOOK, as_version=4)
+    partition = sorted((rendered.settings.lake_dir / "runs").rglob("*.parquet"))[0]
+    copy = partition.with_name(f".{partition.name}.tmp")
+    refresh = (
+        f"import os, shutil\nshutil.copyfile({str(partition)!r}, {str(copy)!r})\n"
+        f"os.replace({str(copy)!r}, {str(partition)!r})"
+    )
+    notebook.cells.insert(len(notebook.cells) - 1, nbformat.v4.new_code_cell(refresh, id="refresh"))
+    nbformat.write(notebook, tmp_path / "review.ipynb")
+    executed = papermill.execute_notebook(
+        str(tmp_path / "review.ipynb"),
+        None,
+        parameters={"warehouse": str(rendered.settings.warehouse_path)},
+        kernel_name="python3",
+        kernel_manager_class=report_module.CurrentInterpreterKernelManager,
+        progress_bar=False,
+        cwd=str(report_module.NOTEBOOK.parent),
+    )
+    said = html.unescape(cell_html(executed.cells[-1]))
+    assert f"{rendered.settings.lake_dir} {written}: its tables may mix data from before and after it." in said
+
+
+def cell_html(cell: nbformat.NotebookNode) -> str:
+    """The HTML a code cell displayed (its errors fail the test: nbclient raises them)."""
+    return "".join(output.get("data", {}).get("text/html", "") for output in cell.get("outputs", []))
 
 
 def test_a_lake_reaching_the_calendars_last_instant_is_reviewed_up_to_it(data_dir: Path, run_cli: CliRunner) -> None:

@@ -28,8 +28,11 @@ from runlens.cli import main
 from runlens.config import SQL_DIR, Settings
 from runlens.defs.assets.report import reliability_report, weekly_reliability_report
 from runlens.defs.resources import RunlensResource
+from runlens.ingest import ingest_file
+from runlens.locks import lake_write_lock
 from runlens.metrics import METRIC_TABLES
 from runlens.report import ReportError, ReportResult, render_report
+from runlens.validation import RecordValidator
 from runlens.warehouse import connect_readonly
 
 MARKUP_WORKFLOW = "<b>bold</b>"
@@ -513,6 +516,44 @@ def test_the_notebook_run_by_hand_says_when_its_lake_was_written_while_it_ran(
     )
     said = html.unescape(cell_html(executed.cells[-1]))
     assert f"{rendered.settings.lake_dir} {written}: its tables may mix data from before and after it." in said
+
+
+def test_the_review_names_the_exports_ingested_after_the_last_complete_refresh(
+    data_dir: Path, run_cli: CliRunner
+) -> None:
+    """An export ingested and not yet refreshed (the export sensor's run, before the refresh sensor's): the data
+    quality tables list it, runs does not hold its records. The review says so under its window, with the count of
+    files and valid records, and no longer once `runlens run` has refreshed the lake."""
+
+    def export(name: str, day: int, runs: int) -> Path:
+        records = [
+            {
+                "runId": f"run_{name}_{i}",
+                "workflowName": "checkout",
+                "status": "completed",
+                "createdAt": f"2026-11-{day:02d}T10:{i:02d}:00Z",
+                "completedAt": f"2026-11-{day:02d}T10:{i:02d}:30Z",
+            }
+            for i in range(runs)
+        ]
+        path = data_dir / "exports" / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(record) + "\n" for record in records) + "not json\n")
+        return path
+
+    export("first", 3, 5)
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    settings = Settings.from_env(data_dir)
+    with lake_write_lock(settings.lake_dir):
+        ingest_file(export("second", 4, 7), settings, RecordValidator.from_file(settings.schema_path))
+    pending = '<p class="note">1 export file(s) ingested after the last complete refresh (7 valid records) are not'
+    out = data_dir / "review.html"
+    assert run_cli("report", "--data-dir", data_dir, "--out", out).code == 0
+    page = out.read_text(encoding="utf-8")
+    assert pending in page
+    assert page.index(pending) < page.index('id="Headline"')
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    assert run_cli("report", "--data-dir", data_dir, "--out", out).code == 0
+    assert not re.search(r'<p class="note">[^<]*after the last complete refresh', out.read_text(encoding="utf-8"))
 
 
 def cell_html(cell: nbformat.NotebookNode) -> str:

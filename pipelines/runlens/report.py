@@ -1,6 +1,6 @@
 """The reliability review: ``notebooks/reliability_review.ipynb`` executed headless and rendered to one HTML page.
 
-The notebook reads only the warehouse (read-only). papermill injects the parameters and runs it on an ipykernel of
+The notebook reads the warehouse (read-only). papermill injects the parameters and runs it on an ipykernel of
 this very interpreter, whatever kernelspecs the user has installed; nbconvert turns the result into a single HTML
 file with the plots embedded and no script or style loaded from the network. The headline numbers come back from the
 notebook's ``headline`` cell, whose output carries them as ``application/json``.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import math
 import os
 import re
@@ -21,6 +22,7 @@ import nbformat
 import papermill
 import pytest
 from conftest import CliRunner
+from jupyter_core.paths import jupyter_runtime_dir
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from runlens import report as report_module
@@ -458,34 +460,54 @@ def test_a_review_whose_lake_is_written_during_every_rendering_is_not_written(
     rendered: Rendered, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A lake written to during each of the RENDERS renderings (a new ingest folder, then metric files replaced):
-    the command fails with one line saying why and what to do, and writes no page."""
+    `runlens report` fails with one line saying why and what to do, and writes no page; so does the
+    reliability_report asset, whose run log has the two "rendering it again" warnings."""
     lake_dir = rendered.settings.lake_dir
     metric_files = sorted((lake_dir / "metrics").rglob("*.parquet"))
+    new_ingest = lake_dir / "ingest" / "0000-a-new-ingest"
     renders: list[int] = []
 
     def written_during_each(parameters: dict[str, Any], warehouse: Path) -> nbformat.NotebookNode:
         renders.append(len(renders))
         if len(renders) == 1:
-            (lake_dir / "ingest" / "0000-a-new-ingest").mkdir()
+            new_ingest.mkdir()
         else:
             rewrite_in_place(metric_files[len(renders)])
         return nbformat.v4.new_notebook()
 
     monkeypatch.setattr(report_module, "_execute", written_during_each)
     out = tmp_path / "never.html"
+    asset_page = rendered.settings.data_dir / "reports" / "reliability-review.html"
+    asset_page_before = asset_page.stat().st_mtime_ns if asset_page.exists() else None
+    instance = dg.DagsterInstance.ephemeral()
     try:
         code, err = report_cli(rendered, capsys, "--out", out)
+        assert len(renders) == report_module.RENDERS == 3
+        new_ingest.rmdir()
+        renders.clear()
+        result = dg.materialize(
+            [reliability_report],
+            resources={"runlens": RunlensResource(data_dir=str(rendered.settings.data_dir))},
+            instance=instance,
+            raise_on_error=False,
+        )
     finally:
-        if (lake_dir / "ingest" / "0000-a-new-ingest").exists():
-            (lake_dir / "ingest" / "0000-a-new-ingest").rmdir()
-    assert len(renders) == report_module.RENDERS == 3
-    again = f"runlens: {lake_dir} was written to while the review was rendered (a refresh?): rendering it again\n"
-    assert err == again * 2 + (
-        f"runlens: error: {lake_dir} was written to while the review was rendered, 3 times in a row, so it could mix "
-        "tables from before and after a refresh: nothing written; render it again once the refresh has ended\n"
+        if new_ingest.exists():
+            new_ingest.rmdir()
+    again = f"{lake_dir} was written to while the review was rendered (a refresh?): rendering it again"
+    refused = (
+        f"{lake_dir} was written to while the review was rendered, 3 times in a row, so it could mix tables from "
+        "before and after a refresh: nothing written; render it again once the refresh has ended"
     )
+    assert err == f"runlens: {again}\n" * 2 + f"runlens: error: {refused}\n"
     assert code == 2
     assert not out.exists() and list(tmp_path.iterdir()) == []
+    assert len(renders) == 3 and not result.success
+    warned = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.level == logging.WARNING]
+    assert warned == [again, again]
+    [failure] = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    assert refused in str(failure.event_specific_data.error.message)  # type: ignore[union-attr]
+    assert (asset_page.stat().st_mtime_ns if asset_page.exists() else None) == asset_page_before
 
 
 def test_the_notebook_run_by_hand_says_when_its_lake_was_written_while_it_ran(
@@ -554,6 +576,19 @@ def test_the_review_names_the_exports_ingested_after_the_last_complete_refresh(
     assert run_cli("run", "--data-dir", data_dir).code == 0
     assert run_cli("report", "--data-dir", data_dir, "--out", out).code == 0
     assert not re.search(r'<p class="note">[^<]*after the last complete refresh', out.read_text(encoding="utf-8"))
+
+
+def test_each_review_kernel_has_its_own_sockets_outside_the_project(rendered: Rendered) -> None:
+    """jupyter_client names a kernel's Unix sockets `kernel-ipc-1` .. `-5` in the current folder, which papermill makes
+    `notebooks/`: every review wrote its sockets into the project under the same names, and two reviews at once (two
+    test processes, the CLI and the asset) connected to each other's kernel ("Invalid Signature", found by a review).
+    Each kernel now has a name of its own under Jupyter's runtime folder."""
+    first, second = report_module.CurrentInterpreterKernelManager(), report_module.CurrentInterpreterKernelManager()
+    assert first.transport == "ipc"
+    assert first.ip != second.ip
+    for ip in (Path(first.ip), Path(second.ip)):
+        assert ip.is_absolute() and ip.parent == Path(jupyter_runtime_dir())
+    assert not list(report_module.NOTEBOOK.parent.glob("kernel-ipc*"))  # the rendered review left none there
 
 
 def cell_html(cell: nbformat.NotebookNode) -> str:

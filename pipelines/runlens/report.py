@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from contextvars import ContextVar
@@ -25,6 +26,7 @@ import papermill
 from jinja2 import DictLoader
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.paths import jupyter_runtime_dir
 from nbconvert import HTMLExporter
 from traitlets import default
 
@@ -146,8 +148,20 @@ class CurrentInterpreterKernelManager(AsyncKernelManager):
 
     @default("transport")
     def _transport_default(self) -> str:
-        # Unix sockets under Jupyter's runtime dir, for this user only (the kernel warns that tcp is unencrypted)
+        # Unix sockets, for this user only (the kernel warns that tcp is unencrypted)
         return "ipc" if os.name == "posix" else "tcp"
+
+    @default("ip")
+    def _ip_default(self) -> str:
+        """Where the kernel's sockets go (``<ip>-1`` .. ``-5``): under Jupyter's runtime dir, a name of this kernel's
+        own. jupyter_client's default is ``kernel-ipc`` in the current folder, which papermill makes ``notebooks/``:
+        every review wrote its sockets into the project under the same names, and two at once (the CLI and the asset,
+        or two test processes) could connect to each other's kernel ("Invalid Signature")."""
+        if self.transport != "ipc":
+            return super()._ip_default()
+        runtime = Path(jupyter_runtime_dir())
+        runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return str(runtime / f"runlens-{uuid.uuid4().hex[:12]}-ipc")
 
     @default("kernel_spec_manager")
     def _kernel_spec_manager_default(self) -> KernelSpecManager:

@@ -7,7 +7,7 @@ from runlens.defs.assets.metrics import METRIC_ASSETS
 from runlens.defs.resources import RunlensResource
 from runlens.errors import RunlensError
 from runlens.interrupts import interrupts_deferred
-from runlens.report import default_report_path, render_report
+from runlens.report import ReportError, default_report_path, render_report
 
 REVIEW_DAYS = 7
 
@@ -34,9 +34,15 @@ def reliability_report(context: dg.AssetExecutionContext, runlens: RunlensResour
         warehouse.refuse_foreign(settings.warehouse_path, settings.lake_dir, settings.data_dir)
     except RunlensError as exc:
         raise dg.Failure(f"{exc}; in Dagster, materialize the warehouse asset (or turn on the sensors)") from None
-    result = render_report(
-        settings.warehouse_path, default_report_path(settings), days=REVIEW_DAYS, echo=lambda text: _warn(context, text)
-    )
+    try:
+        result = render_report(
+            settings.warehouse_path,
+            default_report_path(settings),
+            days=REVIEW_DAYS,
+            echo=lambda text: _warn(context, text),
+        )
+    except ReportError as exc:  # its one line, as `runlens report` gives it, not a traceback
+        raise dg.Failure(str(exc)) from None
     window = result.headline["window"]
     headline = {name: _number(value) for name, value in result.current.items() if value is not None}
     return dg.MaterializeResult(

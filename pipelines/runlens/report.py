@@ -193,7 +193,7 @@ def render_report(
 
     The notebook's queries read the lake's files one after the other, and a refresh replaces them one after the
     other: a review whose lake was written to while it ran (``lake.stamp`` differs before and after) could mix
-    tables from before and after a refresh, so it is rendered again (``echo`` says so), up to ``RENDERS`` times.
+    tables from before and after a refresh, so it is rendered again (``echo`` says so), ``RENDERS`` renderings at most.
     """
     _check_window(days, since, until)
     _check_out(out)

@@ -10,6 +10,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,12 @@ from runlens.validation import RecordValidator, load_schema
 from benchmarks import baselines, datasets, pipeline_probe
 
 
-def ingest(file: str, lake: str) -> dict[str, Any]:
-    """runlens ``ingest_file`` of one export into a fresh lake."""
+def ingest(file: str, lake: str, workers: int = 0) -> dict[str, Any]:
+    """runlens ``ingest_file`` of one export into a fresh lake (``workers``: ``RUNLENS_INGEST_WORKERS``, when set)."""
     path, lake_dir = Path(file), Path(lake)
     settings = Settings.from_env(lake_dir.parent).with_overrides(lake_dir=lake_dir)
+    if workers:
+        settings = settings.with_overrides(limits=replace(settings.limits, ingest_workers=workers))
     validator = RecordValidator.from_file(settings.schema_path)
     start = time.perf_counter()
     result = ingest_file(path, settings, validator)

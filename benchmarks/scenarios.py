@@ -36,11 +36,12 @@ class Bench:
         print(f"benchmark: {task} {args}", file=sys.stderr, flush=True)
         return run_child(task, **args)
 
-    def ingest(self, export: datasets.Export) -> ChildRun:
-        """One runlens ingest of ``export`` into a fresh lake, removed afterwards."""
+    def ingest(self, export: datasets.Export, workers: int = 0) -> ChildRun:
+        """One runlens ingest of ``export`` into a fresh lake, removed afterwards (``workers``: the pool's size, when
+        set)."""
         lake_dir = self.work / f"lake-{uuid.uuid4().hex[:8]}"
         try:
-            return self.child("ingest", file=str(export.path), lake=str(lake_dir))
+            return self.child("ingest", file=str(export.path), lake=str(lake_dir), workers=workers)
         finally:
             shutil.rmtree(lake_dir, ignore_errors=True)
 
@@ -59,7 +60,19 @@ def ingest_comparisons(bench: Bench) -> NdjsonResults:
     for scenario, fmt in INGEST_FORMATS:
         export = datasets.export_file(bench.data_dir, bench.scale.ingest_runs, fmt, bench.seed)
         found[fmt] = compare_ingest(bench, scenario, export)
+        if fmt == "jsonl":
+            one_process(bench, scenario, export, found[fmt][0])
     return NdjsonResults(*found["jsonl"])
+
+
+def one_process(bench: Bench, scenario: str, export: datasets.Export, pooled: Measurement) -> None:
+    """The same ingest in one process (``RUNLENS_INGEST_WORKERS=1``), once: what the worker pool buys on this
+    machine (measured, not a target; the smoke scale's file is below the pool's threshold, so both are one process)."""
+    alone = Measurement.of(scenario, f"runlens ingest_file in one process: {export.fmt}", [bench.ingest(export, 1)])
+    alone.ratio = (
+        f"runlens ingest ({pooled.details['workers']} worker process(es)) = {pooled.rate / alone.rate:.2f}x this"
+    )
+    bench.report.measurements.append(alone)
 
 
 def compare_ingest(bench: Bench, scenario: str, export: datasets.Export) -> tuple[Measurement, Measurement]:

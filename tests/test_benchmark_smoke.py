@@ -76,7 +76,8 @@ def test_ingest_baselines_see_the_same_file(smoke: SmokeRun) -> None:
     for m in smoke.results["measurements"]:
         by_scenario.setdefault(m["scenario"], []).append(m)
     for scenario in ("1", "2 json", "2 jsonl.gz"):
-        runlens, a, b = by_scenario[scenario]
+        runlens, a, b, *alone = by_scenario[scenario]
+        assert [m["records"] for m in alone] == ([runlens["records"]] if scenario == "1" else [])
         assert runlens["records"] == b["records"] == b["details"]["rows_written"]
         assert runlens["details"]["valid"] + runlens["details"]["quarantined"] == runlens["records"]
         assert 0 < runlens["details"]["quarantined"] < runlens["records"] / 10

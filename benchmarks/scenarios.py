@@ -59,28 +59,23 @@ def ingest_comparisons(bench: Bench) -> NdjsonResults:
     found: dict[str, tuple[Measurement, Measurement]] = {}
     for scenario, fmt in INGEST_FORMATS:
         export = datasets.export_file(bench.data_dir, bench.scale.ingest_runs, fmt, bench.seed)
-        found[fmt] = compare_ingest(bench, scenario, export)
-        if fmt == "jsonl":
-            one_process(bench, scenario, export, found[fmt][0])
+        found[fmt] = compare_ingest(bench, scenario, export, one_process=fmt == "jsonl")
     return NdjsonResults(*found["jsonl"])
 
 
-def one_process(bench: Bench, scenario: str, export: datasets.Export, pooled: Measurement) -> None:
-    """The same ingest in one process (``RUNLENS_INGEST_WORKERS=1``), once: what the worker pool buys on this
-    machine (measured, not a target; the smoke scale's file is below the pool's threshold, so both are one process)."""
-    alone = Measurement.of(scenario, f"runlens ingest_file in one process: {export.fmt}", [bench.ingest(export, 1)])
-    alone.ratio = (
-        f"runlens ingest ({pooled.details['workers']} worker process(es)) = {pooled.rate / alone.rate:.2f}x this"
-    )
-    bench.report.measurements.append(alone)
-
-
-def compare_ingest(bench: Bench, scenario: str, export: datasets.Export) -> tuple[Measurement, Measurement]:
-    runlens_runs, b_runs = [], []
+def compare_ingest(
+    bench: Bench, scenario: str, export: datasets.Export, one_process: bool = False
+) -> tuple[Measurement, Measurement]:
+    """runlens, baseline A and baseline B on ``export``; with ``one_process``, runlens in one process too
+    (``RUNLENS_INGEST_WORKERS=1``): what the worker pool buys on this machine (not a target; the smoke scale's file
+    is below the pool's threshold, so both are one process there)."""
+    runlens_runs, b_runs, alone_runs = [], [], []
     b_out = bench.work / "baseline-b.parquet"
-    for _ in range(bench.scale.repeats):  # alternated, so that a noisy minute hits both
+    for _ in range(bench.scale.repeats):  # alternated, so that a noisy minute hits them all
         runlens_runs.append(bench.ingest(export))
         b_runs.append(bench.child("baseline_b", file=str(export.path), layout=export.layout, out=str(b_out)))
+        if one_process:
+            alone_runs.append(bench.ingest(export, workers=1))
     b_out.unlink(missing_ok=True)
     sample = bench.scale.baseline_a_sample
     a_run = bench.child("baseline_a", file=str(export.path), layout=export.layout, sample=sample)
@@ -94,6 +89,11 @@ def compare_ingest(bench: Bench, scenario: str, export: datasets.Export) -> tupl
     a.ratio, b.ratio = f"runlens = {ratio_a:.1f}x this", f"runlens = {ratio_b:.2f}x this"
     runlens.details.update(file_bytes=export.path.stat().st_size, decoded_bytes=export.decoded_bytes)
     bench.report.measurements += [runlens, a, b]
+    if alone_runs:
+        alone = Measurement.of(scenario, f"runlens ingest_file in one process: {export.fmt}", alone_runs)
+        workers = runlens.details["workers"]
+        alone.ratio = f"runlens ingest ({workers} worker process(es)) = {runlens.rate / alone.rate:.2f}x this"
+        bench.report.measurements.append(alone)
     bench.report.targets += [
         Target(scenario, f"runlens ingest >= 20x baseline A ({export.fmt})", ratio_a, 20.0, "x"),
         Target(scenario, f"runlens ingest >= 0.8x baseline B ({export.fmt})", ratio_b, 0.8, "x"),

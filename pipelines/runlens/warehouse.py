@@ -128,8 +128,7 @@ def built_for(warehouse_path: Path) -> Path | None:
     None when there is no warehouse, it is not a DuckDB database, or it predates this ``FORMAT`` (then it lacks
     relations or macros runlens reads). The views hold absolute paths, so a data directory moved or copied elsewhere
     needs its warehouse rebuilt, as does an older one."""
-    mark = _mark(warehouse_path)
-    return Path(mark.removeprefix(LAKE_MARK)) if mark is not None and mark.startswith(LAKE_MARK) else None
+    return _lake_in(_mark(warehouse_path))
 
 
 def _mark(warehouse_path: Path) -> str | None:
@@ -151,11 +150,11 @@ def refuse_foreign(warehouse_path: Path, lake_dir: Path, data_dir: Path) -> None
     rebuild = f"`runlens run --data-dir {shlex.quote(str(data_dir))}` rebuilds it"
     if mark is None:
         return
-    if not mark.startswith(LAKE_MARK):
+    built = _lake_in(mark)
+    if built is None:
         raise RunlensError(
             f"{warehouse_path} was built by an earlier version of runlens and lacks what this one reads; {rebuild}"
         )
-    built = Path(mark.removeprefix(LAKE_MARK))
     if _same_folder(built, lake_dir):
         return
     raise RunlensError(
@@ -173,8 +172,12 @@ def _same_folder(a: Path, b: Path) -> bool:
 
 def lake_of(con: duckdb.DuckDBPyConnection) -> Path | None:
     """``built_for`` on a connection to the warehouse already open (the notebook's)."""
-    mark = _mark_on(con)
-    return Path(mark.removeprefix(LAKE_MARK)) if mark.startswith(LAKE_MARK) else None
+    return _lake_in(_mark_on(con))
+
+
+def _lake_in(mark: str | None) -> Path | None:
+    """The lake a mark of this ``FORMAT`` names; None for no mark, or one of an earlier runlens."""
+    return Path(mark.removeprefix(LAKE_MARK)) if mark is not None and mark.startswith(LAKE_MARK) else None
 
 
 def _mark_on(con: duckdb.DuckDBPyConnection) -> str:

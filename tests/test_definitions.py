@@ -18,10 +18,12 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetC
 from dagster._core.events import DagsterEvent, DagsterEventType
 from processes import RUNLENS
 from runlens import ingest as runlens_ingest
+from runlens import pipeline as pipeline_module
 from runlens.config import Settings
 from runlens.definitions import defs
 from runlens.defs.resources import RunlensResource
 from runlens.defs.sensors import BLOCKING_INGEST_CHECKS, export_files_sensor, runs_refresh_sensor
+from runlens.errors import RunlensError
 from runlens.ingest import ingest_file
 from runlens.validation import RecordValidator
 
@@ -676,3 +678,44 @@ def test_no_schedule_recomputes_metrics_that_only_new_exports_change(definitions
         for schedule in repository.schedule_defs
     }
     assert targets == {"weekly_reliability_report": {"reliability_report"}}
+
+
+@pytest.mark.parametrize("cause", ["a stray folder in lake/runs", "a setting runlens cannot use"])
+def test_a_runlens_error_fails_its_step_with_its_one_line_not_a_traceback(
+    data_dir: Path, definitions: dg.Definitions, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch, cause: str
+) -> None:
+    """An error runlens explains in one line (what broke, where, the fix) failed a Dagster step as "Error occurred
+    while executing op" over a traceback through runlens's code, the line itself at its end; `runlens run` named it
+    `runlens.errors.RunlensError: ...`. The step now fails with a `dg.Failure` whose description is that line, and
+    `runlens run` gives the line alone."""
+    (data_dir / "exports" / "a.jsonl").write_text(json.dumps(record("run_1", "queued", "2026-03-01T10:00:00Z")))
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    if cause == "a stray folder in lake/runs":
+        runs_dir = data_dir / "lake" / "runs"
+        (runs_dir / "created_date=oops").mkdir()
+        shutil.copyfile(
+            runs_dir / "created_date=2026-03-01" / "data.parquet", runs_dir / "created_date=oops" / "x.parquet"
+        )
+        expected = (
+            f"{runs_dir} holds 1 folder(s) that are not runs partitions (created_date=YYYY-MM-DD): created_date=oops;"
+            " move them out of the lake (while they are there, no query can read the runs table)"
+        )
+    else:
+        monkeypatch.setenv("RUNLENS_QUARANTINE_RATE_THRESHOLD", "lots")
+        with pytest.raises(RunlensError) as raised:
+            Settings.from_env(data_dir)
+        expected = str(raised.value)
+        assert "RUNLENS_QUARANTINE_RATE_THRESHOLD='lots'" in expected
+    result = dg.materialize(
+        [*definitions.assets, *definitions.asset_checks],
+        selection=["stuck_runs"],
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={"runlens": RunlensResource(data_dir=str(data_dir))},
+        raise_on_error=False,
+    )
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    data = failure.step_failure_data
+    assert data is not None and data.user_failure_data is not None
+    assert data.user_failure_data.description == expected
+    assert data.error is not None and (data.error.cls_name, data.error.cause) == ("Failure", None)
+    assert pipeline_module._first_failure(result) == f"reliability_tables: {expected}"

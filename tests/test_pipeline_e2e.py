@@ -763,7 +763,9 @@ def test_a_failed_step_is_named_by_the_line_of_its_error_that_says_what_went_wro
     headline = 'IOException: IO Error: No files found that match the pattern "/d/br[1]/x/*.parquet"'
     error = SerializableErrorInfo(f"{headline}\n\nLINE 1: select ...\n        ^^^^^^^^^^^^^^^^^^^\n", [], "IOException")
     event = SimpleNamespace(
-        is_step_failure=True, step_key="ingested_exports", step_failure_data=SimpleNamespace(error=error)
+        is_step_failure=True,
+        step_key="ingested_exports",
+        step_failure_data=SimpleNamespace(error=error, user_failure_data=None),  # an exception, not a dg.Failure
     )
     result = cast(dg.ExecuteInProcessResult, SimpleNamespace(all_events=[event]))
     assert pipeline_module._first_failure(result) == f"ingested_exports: {headline}"

@@ -232,11 +232,15 @@ def _record(report: PipelineReport, result: dg.ExecuteInProcessResult) -> None:
 
 
 def _first_failure(result: dg.ExecuteInProcessResult) -> str:
-    """The first failed step and the error raised by our code (not Dagster's wrapper), in one line; for a failed
+    """The first failed step and the error raised by our code (not Dagster's wrapper), in one line (a RunlensError's
+    own: ``defs.failures`` makes it the step's ``dg.Failure``, whose description it is); for a failed
     blocking asset check, what the check found (its description), since Dagster's error names only the check."""
     for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            error = event.step_failure_data.error
+        failure = event.step_failure_data if event.is_step_failure else None
+        if failure and failure.user_failure_data and failure.user_failure_data.description:
+            return f"{event.step_key}: {_headline(failure.user_failure_data.description)}"
+        if failure and failure.error:
+            error = failure.error
             while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
                 error = error.cause
             message = _headline(error.message)

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from runlens.config import Settings
+from runlens.defs.failures import one_line_failure
 
 # Every asset that writes to the lake is in this pool, which dagster.yaml gives one slot: two runs never write at once.
 LAKE_POOL = "runlens_lake"
@@ -14,7 +15,9 @@ class RunlensResource(dg.ConfigurableResource):
     data_dir: str = ""
 
     def settings(self) -> Settings:
-        return Settings.from_env(self.data_dir or None)
+        """This deployment's settings; a setting runlens cannot use fails the step (or tick) with its one line."""
+        with one_line_failure():
+            return Settings.from_env(self.data_dir or None)
 
 
 @dg.definitions

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from runlens import exports
+from runlens.defs.failures import one_line_failure
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import LAKE_POOL, RunlensResource
 from runlens.ingest import COMMITTED, NOT_READ, IngestResult, ingest_file, next_ingest_seq, schema_change_notice
@@ -25,28 +26,29 @@ def ingested_exports(context: dg.AssetExecutionContext, runlens: RunlensResource
     Files are ingested in path order; content that was already ingested is skipped, so re-materializing is a no-op.
     """
     settings = runlens.settings()
-    by_key = {f.key: f for f in exports.discover(settings).files}
-    validator = RecordValidator.from_file(settings.schema_path)
-    results: list[IngestResult] = []
-    missing: list[str] = []
-    with lake_write_lock(settings.lake_dir):
-        notice = schema_change_notice(settings.lake_dir, validator)
-        if notice:
-            with interrupts_deferred():
-                context.log.warning(notice)
-        seq = next_ingest_seq(settings.lake_dir)  # counted up here: looked up per file, it read every ingest log
-        for key in sorted(context.partition_keys, key=lambda k: by_key[k].name if k in by_key else k):
-            export = by_key.get(key)
-            if export is None:
-                missing.append(key)
-                continue
-            result = ingest_file(export.path, settings, validator, export.name, seq)
-            results.append(result)
-            if result.outcome in COMMITTED:
-                seq += 1
-            # a log line is a write to the Dagster instance: Ctrl-C must come before or after it, not inside
-            with interrupts_deferred():
-                (context.log.warning if result.outcome == "unreadable" else context.log.info)(_describe(result))
+    with one_line_failure():
+        by_key = {f.key: f for f in exports.discover(settings).files}
+        validator = RecordValidator.from_file(settings.schema_path)
+        results: list[IngestResult] = []
+        missing: list[str] = []
+        with lake_write_lock(settings.lake_dir):
+            notice = schema_change_notice(settings.lake_dir, validator)
+            if notice:
+                with interrupts_deferred():
+                    context.log.warning(notice)
+            seq = next_ingest_seq(settings.lake_dir)  # counted up here: looked up per file, it read every ingest log
+            for key in sorted(context.partition_keys, key=lambda k: by_key[k].name if k in by_key else k):
+                export = by_key.get(key)
+                if export is None:
+                    missing.append(key)
+                    continue
+                result = ingest_file(export.path, settings, validator, export.name, seq)
+                results.append(result)
+                if result.outcome in COMMITTED:
+                    seq += 1
+                # a log line is a write to the Dagster instance: Ctrl-C must come before or after it, not inside
+                with interrupts_deferred():
+                    (context.log.warning if result.outcome == "unreadable" else context.log.info)(_describe(result))
     if missing:
         with interrupts_deferred():
             context.log.warning(f"export files no longer present under {settings.exports_dir}: {', '.join(missing)}")

@@ -10,6 +10,7 @@ from runlens import db, lake, metrics
 from runlens.config import SQL_DIR
 from runlens.defs.assets.ingest import md_escape
 from runlens.defs.config import DaysConfig, window_days
+from runlens.defs.failures import one_line_failure
 from runlens.defs.partitions import days
 from runlens.defs.resources import LAKE_POOL, RunlensResource
 from runlens.locks import lake_write_lock
@@ -37,7 +38,7 @@ def workflow_daily_metrics(
     95% interval, and exact p50/p90/p95/p99/max duration of the finished runs. See docs/metrics.md."""
     settings = runlens.settings()
     selected = config.select(window_days(context))
-    with lake_write_lock(settings.lake_dir):
+    with one_line_failure(), lake_write_lock(settings.lake_dir):
         counts = metrics.refresh_metrics(settings.lake_dir, selected, tables=[DAILY])
     return dg.MaterializeResult(
         metadata={
@@ -91,7 +92,7 @@ def reliability_tables(
     settings = runlens.settings()
     selected = [name for name in FLEET if dg.AssetKey(name) in context.selected_asset_keys]
     changed: list[date] | None = [date.fromisoformat(d) for d in config.only_days] or None
-    with lake_write_lock(settings.lake_dir):
+    with one_line_failure(), lake_write_lock(settings.lake_dir):
         counts = metrics.refresh_metrics(settings.lake_dir, changed, tables=selected)
         # as runlens run's summary does: runs left out of the as-of time of stuck runs and regressions
         ahead = metrics.runs_after_ingest(settings.lake_dir) if AS_OF_TABLES & set(selected) else 0

@@ -4,10 +4,10 @@ import dagster as dg
 
 from runlens import warehouse
 from runlens.defs.assets.metrics import METRIC_ASSETS
+from runlens.defs.failures import one_line_failure
 from runlens.defs.resources import RunlensResource
-from runlens.errors import RunlensError
 from runlens.interrupts import interrupts_deferred
-from runlens.report import ReportError, default_report_path, render_report
+from runlens.report import default_report_path, render_report
 
 REVIEW_DAYS = 7
 
@@ -30,19 +30,16 @@ def reliability_report(context: dg.AssetExecutionContext, runlens: RunlensResour
             f"{settings.warehouse_path}: no warehouse yet: materialize the warehouse asset (or turn on the sensors) for"
             " this data directory (RUNLENS_DATA_DIR in the code location's environment) first"
         )
-    try:  # one of an earlier runlens would fail in the notebook; one of another lake would review that lake
+    # one of an earlier runlens would fail in the notebook; one of another lake would review that lake
+    with one_line_failure("in Dagster, materialize the warehouse asset (or turn on the sensors)"):
         warehouse.refuse_foreign(settings.warehouse_path, settings.lake_dir, settings.data_dir)
-    except RunlensError as exc:
-        raise dg.Failure(f"{exc}; in Dagster, materialize the warehouse asset (or turn on the sensors)") from None
-    try:
+    with one_line_failure():
         result = render_report(
             settings.warehouse_path,
             default_report_path(settings),
             days=REVIEW_DAYS,
             echo=lambda text: _warn(context, text),
         )
-    except ReportError as exc:  # its one line, as `runlens report` gives it, not a traceback
-        raise dg.Failure(str(exc)) from None
     window = result.headline["window"]
     headline = {name: _number(value) for name, value in result.current.items() if value is not None}
     return dg.MaterializeResult(

@@ -4,6 +4,7 @@ import dagster as dg
 
 from runlens import runs as runs_table
 from runlens.defs.config import DaysConfig, window_days
+from runlens.defs.failures import one_line_failure
 from runlens.defs.partitions import days
 from runlens.defs.resources import LAKE_POOL, RunlensResource
 from runlens.locks import lake_write_lock
@@ -24,7 +25,7 @@ def runs(context: dg.AssetExecutionContext, config: DaysConfig, runlens: Runlens
     """
     settings = runlens.settings()
     selected = config.select(window_days(context))
-    with lake_write_lock(settings.lake_dir):
+    with one_line_failure(), lake_write_lock(settings.lake_dir):
         counts = runs_table.rebuild_days(settings.lake_dir, selected)
     rows = "\n".join(f"| {day} | {n} |" for day, n in sorted(counts.items()))
     return dg.MaterializeResult(

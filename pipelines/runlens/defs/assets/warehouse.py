@@ -5,6 +5,7 @@ import dagster as dg
 from runlens import runs as runs_table
 from runlens import warehouse as catalog
 from runlens.defs.assets.metrics import METRIC_ASSETS
+from runlens.defs.failures import one_line_failure
 from runlens.defs.resources import LAKE_POOL, RunlensResource
 from runlens.locks import lake_write_lock
 from runlens.refresh import PLAN_TAG, earlier_step_failed
@@ -32,7 +33,7 @@ def warehouse(
     before it fails, nothing is recorded and the next run redoes the same days.
     """
     settings = runlens.settings()
-    with lake_write_lock(settings.lake_dir):
+    with one_line_failure(), lake_write_lock(settings.lake_dir):
         names = catalog.refresh_warehouse(settings.lake_dir, settings.warehouse_path)
         if config.applied_ingest_seq:
             if earlier_step_failed(context.instance, context.run.tags.get(PLAN_TAG)):

@@ -134,6 +134,14 @@ EDGE_STAMPS = [
     "2026-01-01T00:00:00Z\n",
     "2026-01-01T00:00:00+0100",
     "2026-01-01T00:00:00+01",
+    # a fraction or an offset of the right length with a wrong character in it (found by a mutation audit: the
+    # fraction's digits and the offset's colon went unchecked and nothing here noticed)
+    "2026-01-01T00:00:00.aZ",
+    "2026-01-01T00:00:00. Z",
+    "2026-01-01T00:00:00.1x+01:00",
+    "2026-01-01T00:00:00+01x00",
+    "2026-01-01T00:00:00-01000",
+    "2026-01-01T00:00:00.5+01;00",
     "\uff12\uff10\uff12\uff16-01-01T00:00:00Z",  # full-width digits
     "2026-01-01T00:00:00ZZ",
     "2026-01-01T23:59:60Z",

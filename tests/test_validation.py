@@ -268,6 +268,11 @@ LONE = "not valid JSON text: a lone surrogate escape (\\{}) is not a Unicode cha
         ('{"runId": "run_\\udfff", "workflowName": "w", "status": "queued"}', "$.runId", "udfff"),
         ('{"runId": "run_1", "workflowName": "w", "status": "queued", "createdAt": "\\ud800"}', "$.createdAt", "ud800"),
         ('{"runId": "run_1", "workflowName": "w", "status": "queued", "\\ud800": 1}', '$["\\ud800"]', "ud800"),
+        (  # two: the first in file order is named
+            '{"runId": "run_1", "workflowName": "w", "error": "\\udc00", "status": "\\ud800"}',
+            "$.error",
+            "udc00",
+        ),
     ],
 )
 def test_a_lone_surrogate_escape_is_a_violation_not_an_exception(raw: str, path: str, escape: str) -> None:
@@ -298,6 +303,14 @@ def test_a_message_naming_a_large_value_is_cut_in_its_middle() -> None:
     assert re.search(r" …\[\d+ characters left out\]… ", message)
     short = {"runId": "run_1", "workflowName": "w", "status": "queued", "error": ["x" * 900]}
     assert ours.violations(short)[0].message == f'["{"x" * 900}"] is not of type "string"'
+    written = '["{}"] is not of type "string"'
+    fits = MAX_MESSAGE_CHARS - len(written.format(""))  # a message of exactly MAX_MESSAGE_CHARS is kept whole
+    for length, expected in ((fits, written.format("x" * fits)), (fits + 1, None)):
+        message = ours.violations({**short, "error": ["x" * length]})[0].message
+        if expected is None:
+            assert " …[1 characters left out]… " in message, message
+        else:
+            assert message == expected
 
 
 def _with(change: dict[str, object], properties: dict[str, object] | None = None, drop: tuple[str, ...] = ()) -> dict:

@@ -161,6 +161,10 @@ SIGNATURE_RULES = {
     "image for x86_64 and arm64 by run_8f3ka, req-42, job_7f3a": "image for <id> and arm64 by <id>, <id>, <id>",
     # a run id needs no digit
     "lost run_abc_def": "lost <id>",
+    # seven hex digits are a word, not <hex> (commit ids are shortened to seven); a date inside a dotted word is
+    # no timestamp, only numbers (both found by a mutation audit)
+    "commit deadbee pushed": "commit deadbee pushed",
+    "rotated app.2026-03-01 away": "rotated app.<n>-<n>-<n> away",
     # a leap second (second 60) is a time too
     "at 2016-12-31T23:59:60Z": "at <ts>",
     # the quote in "can't" opens nothing, so the quoted value after it is one
@@ -298,6 +302,22 @@ def edge_runs() -> list[ref.Run]:
         # p95 exactly 1.5 x the previous one (constant durations): not above it, so not regressed
         *steady_runs("exact-ratio", previous, 20, 10.0),
         *steady_runs("exact-ratio", latest, 20, 15.0),
+        # created half an hour after the 28-day p99 window of stuck runs opens: its 5 hours are that workflow's
+        # p99, so a run 2 hours old is not stuck
+        ref.Run(
+            "run_long_ago",
+            "long-ago",
+            "completed",
+            AS_OF - timedelta(days=28, minutes=-30),
+            AS_OF - timedelta(days=28, minutes=-330),
+        ),
+        ref.Run("run_long_ago_now", "long-ago", "running", AS_OF - timedelta(hours=2)),
+        # 3 x p99 (about 3 minutes) is below min_age_s: a run half an hour old is not stuck (an hour applies)
+        *window_runs("fast", AS_OF - timedelta(days=7), 20, 0, 60.0),
+        ref.Run("run_fast_30m", "fast", "running", AS_OF - timedelta(minutes=30)),
+        # p95 0 s before, 10 s now: regressed, with no ratio to give (not infinity)
+        *steady_runs("instant", previous, 20, 0.0),
+        *steady_runs("instant", latest, 20, 10.0),
         # created exactly at AS_OF: outside every window that ends there (half-open)
         ref.Run("run_at_until", "at-until", "completed", AS_OF, AS_OF + timedelta(seconds=5)),
     ]
@@ -476,8 +496,15 @@ def test_stuck_runs_match_reference(edge_lake: Path) -> None:
     rows = read_metric(edge_lake, "stuck_runs")
     assert_matches(rows, ("run_id",), ref.stuck_runs(edge_runs(), AS_OF))
     assert {"run_b6", "run_s1", "run_s2", "run_slow_8h"} <= {row["run_id"] for row in rows}
-    assert {"run_s3", "run_s4", "run_slow_3h"}.isdisjoint(row["run_id"] for row in rows)
+    assert {"run_s3", "run_s4", "run_slow_3h", "run_fast_30m", "run_long_ago_now"}.isdisjoint(
+        row["run_id"] for row in rows
+    )
     assert {row["as_of"] for row in rows} == {AS_OF}
+    # docs/metrics.md: oldest first, then by run id
+    written = pq.read_table(edge_lake / lake.METRICS / "stuck_runs" / "data.parquet").to_pylist()
+    assert len(written) > 2 and [row["run_id"] for row in written] == [
+        row["run_id"] for row in sorted(written, key=lambda row: (-row["age_s"], row["run_id"]))
+    ]
 
 
 @pytest.mark.parametrize(
@@ -568,7 +595,9 @@ def test_regressions_match_reference(edge_lake: Path) -> None:
     assert {name: (v["failure_rate_regressed"], v["p95_regressed"]) for name, v in expected.items()} == {
         "checkout": (True, True),
         "tiny": (True, False),
+        "instant": (False, True),
     }
+    assert next(row for row in rows if row["workflow_name"] == "instant")["p95_ratio"] is None
     # few-latest: 10x slower on 5 latest runs (min_runs is 20); exact-ratio: p95 15 s after 10 s, exactly 1.5x
     assert {"few-latest", "exact-ratio"}.isdisjoint(row["workflow_name"] for row in rows)
     checkout = next(row for row in rows if row["workflow_name"] == "checkout")
@@ -668,20 +697,69 @@ def test_windows_are_exact_and_utc_in_any_session_zone(edge_lake: Path) -> None:
     assert_matches(fleet, (), {(): ref.cohort_stats(ref.in_window(runs, at(1), at(8)))})
 
 
-def test_metric_sql_ignores_the_session_time_zone(edge_lake: Path) -> None:
-    """Every metric SQL run in a Newfoundland session (-03:30, summer time from 2026-03-08), its partials computed
-    over all of runs in that session too, gives the rows that refresh_metrics (UTC) wrote."""
+@pytest.mark.parametrize("zone", ["America/St_Johns", "Asia/Tokyo"])
+def test_a_window_across_utc_midnight_reads_the_partitions_of_its_utc_days_in_any_session_zone(
+    edge_lake: Path, zone: str
+) -> None:
+    """window_runs skips the runs partitions outside the window's UTC days; taken in the session's zone, those days
+    were 2026-03-01 .. 03-01 in St John's (its 02:00 UTC is 22:30 the day before: run_u2, 01:30 UTC on 03-02, was
+    left out) and 03-02 .. 03-02 in Tokyo (its 20:00 UTC is 05:00 the day after: run_b5, 23:50 UTC on 03-01, was
+    left out). Found by a mutation audit: the other windows tested end at noon UTC."""
+    since, until = at(0, 20), at(1, 2)
+    expected = ref.workflow_metrics(edge_runs(), since, until)
+    assert {UNICODE, BILLING} <= expected.keys()
     with duckdb.connect() as con:
         create_warehouse_views(con, edge_lake)
-        con.execute("set TimeZone = 'America/St_Johns'")
+        con.execute(f"set TimeZone = '{zone}'")
+        rows = (
+            con.sql(
+                "from workflow_metrics($since, $until)",
+                params={"since": "2026-03-01 20:00", "until": "2026-03-02 02:00"},
+            )
+            .to_arrow_table()
+            .to_pylist()
+        )
+    assert_matches(rows, ("workflow_name",), expected)
+
+
+def session_rows(lake_dir: Path, zone: str, as_of: datetime) -> dict[str, list[dict[str, object]]]:
+    """Every metric table's SQL run in a session of time zone ``zone`` (its partials computed over all of runs in
+    that session too), as of ``as_of``."""
+    tables = {}
+    with duckdb.connect() as con:
+        create_warehouse_views(con, lake_dir)
+        con.execute(f"set TimeZone = '{zone}'")
         for partial in {partial for table in METRIC_TABLES for partial in table.partials}:
             con.execute(f"create view {partial.name} as {partial.sql_file.read_text()}")
         for table in METRIC_TABLES:
-            params = {**table.params, **({"as_of": AS_OF} if "as_of" in table.params else {})}
+            params = {**table.params, **({"as_of": as_of} if "as_of" in table.params else {})}
             if table.partitioned_by is not None:
                 params["days"] = None
-            rows = con.sql(table.sql_file.read_text(), params=params).to_arrow_table().to_pylist()
-            assert as_multiset(rows) == as_multiset(read_metric(edge_lake, table.name)), table.name
+            tables[table.name] = con.sql(table.sql_file.read_text(), params=params).to_arrow_table().to_pylist()
+    return tables
+
+
+def test_metric_sql_ignores_the_session_time_zone(edge_lake: Path) -> None:
+    """Every metric SQL run in a Newfoundland session (-03:30, summer time from 2026-03-08), its partials computed
+    over all of runs in that session too, gives the rows that refresh_metrics (UTC) wrote. (run_long_ago, created
+    half an hour after the 28-day p99 window opens, is in that window only when its start is counted in UTC.)"""
+    for name, rows in session_rows(edge_lake, "America/St_Johns", AS_OF).items():
+        assert as_multiset(rows) == as_multiset(read_metric(edge_lake, name)), name
+
+
+def test_window_starts_are_utc_day_arithmetic_across_a_summer_time_switch(edge_lake: Path) -> None:
+    """As of 2026-03-14 12:00 UTC, St John's is on summer time (-02:30) and 7 days earlier on standard time
+    (-03:30): day arithmetic on the session's wall time would start the latest regression window an hour late
+    (found by a mutation audit: at AS_OF both ends of that window have the same offset, so nothing showed it)."""
+    as_of = AS_OF - timedelta(days=1)
+    local, utc = session_rows(edge_lake, "America/St_Johns", as_of), session_rows(edge_lake, "UTC", as_of)
+    assert {name: as_multiset(rows) for name, rows in local.items()} == {
+        name: as_multiset(rows) for name, rows in utc.items()
+    }
+    regressions = local["workflow_regressions"]
+    assert regressions and {(row["previous_start"], row["latest_start"]) for row in regressions} == {
+        (as_of - timedelta(days=14), as_of - timedelta(days=7))
+    }
 
 
 def test_default_as_of_is_newest_event(tmp_path: Path) -> None:

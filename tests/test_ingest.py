@@ -13,7 +13,7 @@ import subprocess
 import time
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -365,6 +365,26 @@ def test_the_schema_notice_counts_ingests_that_recorded_no_schema_once_one_did(d
     notice = ingest_module.schema_change_notice(settings.lake_dir, loose)
     assert notice is not None and "the 2 record(s) quarantined under another schema" in notice
     assert ingest_module.schema_change_notice(settings.lake_dir, bundled) is None
+
+
+def test_a_time_less_than_an_hour_after_the_ingest_is_clock_skew_more_is_after_ingest(data_dir: Path) -> None:
+    """docs/metrics.md: `after_ingest` flags a createdAt or completedAt more than an hour after the ingest (a wrong
+    clock, a mistyped year); within the hour it is clock skew between the exporter and this machine. Only decades
+    were tested, so an hour's margin of two went unseen (found by a mutation audit)."""
+    now = datetime.now(UTC)
+
+    def stamp(minutes: int) -> str:
+        return (now + timedelta(minutes=minutes)).isoformat()
+
+    records = [
+        variant(runId="run_skew", createdAt=stamp(30)),
+        variant(runId="run_ahead", createdAt=stamp(90)),
+        variant(runId="run_done_ahead", status="completed", createdAt=stamp(0), completedAt=stamp(90)),
+    ]
+    got = ingest(data_dir, "a.jsonl", "\n".join(map(line, records)) + "\n")
+    assert_matches_reference(got)
+    flagged = {row["run_id"]: "after_ingest" in row["anomalies"] for row in got.staged}
+    assert flagged == {"run_skew": False, "run_ahead": True, "run_done_ahead": True}
 
 
 def test_reference_utc_conversion_matches_hand_computed_instants() -> None:

@@ -835,16 +835,19 @@ def test_runs_at_the_last_instant_of_the_calendar_are_summarised_run_after_run(
         r("run_far", "failed", "9999-12-31T23:59:59.9999999Z", "wf.far", completedAt="9999-12-31T23:59:59.9999999Z"),
         # no createdAt: its created_date comes from completedAt, a "never" sentinel
         r("run_never", "completed", None, "wf.other", completedAt="9999-12-31T23:59:59Z"),
+        # in flight: a run of wf.far, but not a finished one
+        r("run_far_queued", "queued", "2026-05-01T00:00:00Z", "wf.far"),
     ]
     (data_dir / "exports" / "a.jsonl").write_text(ndjson(*records))
-    runs_line = "runs: 21 (2026-05-01 .. 9999-12-31 UTC): 20 completed, 1 failed, 0 in flight"
+    runs_line = "runs: 22 (2026-05-01 .. 9999-12-31 UTC): 20 completed, 1 failed, 1 in flight"
     for ingested in ("1 new export file(s) ingested, 0 already ingested", "0 new export file(s) ingested, 1 already"):
         result = run_cli("run", "--data-dir", data_dir)
         assert result.code == 0, result.err
         assert "internal error" not in result.err
         assert ingested in result.out
         assert runs_line in result.out.splitlines(), result.out
-        # wf.far has 20 finished runs only with the one at the calendar's last instant: 1 failed of 20
+        # wf.far has 20 finished runs only with the one at the calendar's last instant: 1 failed of 20 (its queued
+        # run is not finished)
         ranked = result.out.split("highest failure rate")[1].split("slowest p95")[0]
         assert re.search(r"^  wf\.far +1/20 +5\.0% ", ranked, re.MULTILINE), result.out
     con = warehouse(data_dir)
@@ -954,10 +957,14 @@ def test_the_summary_counts_a_run_seen_completed_then_failed_as_one_conflict(
 ) -> None:
     """run_x is completed in one export and failed in the next (ingested in path order): one status conflict, the
     failed record kept. Two runs whose completedAt is before their createdAt carry another anomaly, which is no
-    conflict, and run_w failed without ever being completed."""
+    conflict, and run_w failed without ever being completed. In flight: one queued, one running. run_v has no
+    createdAt: its day is that of its completedAt, the first day of the lake."""
     exports = data_dir / "exports"
     (exports / "a.jsonl").write_text(
         ndjson(
+            r("run_v", "completed", None, completedAt="2026-04-30T23:00:00Z"),
+            r("run_q", "queued", "2026-05-01T14:00:00Z"),
+            r("run_r", "running", "2026-05-01T15:00:00Z"),
             r("run_x", "completed", "2026-05-01T10:00:00Z", completedAt="2026-05-01T10:01:00Z"),
             r("run_y", "completed", "2026-05-01T11:00:00Z", completedAt="2026-05-01T10:59:00Z"),
             r("run_z", "completed", "2026-05-01T12:00:00Z", completedAt="2026-05-01T11:59:00Z"),
@@ -970,7 +977,7 @@ def test_the_summary_counts_a_run_seen_completed_then_failed_as_one_conflict(
     result = run_cli("run", "--data-dir", data_dir)
     assert result.code == 0, result.err
     assert (
-        "runs: 4 (2026-05-01 .. 2026-05-01 UTC): 2 completed, 2 failed, 0 in flight;"
+        "runs: 7 (2026-04-30 .. 2026-05-01 UTC): 3 completed, 2 failed, 2 in flight;"
         " 1 seen both completed and failed (latest kept)"
     ) in result.out.splitlines(), result.out
 

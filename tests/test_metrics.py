@@ -469,6 +469,19 @@ def test_daily_metrics_match_reference(edge_lake: Path) -> None:
     assert by_key[BILLING, D0 + timedelta(days=2)]["runs"] == 1
 
 
+def test_daily_metrics_sql_computes_only_the_days_it_is_given(edge_lake: Path) -> None:
+    """sql/workflow_daily_metrics.sql's $days: over the whole runs view, days = [D0 + 1] gives that cohort's rows
+    alone (the refresh also points runs at those partitions only, which hid a filter that did nothing)."""
+    day = D0 + timedelta(days=1)
+    table = next(table for table in METRIC_TABLES if table.name == "workflow_daily_metrics")
+    with duckdb.connect() as con:
+        create_warehouse_views(con, edge_lake)
+        rows = con.sql(table.sql_file.read_text(), params={**table.params, "days": [day]}).to_arrow_table().to_pylist()
+    expected = {key: values for key, values in ref.daily_metrics(edge_runs()).items() if key[1] == day}
+    assert len(expected) > 1
+    assert_matches(rows, ("workflow_name", "day"), expected)
+
+
 def test_hourly_throughput_buckets_completion_in_utc(edge_lake: Path) -> None:
     rows = read_metric(edge_lake, "workflow_hourly_throughput")
     assert_matches(rows, ("workflow_name", "hour"), ref.hourly_throughput(edge_runs()))

@@ -266,3 +266,50 @@ def test_quarantine_rate_names_only_the_files_not_yet_taken_into_runs(data_dir: 
     assert not result.passed
     assert result.metadata["violations"].value == 1
     assert "source_file=worse.jsonl" in result.description and "bad.jsonl" not in result.description
+
+
+@pytest.mark.parametrize(
+    "part",
+    ["staged", "quarantine", "ingest_log"],
+    ids=["a staged record lost", "a quarantined record twice", "one record more read than kept"],
+)
+def test_ingest_reconciles_reports_each_count_that_does_not_add_up(data_dir: Path, part: str) -> None:
+    """8 valid and 2 quarantined records; each tampering breaks one equation of the check (records_read = valid +
+    quarantined; valid = staged rows; quarantined = quarantine rows). Only a quarantine file one row short was
+    tested, so dropping either other equation, or a quarantine file with a row too many, went unseen (found by a
+    mutation audit)."""
+    settings = Settings.from_env(data_dir)
+    ingest(settings, "a.jsonl", export(8, 2))
+    assert invariants.violations(settings, "ingest_reconciles").count == 0
+    (path,) = (settings.lake_dir / "ingest").glob(f"*/{part}.parquet")
+    table = pq.read_table(path)
+    if part == "staged":
+        table = table.slice(1)
+    elif part == "quarantine":
+        table = pa.concat_tables([table, table.slice(0, 1)])
+    else:
+        read = table.schema.get_field_index("records_read")
+        table = table.set_column(read, "records_read", pa.array([table["records_read"][0].as_py() + 1], pa.int64()))
+    pq.write_table(table, path)
+    found = invariants.violations(settings, "ingest_reconciles")
+    assert found.count == 1 and [row[0] for row in found.examples] == ["a.jsonl"], found
+
+
+def test_an_export_with_no_records_has_no_quarantine_rate(data_dir: Path) -> None:
+    """0 quarantined of 0 read is no rate (DuckDB's 0/0 is NaN, and NaN is above every threshold): an empty export
+    is never reported, even at threshold 0 (found by a mutation audit)."""
+    settings = Settings.from_env(data_dir)
+    ingest(settings, "empty.jsonl", [])
+    ingest(settings, "ok.jsonl", export(20, 0))
+    found = invariants.violations(settings, "quarantine_rate", threshold=0.0, applied_seq=0)
+    assert found.count == 0, found.examples
+
+
+def test_a_check_of_two_tables_one_without_files_finds_nothing(data_dir: Path) -> None:
+    """runs has files, workflow_daily_metrics none yet: the checks that read both have nothing to break (they used
+    to need every table they read, not any: found by a mutation audit)."""
+    settings = Settings.from_env(data_dir)
+    ingest(settings, "runs.jsonl", [rec("run_a1", "completed")])
+    runs.rebuild_days(settings.lake_dir, runs.all_days(settings.lake_dir))
+    assert invariants.violations(settings, "daily_metrics_reconcile") == invariants.Violations()
+    assert invariants.violations(settings, "daily_metrics_valid") == invariants.Violations()

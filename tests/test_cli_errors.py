@@ -120,6 +120,21 @@ def test_a_copied_data_directory_is_not_queried_through_the_originals_lake(tmp_p
     assert run_cli("sql", "select count(*) from runs", "--data-dir", tmp_path / "copy").code == 0
 
 
+def test_a_data_directory_moved_and_linked_back_from_its_old_path_is_the_same_lake(
+    tmp_path: Path, run_cli: CliRunner
+) -> None:
+    """d moved to d2, and d made a link to d2: the warehouse names d/lake, a path that differs from d2/lake as text
+    but is the same folder, so `runlens sql --data-dir d2` reads it (the symbolic link above goes the other way, and
+    Settings resolves it before the comparison: comparing paths as text went unseen, found by a mutation audit)."""
+    exports(tmp_path / "d")
+    assert run_cli("run", "--data-dir", tmp_path / "d").code == 0
+    (tmp_path / "d").rename(tmp_path / "d2")
+    (tmp_path / "d").symlink_to(tmp_path / "d2", target_is_directory=True)
+    assert runs_in(tmp_path / "d2") == 3
+    result = run_cli("sql", "select count(*) * 1000 + 7 as n from runs", "--data-dir", tmp_path / "d2")
+    assert result.code == 0 and "3007" in result.out, result
+
+
 def test_unusable_paths_and_arguments_are_user_errors(
     tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:

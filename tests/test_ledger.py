@@ -116,6 +116,40 @@ def test_a_changed_or_removed_log_and_a_bad_ledger_never_give_a_wrong_row(lake_d
         assert ledger_rows(lake_dir) == logs_on_disk(lake_dir)
 
 
+@pytest.mark.parametrize("only", ["mtime", "inode", "size"])
+def test_a_log_that_differs_in_one_stamp_field_only_is_read_again(lake_dir: Path, only: str) -> None:
+    """The ledger trusts a row while the log's inode, size and mtime are all unchanged: a change of any one of them
+    alone is read again (each used to be changed only together with the others: found by a mutation audit)."""
+    ledger_rows(lake_dir)
+    path = sorted((lake_dir / "ingest").glob("*/ingest_log.parquet"))[0]
+    before = path.stat()
+    if only == "size":  # the same file (inode), rewritten longer, its mtime put back
+        table = pq.read_table(path)
+        longer = table.set_column(table.schema.get_field_index("message"), "message", [["rewritten, longer " * 4]])
+        with open(path, "r+b") as handle:
+            handle.truncate(0)
+            pq.write_table(longer, handle)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    else:  # the same size: the file name it records with its first letter upper-cased
+        name = pq.read_table(path)["source_file"][0].as_py().encode()
+        data = path.read_bytes().replace(name, name[:1].upper() + name[1:])
+        assert len(data) == before.st_size and data != path.read_bytes()
+        if only == "mtime":  # the same file, rewritten in place, a second later
+            with open(path, "r+b") as handle:
+                handle.write(data)
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+        else:  # another file renamed over it, with the old mtime
+            replacement = path.with_name(".replacement")
+            replacement.write_bytes(data)
+            os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+            os.link(path, path.with_name(".old"))  # the old inode stays in use, so its number is not reused
+            os.replace(replacement, path)
+    after = path.stat()
+    changed = (after.st_ino != before.st_ino, after.st_size != before.st_size, after.st_mtime_ns != before.st_mtime_ns)
+    assert changed == (only == "inode", only == "size", only == "mtime")
+    assert ledger_rows(lake_dir) == logs_on_disk(lake_dir)
+
+
 def test_a_damaged_log_is_named_in_one_error_and_moving_its_folder_out_heals_the_lake(
     data_dir: Path, lake_dir: Path, run_cli: CliRunner
 ) -> None:

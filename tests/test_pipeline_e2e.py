@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import json
 import logging
 import re
 import shutil
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -950,6 +951,35 @@ def test_the_summary_shows_control_characters_in_names_escaped(data_dir: Path, r
         # the names' column is as wide as the longest shown name: each row's next column starts at the same place
         width = len(shown)
         assert all(row[2 + width : 4 + width] == "  " and row[4 + width] != " " for row in rows), rows
+
+
+def test_the_summary_ranks_the_top_five_by_failure_rate_and_by_p95(data_dir: Path, run_cli: CliRunner) -> None:
+    """7 workflows w0..w6 of 20 finished runs each: wk has k failed runs, 18 runs of 100 - 10k s and 2 of
+    1000 + 100k s, so its p95 rises with k while its p50 falls. By hand: both tables list w6, w5, w4, w3, w2 (five of
+    seven, the p95 order, not the p50 one). Neither order nor limit was tested (found by a mutation audit)."""
+    start = datetime(2026, 5, 1, tzinfo=UTC)
+    records = []
+    for k in range(7):
+        for i in range(20):
+            created = start + timedelta(minutes=20 * k + i)
+            ended = created + timedelta(seconds=1000 + 100 * k if i < 2 else 100 - 10 * k)
+            status = "failed" if i >= 20 - k else "completed"
+            records.append(r(f"run_{k}_{i}", status, created.isoformat(), f"w{k}", completedAt=ended.isoformat()))
+    (data_dir / "exports" / "a.jsonl").write_text(ndjson(*records))
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    for title in ("highest failure rate", "slowest p95"):
+        table = result.out.split(title)[1].splitlines()[2:]  # after the title's line and the column names
+        listed = [line.split()[0] for line in itertools.takewhile(lambda line: line.startswith("  "), table)]
+        assert listed == ["w6", "w5", "w4", "w3", "w2"], result.out
+
+
+def test_the_summary_shows_the_quarantined_share_of_the_records_read(data_dir: Path, run_cli: CliRunner) -> None:
+    """1 valid record and 3 lines that are not JSON: 3 of the 4 read are quarantined, 75.00 % (only 0 % and
+    100 % were tested: found by a mutation audit)."""
+    (data_dir / "exports" / "a.jsonl").write_text(ndjson(r("run_1", "queued", "2026-03-01T10:00:00Z"), "x", "y", "z"))
+    result = run_cli("run", "--data-dir", data_dir)
+    assert "records: 4 read = 1 valid + 3 quarantined (75.00%), from 1 file(s)" in result.out.splitlines(), result.out
 
 
 def test_the_summary_counts_a_run_seen_completed_then_failed_as_one_conflict(

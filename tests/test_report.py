@@ -25,6 +25,7 @@ from conftest import CliRunner
 from jupyter_core.paths import jupyter_runtime_dir
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from runlens import lake
 from runlens import report as report_module
 from runlens.cli import main
 from runlens.config import SQL_DIR, Settings
@@ -1098,3 +1099,25 @@ def test_a_run_created_decades_after_its_ingest_does_not_move_the_default_window
     records.append({"runId": "run_typo", "workflowName": "w", "status": "running", "createdAt": "2099-03-10T10:00:00Z"})
     page = html.unescape(review_of(records, data_dir, run_cli))
     assert "This window: 2026-02-24 10:00:00 → 2026-03-03 10:00:00 UTC" in page
+
+
+@pytest.mark.parametrize("how", ["renamed over with its old mtime", "rewritten in place, same size"])
+def test_the_lake_stamp_changes_when_a_file_is_replaced_however_alike(tmp_path: Path, how: str) -> None:
+    """A runs file replaced by another of the same bytes and mtime (only its inode differs), or rewritten in place
+    by other bytes of the same size (only its mtime differs): either is a write, and the stamp the review compares
+    differs (each was only changed with the other: found by a mutation audit)."""
+    path = tmp_path / "lake" / "runs" / "created_date=2026-03-01" / "data.parquet"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"A" * 100)
+    before, old = lake.stamp(tmp_path / "lake"), path.stat()
+    if how.startswith("renamed"):
+        replacement = path.with_name(".data.parquet.tmp")
+        replacement.write_bytes(b"A" * 100)
+        os.utime(replacement, ns=(old.st_atime_ns, old.st_mtime_ns))
+        os.link(path, tmp_path / "old")  # the old inode stays in use, so its number is not reused
+        os.replace(replacement, path)
+    else:
+        with open(path, "r+b") as handle:
+            handle.write(b"B" * 100)
+        os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns + 1_000_000_000))
+    assert lake.stamp(tmp_path / "lake") != before

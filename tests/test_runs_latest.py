@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import tzset
 from typing import Any
 
 import pyarrow as pa
@@ -537,9 +538,31 @@ def test_created_date_check_flags_runs_outside_their_utc_day(data_dir: Path) -> 
     assert result.metadata["violations"].value == 2
 
 
-def test_created_date_check_counts_every_partition_and_lists_the_first_twenty(data_dir: Path) -> None:
+@pytest.fixture
+def machine_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Move this process to another time zone (TZ); moved back after the test."""
+
+    def move(zone: str) -> None:
+        monkeypatch.setenv("TZ", zone)
+        tzset()
+
+    yield move
+    monkeypatch.undo()
+    tzset()
+
+
+@pytest.mark.parametrize("how", ["one batch", "batches of 7 rows", "on a machine in New York"])
+def test_created_date_check_counts_every_partition_and_lists_the_first_twenty(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, machine_zone: Callable[[str], None], how: str
+) -> None:
     """25 partitions each holding a run created the next day: the check counts all 25 (the query used to stop at
-    20), keeps the first 20 in date order as examples and says how many more there are."""
+    20), keeps the first 20 in date order as examples and says how many more there are; read in batches of 7 rows,
+    it counts every batch and keeps no more than 20; on a machine whose zone is not UTC, it describes instants in
+    UTC (neither was tested: found by a mutation audit)."""
+    if how == "batches of 7 rows":
+        monkeypatch.setattr(invariants, "BATCH_ROWS", 7)
+    elif how == "on a machine in New York":
+        machine_zone("America/New_York")
     lake = build(data_dir, [("1.jsonl", [rec("run_1", "queued", "2026-03-01T10:00:00Z")])])
     days = [date(2026, 4, 1) + timedelta(days=i) for i in range(25)]
     for day in days:

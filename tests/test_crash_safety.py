@@ -222,6 +222,32 @@ def test_a_killed_warehouse_swap_leaves_no_orphan_after_the_next_one(tmp_path: P
     assert sorted(p.name for p in tmp_path.iterdir()) == ["warehouse.duckdb"]
 
 
+def test_a_warehouse_swap_keeps_the_old_one_readable_until_the_rename_then_syncs_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader may open warehouse.duckdb at any moment: up to the one rename that replaces it, the old warehouse is
+    in place and readable (its mark names the lake); then the folder is fsynced, so the rename outlives a power cut.
+    Neither was pinned: removing the old file first, or the fsync, went unseen (found by a mutation audit)."""
+    lake_dir, target = tmp_path / "lake", tmp_path / "warehouse.duckdb"
+    warehouse.refresh_warehouse(lake_dir, target)
+    events: list[tuple[str, object]] = []
+    replace, fsync_dir = os.replace, lake.fsync_dir
+
+    def replacing(source: str | Path, destination: str | Path) -> None:
+        events.append(("replace", warehouse.built_for(target) if Path(destination) == target else destination))
+        replace(source, destination)
+
+    def syncing(folder: Path) -> None:
+        events.append(("fsync_dir", folder))
+        fsync_dir(folder)
+
+    monkeypatch.setattr(os, "replace", replacing)
+    monkeypatch.setattr(lake, "fsync_dir", syncing)
+    warehouse.refresh_warehouse(lake_dir, target)
+    assert events[-2:] == [("replace", lake_dir), ("fsync_dir", tmp_path)]
+    assert warehouse.built_for(target) == lake_dir
+
+
 def group_is_gone(pgid: int, timeout_s: float = 10) -> bool:
     """Whether every process of the group has exited (within the timeout)."""
     deadline = time.monotonic() + timeout_s

@@ -4,6 +4,7 @@ anomalies; expected rows from tests/reference.py."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -539,15 +540,19 @@ def test_created_date_check_flags_runs_outside_their_utc_day(data_dir: Path) -> 
 
 
 @pytest.fixture
-def machine_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+def machine_zone() -> Iterator[Callable[[str], None]]:
     """Move this process to another time zone (TZ); moved back after the test."""
+    before = os.environ.get("TZ")
 
     def move(zone: str) -> None:
-        monkeypatch.setenv("TZ", zone)
+        os.environ["TZ"] = zone
         tzset()
 
     yield move
-    monkeypatch.undo()
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
     tzset()
 
 

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import dagster as dg
 import duckdb
 import pytest
 from dagster._core.events import DagsterEvent, DagsterEventType
+from dagster._core.storage.dagster_run import DagsterRun
 from processes import start_runlens_run
 from runlens import dead_runs, lake, locks
 from runlens.config import Settings
@@ -435,3 +437,69 @@ def test_the_project_instance_monitors_runs_and_frees_the_slots_of_ended_runs(po
         assert settings["start_timeout_seconds"] > 0 and settings["cancel_timeout_seconds"] > 0
         assert instance.run_monitoring_max_resume_run_attempts == 0
         assert not instance.run_launcher.supports_check_run_worker_health
+
+
+# Found by a mutation audit of locks.py and dead_runs.py: a wait twice too long or of one poll, another user's live
+# process, a run that logged no process yet or whose step process lives on, and a finished run still holding the
+# lake pool all went unseen.
+
+
+def test_the_lock_gives_up_after_its_whole_wait_and_no_later(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = LockClock()
+    monkeypatch.setattr(locks, "time", clock)
+    path = tmp_path / ".runlens-run.lock"
+    with file_lock(path), pytest.raises(LockedError), file_lock(path, wait_s=1.0):
+        pass
+    assert 1.0 <= clock.now <= 1.0 + 0.2 + 1e-6  # at most one poll (0.2 s) past the deadline
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_a_process_is_alive_unless_it_is_gone_even_another_users(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kill(pid, 0) on another user's live process raises PermissionError: it is alive (the tests run as root, so
+    only a stand-in for os.kill shows it)."""
+    assert dead_runs._alive(os.getpid()) is True
+    assert dead_runs._alive(dead_pid()) is False
+
+    def kill(pid: int, signum: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "kill", kill)
+    assert dead_runs._alive(12345) is True
+
+
+def started_run(instance: dg.DagsterInstance, pids: Mapping[DagsterEventType, int]) -> str:
+    """A STARTED run whose events logged ``pids`` (by event type)."""
+    run = DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED)
+    instance.add_run(run)
+    for kind, pid in pids.items():
+        instance.report_dagster_event(DagsterEvent(kind.value, "__ASSET_JOB", pid=pid), run.run_id)
+    return run.run_id
+
+
+def test_a_run_with_no_process_logged_or_a_live_step_process_is_left_alone(pooled_home: Path) -> None:
+    with open_instance(pooled_home) as instance:
+        silent = started_run(instance, {})
+        stepping = started_run(
+            instance, {DagsterEventType.RUN_START: dead_pid(), DagsterEventType.STEP_START: os.getpid()}
+        )
+        for run_id in (silent, stepping):
+            assert dead_runs.release_if_dead(instance, run_id) is None
+            run = instance.get_run_by_id(run_id)
+            assert run is not None and run.status == dg.DagsterRunStatus.STARTED
+
+
+def test_a_finished_run_still_holding_the_lake_pool_is_freed(pooled_home: Path) -> None:
+    with open_instance(pooled_home) as instance:
+        run = DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.SUCCESS)
+        instance.add_run(run)
+        instance.event_log_storage.claim_concurrency_slot(LAKE_POOL, run.run_id, "runs")
+        assert lake_pool(instance) == {run.run_id}
+        assert dead_runs.release_dead_runs(instance) == [
+            f"Dagster run {run.run_id} held concurrency slots after it ended: freed"
+        ]
+        assert lake_pool(instance) == set()

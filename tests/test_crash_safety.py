@@ -248,6 +248,48 @@ def test_a_warehouse_swap_keeps_the_old_one_readable_until_the_rename_then_syncs
     assert warehouse.built_for(target) == lake_dir
 
 
+def test_atomic_target_syncs_the_file_renames_it_then_syncs_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every lake file but the warehouse is written through lake.atomic_target: readers see the old file until one
+    rename puts the new one, fsynced, in its place, and the folder is fsynced after it. Writing in place, or leaving
+    out either fsync, went unseen, even by the SIGKILL tests (found by a mutation audit)."""
+    final = tmp_path / "runs" / "data.parquet"
+    final.parent.mkdir()
+    final.write_bytes(b"old")
+    events: list[tuple[str, ...]] = []
+    fsync, replace = os.fsync, os.replace
+
+    def syncing(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        fsync(fd)
+
+    def replacing(source: str | Path, destination: str | Path) -> None:
+        events.append(("replace", str(source), str(destination)))
+        replace(source, destination)
+
+    monkeypatch.setattr(os, "fsync", syncing)
+    monkeypatch.setattr(os, "replace", replacing)
+    with lake.atomic_target(final) as tmp:
+        assert tmp.parent == final.parent and tmp.name.startswith(".") and tmp.name.endswith(".tmp")
+        tmp.write_bytes(b"new")
+        assert final.read_bytes() == b"old", "readers see the old file until the rename"
+    monkeypatch.undo()
+    assert events == [("fsync", str(tmp)), ("replace", str(tmp), str(final)), ("fsync", str(final.parent))]
+    assert final.read_bytes() == b"new"
+    assert [p.name for p in final.parent.iterdir()] == ["data.parquet"]
+
+
+def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    final = tmp_path / "data.parquet"
+    final.write_bytes(b"old")
+    with pytest.raises(RuntimeError), lake.atomic_target(final) as tmp:
+        tmp.write_bytes(b"partial")
+        raise RuntimeError("the writer failed")
+    assert final.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["data.parquet"]
+
+
 def group_is_gone(pgid: int, timeout_s: float = 10) -> bool:
     """Whether every process of the group has exited (within the timeout)."""
     deadline = time.monotonic() + timeout_s

@@ -21,11 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from processes import start_runlens_run
-from runlens import lake, warehouse
+from runlens import lake, metrics, warehouse
 from runlens.config import PROJECT_DIR
 from runlens.generate import generate_exports
+from runlens.metrics import refresh_metrics
+from test_metrics import AS_OF, random_runs, write_runs
 
 METRIC_GLOBS = {
     "workflow_daily_metrics": "metrics/workflow_daily_metrics/*/*.parquet",
@@ -288,6 +292,34 @@ def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path: Pa
         raise RuntimeError("the writer failed")
     assert final.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["data.parquet"]
+
+
+def test_a_metric_partition_that_cannot_be_written_fails_the_refresh_and_keeps_its_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A day-partitioned metric table's files are written by several threads at once (their fsyncs overlap on the
+    disk). A write that fails in one of them must fail the refresh, as it did when the files were written one by
+    one: an error lost in a thread would leave that day's old numbers in place without a word."""
+    write_runs(tmp_path, random_runs(seed=5, count=400, days=6))
+    refresh_metrics(tmp_path, as_of=AS_OF)
+    daily = tmp_path / lake.METRICS / "workflow_daily_metrics"
+    before = {path: path.read_bytes() for path in daily.glob("*/*.parquet")}
+    assert len(before) >= 5
+    victim = sorted(before)[len(before) // 2]
+    write = metrics._write
+
+    def failing(path: Path, table: pa.Table) -> None:
+        if path == victim:
+            raise OSError(28, "No space left on device")
+        write(path, table)
+
+    monkeypatch.setattr(metrics, "_write", failing)
+    with pytest.raises(OSError, match="No space left on device"):
+        refresh_metrics(tmp_path, as_of=AS_OF, tables=["workflow_daily_metrics"])
+    assert victim.read_bytes() == before[victim]
+    assert sorted(daily.glob("*/*.parquet")) == sorted(before)
+    assert all(pq.read_metadata(path).num_rows > 0 for path in before)
+    assert not [path for path in daily.rglob(".*")], "no temporary is left behind"
 
 
 def group_is_gone(pgid: int, timeout_s: float = 10) -> bool:

@@ -29,6 +29,7 @@ INGEST = "ingest"
 TMP = ".tmp"
 RUNS = "runs"
 METRICS = "metrics"
+FSYNC_THREADS = 8  # files written into the lake at once: each waits on its fsyncs, so they overlap on the disk
 
 
 def table_dir(lake_dir: Path, table: str) -> Path:

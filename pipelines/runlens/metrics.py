@@ -16,6 +16,7 @@ import json
 import math
 import os
 from collections.abc import Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
@@ -386,16 +387,19 @@ def _write(path: Path, table: pa.Table) -> None:
 
 
 def _write_partitions(table_dir: Path, result: pa.Table, selected: list[date] | None) -> None:
-    """Write one file per day of ``result``; remove the files of selected days (all when None) left empty."""
+    """Write one file per day of ``result``, ``lake.FSYNC_THREADS`` at once (each waits on its fsyncs, so they
+    overlap on the disk); remove the files of selected days (all when None) left empty."""
     result = result.sort_by(PARTITION_COLUMN)
     day_runs = pc.run_end_encode(result.column(PARTITION_COLUMN).combine_chunks())
     data = result.drop_columns([PARTITION_COLUMN])
-    written, start = set(), 0
-    for day, end in zip(day_runs.values.to_pylist(), day_runs.run_ends.to_pylist(), strict=True):
-        _write(_partition_file(table_dir, day), data.slice(start, end - start))
-        written.add(day)
-        start = end
-    for day in (_existing_days(table_dir) if selected is None else set(selected)) - written:
+    ends = day_runs.run_ends.to_pylist()
+    pieces = {
+        day: data.slice(start, end - start)
+        for day, start, end in zip(day_runs.values.to_pylist(), [0, *ends], ends, strict=False)
+    }
+    with ThreadPoolExecutor(lake.FSYNC_THREADS, thread_name_prefix="metrics-writer") as pool:
+        list(pool.map(lambda day: _write(_partition_file(table_dir, day), pieces[day]), pieces))
+    for day in (_existing_days(table_dir) if selected is None else set(selected)) - pieces.keys():
         lake.remove_file(_partition_file(table_dir, day))
 
 

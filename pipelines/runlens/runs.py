@@ -36,7 +36,6 @@ BATCH_ROWS = 65_536
 WRITER_THREADS = 2
 WRITE_AHEAD = 4
 OTHER_OPEN_FILES = 256  # file descriptors left to DuckDB and the rest when day files are held open
-SWAP_THREADS = 8  # days moved into the lake at once: each waits on its fsyncs, so they overlap on the disk
 SLICED_RUNS_PER_DAY = 4  # above this many runs of rows per day in a batch, sort it instead of slicing
 EPOCH = date(1970, 1, 1)
 # zstd level 1 as for staged files; dictionaries where values repeat; statistics on the columns queries filter on.
@@ -200,7 +199,7 @@ def rebuild_days(lake_dir: Path, days: Collection[date]) -> dict[date, int]:
             for first in range(0, len(days), per_pass):
                 chosen = days[first : first + per_pass]
                 written |= _write_partitions(files, chosen, every_day and len(chosen) == len(days), work)
-        with ThreadPoolExecutor(SWAP_THREADS, thread_name_prefix="runs-swap") as pool:
+        with ThreadPoolExecutor(lake.FSYNC_THREADS, thread_name_prefix="runs-swap") as pool:
             moved = pool.map(lambda day: _swap_in(lake_dir, work, day, written.get(day, 0)), days)
             return dict(zip(days, moved, strict=True))
     finally:

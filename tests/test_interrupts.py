@@ -4,6 +4,7 @@ kernel, a log line being written to the Dagster instance (all found by a review)
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -252,3 +253,76 @@ def test_the_console_command_runs_the_command_line(
     monkeypatch.setattr(sys, "argv", ["runlens", "validate", str(tmp_path / "missing.jsonl")])
     assert entry.main() != 0
     assert "missing.jsonl" in capsys.readouterr().err
+
+
+def test_a_sigterm_that_duckdb_turns_into_its_own_error_ends_as_terminated_and_the_next_ctrl_c_as_interrupted(
+    run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB turns the exception a signal raises inside a query into its own error (`Query interrupted`), which no
+    longer says which signal it was: a SIGTERM must still end the command with `runlens: terminated` and 143. The
+    signals a command received are its own: the next command stopped by Ctrl-C ends with `runlens: interrupted`
+    and 130 (both survived a mutation audit)."""
+    from runlens import cli
+
+    def terminated_in_a_query(_args: object) -> int:
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except interrupts.Terminated:
+            raise RuntimeError("Query interrupted") from None  # what DuckDB makes of it
+        return 0
+
+    def interrupted_in_a_query(_args: object) -> int:
+        raise RuntimeError("Query interrupted")  # what DuckDB 2.0 raises when SIGINT stops a query
+
+    monkeypatch.setattr(cli, "_sql", terminated_in_a_query)
+    result = run_cli("sql", "select 1")
+    assert (result.code, result.err) == (143, "runlens: terminated\n")
+    monkeypatch.setattr(cli, "_sql", interrupted_in_a_query)
+    result = run_cli("sql", "select 1")
+    assert (result.code, result.err) == (130, "runlens: interrupted\n")
+
+
+def test_what_was_printed_is_written_out_before_the_process_ends_at_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`os._exit` ends the process without flushing Python's buffers: the rows `runlens sql` had printed into a pipe
+    (block-buffered) were lost when work that did not stop ended the process (survived a mutation audit)."""
+
+    class Ended(BaseException):
+        pass
+
+    def exit_now(status: int) -> None:
+        raise Ended(status)
+
+    monkeypatch.setattr(interrupts.os, "_exit", exit_now)
+    written = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(written, encoding="utf-8"))  # buffered, as into a pipe
+    print("the rows so far")
+    with pytest.raises(Ended) as ended:
+        interrupts.end_now(KeyboardInterrupt())
+    assert ended.value.args == (130,)
+    assert written.getvalue() == b"the rows so far\n"
+    assert capsys.readouterr().err == "runlens: interrupted\n"
+
+
+@pytest.mark.parametrize(
+    ("signals", "raised"),
+    [
+        ((signal.SIGTERM,), interrupts.Terminated),
+        ((signal.SIGINT, signal.SIGTERM), KeyboardInterrupt),
+        ((signal.SIGTERM, signal.SIGINT), interrupts.Terminated),
+    ],
+    ids=["sigterm", "ctrl-c-first", "sigterm-first"],
+)
+def test_sigterm_is_held_back_too_and_the_first_signal_is_the_one_raised(
+    signals: tuple[int, ...], raised: type[BaseException]
+) -> None:
+    """SIGTERM is held back during a deferred call like Ctrl-C; when both came, the first one is raised after the
+    call (Ctrl-C then SIGTERM ends as interrupted, not terminated). Both survived a mutation audit."""
+    steps: list[str] = []
+    with pytest.raises(KeyboardInterrupt) as stopped, interrupts.sigterm_raises(), interrupts.interrupts_deferred():
+        for signum in signals:
+            signal.raise_signal(signum)
+        steps.append("the call went on to its end")
+    assert steps == ["the call went on to its end"]
+    assert type(stopped.value) is raised

@@ -313,3 +313,85 @@ def test_a_million_runs_stream_at_speed_in_bounded_memory(tmp_path: Path) -> Non
     assert summary.records > 1_000_000
     assert rate > 120_000, f"{rate:,.0f} records/s"
     assert grown_mb < 200, f"peak memory grew by {grown_mb:.0f} MB"
+
+
+def test_no_runs_gives_snapshots_without_records(tmp_path: Path) -> None:
+    """`runlens generate --runs 0` is allowed ("runs must be >= 0"): every snapshot is written, holding no record
+    (survived a mutation audit)."""
+    summary = generate_exports(tmp_path, runs=0, days=1, snapshots_per_day=2, fmt="json")
+    assert summary == GenerateSummary(files=2, records=0, invalid_records=0, runs=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs-2026-11-01T12.json", "runs-2026-11-02T00.json"]
+    assert read_exports(tmp_path) == []
+
+
+def test_compressed_files_do_not_depend_on_the_time_they_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gzip writes the current time into its header unless given one: the same arguments gave other bytes a second
+    later (the byte-identity test writes both copies within the same second; survived a mutation audit)."""
+    kwargs = {"runs": 300, "days": 1, "snapshots_per_day": 1, "fmt": "jsonl.gz"}
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)
+    generate_exports(tmp_path / "a", **kwargs)
+    monkeypatch.setattr(time, "time", lambda: 1_900_000_000.0)
+    generate_exports(tmp_path / "b", **kwargs)
+    name = "runs-2026-11-02T00.jsonl.gz"
+    assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_a_snapshot_that_cannot_be_put_in_place_leaves_no_partial_file(tmp_path: Path) -> None:
+    """The hidden `.part` file is removed when the snapshot cannot be renamed into place (here a folder of its name
+    is in the way), so a failed run leaves nothing behind (survived a mutation audit)."""
+    (tmp_path / "runs-2026-11-02T00.jsonl").mkdir()
+    with pytest.raises(OSError):
+        generate_exports(tmp_path, runs=100, days=1, snapshots_per_day=1, fmt="jsonl")
+    assert [p.name for p in tmp_path.iterdir()] == ["runs-2026-11-02T00.jsonl"]
+
+
+def test_fewer_runs_are_created_at_weekends(tmp_path: Path) -> None:
+    """The module docstring: the hourly intensity "is lower at weekends", on both days (the weekend factor is 0.55;
+    survived a mutation audit that left Saturday as busy as a weekday). A week from Monday 2026-11-02."""
+    generate_exports(tmp_path, runs=3500, days=7, start=datetime(2026, 11, 2, tzinfo=UTC), fmt="jsonl", invalid_ratio=0)
+    created: dict[str, str] = {}
+    for entry in read_exports(tmp_path):
+        created.setdefault(entry.value["runId"], entry.value["createdAt"])
+    per_day = Counter(parse(stamp).date() for stamp in created.values())
+    weekdays = [count for day, count in per_day.items() if day.weekday() < 5]
+    weekend = [count for day, count in per_day.items() if day.weekday() >= 5]
+    assert (len(weekdays), len(weekend), sum(per_day.values())) == (5, 2, 3500)
+    assert max(weekend) < 0.7 * min(weekdays)
+
+
+def test_a_run_queued_at_one_snapshot_shows_running_in_a_later_one(tmp_path: Path) -> None:
+    """A snapshot holds the current state of older runs whose state changed since the previous one: a run queued at
+    one export (a worker outage) and started since is exported running, before it finishes (survived a mutation
+    audit that exported carried runs only once they ended; the sample has too few queued runs to show it). A file
+    counts by its newest record of the run, so the earlier-state copies next to a finished record do not count."""
+    generate_exports(tmp_path, runs=20_000, days=3, snapshots_per_day=24, fmt="jsonl", invalid_ratio=0)
+    newest: dict[tuple[str, int], int] = {}
+    for file_index, path in enumerate(sorted(tmp_path.iterdir())):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            key = (record["runId"], file_index)
+            newest[key] = max(newest.get(key, -1), RANK[record["status"]])
+    first_queued: dict[str, int] = {}
+    for (run_id, file_index), rank in sorted(newest.items(), key=lambda item: item[0][1]):
+        if rank == RANK["queued"]:
+            first_queued.setdefault(run_id, file_index)
+    started_later = [
+        run_id
+        for (run_id, file_index), rank in newest.items()
+        if rank == RANK["running"] and first_queued.get(run_id, file_index) < file_index
+    ]
+    assert started_later
+
+
+def test_earlier_state_copies_of_failed_runs_carry_no_error(tmp_path: Path) -> None:
+    """The earlier-state copy inserted next to a finished record is that run's `running` record: no completedAt,
+    output or error, whichever way it ended (the sample holds no such copy of a failed run, so a copy that kept the
+    error survived a mutation audit)."""
+    generate_exports(tmp_path, runs=20_000, days=1, snapshots_per_day=1, fmt="jsonl", invalid_ratio=0)
+    records = [json.loads(line) for line in (tmp_path / "runs-2026-11-02T00.jsonl").read_text().splitlines()]
+    failed = {record["runId"] for record in records if record["status"] == "failed"}
+    unfinished = [record for record in records if record["status"] in ("queued", "running")]
+    assert any(record["runId"] in failed for record in unfinished)
+    assert all(not {"completedAt", "output", "error"} & set(record) for record in unfinished)

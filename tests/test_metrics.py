@@ -21,7 +21,7 @@ from runlens.config import PROJECT_DIR, SQL_DIR, Settings
 from runlens.contracts import RUNS_SCHEMA
 from runlens.errors import ConfigError
 from runlens.ingest import ingest_file
-from runlens.metrics import METRIC_TABLES, macro_sql, metric_globs, refresh_metrics, stale_params
+from runlens.metrics import METRIC_TABLES, env_params, macro_sql, metric_globs, refresh_metrics, stale_params
 from runlens.validation import RecordValidator
 
 D0 = date(2026, 3, 1)
@@ -1040,3 +1040,75 @@ def test_windows_that_would_start_before_year_1_start_at_its_first_instant(tmp_p
     [stuck] = read_metric(tmp_path, "stuck_runs")
     assert (stuck["run_id"], stuck["age_s"], stuck["as_of"]) == ("run_waiting", 9 * 86400.0, as_of)
     assert stuck["workflow_p99_s"] == pytest.approx(30.0)  # the p99 of the 40 durations of the last 28 days
+
+
+def test_zero_fractions_and_an_empty_variable_are_metric_parameters_docs_allow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/metrics.md: the parameters other than the windows and min_runs take any finite number of at least 0; a
+    variable set to nothing is not set (both survived a mutation audit)."""
+    write_runs(tmp_path, edge_runs())
+    monkeypatch.setenv("RUNLENS_STUCK_RUNS_MIN_AGE_S", "0")
+    monkeypatch.setenv("RUNLENS_STUCK_RUNS_P99_MULTIPLIER", "0.5")
+    monkeypatch.setenv("RUNLENS_STUCK_RUNS_THRESHOLD_S", "")
+    refresh_metrics(tmp_path, as_of=AS_OF)
+    expected = ref.stuck_runs(edge_runs(), AS_OF, min_age_s=0.0, p99_multiplier=0.5)
+    assert expected.keys() - ref.stuck_runs(edge_runs(), AS_OF).keys()  # the parameters change the table
+    assert_matches(read_metric(tmp_path, "stuck_runs"), ("run_id",), expected)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("RUNLENS_WORKFLOW_REGRESSIONS_WINDOW_DAYS", "0", "a whole number from 1 to 36,500 (unset: 7"),
+        ("RUNLENS_WORKFLOW_REGRESSIONS_MIN_RUNS", "many", "a whole number from 1 to 2,147,483,647 (unset: 20"),
+        ("RUNLENS_STUCK_RUNS_MIN_AGE_S", "-1", "a number of at least 0 (unset: 3600.0"),
+        ("RUNLENS_STUCK_RUNS_THRESHOLD_S", "soon", "a number of at least 0 (unset: no fixed threshold"),
+    ],
+)
+def test_a_refused_metric_parameter_says_what_it_takes_and_its_default(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    """The line names the variable, the values docs/metrics.md allows it and what applies when it is unset (a
+    message that gave the other kind's rule survived a mutation audit: the tests matched its first words only)."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as refused:
+        env_params()
+    assert str(refused.value) == f"{variable}={value!r}: expected {expected}; see docs/metrics.md)"
+
+
+def test_a_table_written_before_files_recorded_their_parameters_counts_as_computed_with_the_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/metrics.md: a whole-lake table's file records its parameters; one written before files did so was
+    computed with the defaults, so it is stale only when the environment sets other values (survived a mutation
+    audit: read as computed with nothing, every such table was recomputed at the next run)."""
+    write_runs(tmp_path, edge_runs())
+    refresh_metrics(tmp_path, as_of=AS_OF)
+    for name in ("stuck_runs", "workflow_regressions"):
+        path = tmp_path / lake.METRICS / name / "data.parquet"
+        pq.write_table(pq.read_table(path).replace_schema_metadata(None), path)
+    assert stale_params(tmp_path) == []
+    monkeypatch.setenv("RUNLENS_STUCK_RUNS_MIN_AGE_S", "3600")  # the default, set
+    assert stale_params(tmp_path) == []
+    monkeypatch.setenv("RUNLENS_WORKFLOW_REGRESSIONS_MIN_RUNS", "5")
+    assert stale_params(tmp_path) == ["workflow_regressions"]
+
+
+def test_partials_written_by_another_version_are_recomputed_whole(tmp_path: Path) -> None:
+    """A partial file of other columns (an older version's) is not merged with the new rows but computed whole from
+    every partition, even when the refresh names only some changed days (survived a mutation audit)."""
+    runs = random_runs(seed=13, count=500, days=6)
+    write_runs(tmp_path, runs)
+    refresh_metrics(tmp_path, as_of=AS_OF)
+    expected = all_metrics(tmp_path)
+    partials = {partial for table in METRIC_TABLES for partial in table.partials}
+    columns = {}
+    for partial in partials:
+        rows = pq.read_table(partial.path(tmp_path))
+        columns[partial] = rows.column_names
+        legacy = rows.slice(0, rows.num_rows // 2)  # half its rows, and a column the current version has not
+        pq.write_table(legacy.append_column("legacy", pa.array([0] * legacy.num_rows)), partial.path(tmp_path))
+    refresh_metrics(tmp_path, [D0], as_of=AS_OF)
+    assert all_metrics(tmp_path) == expected
+    assert {partial: pq.read_schema(partial.path(tmp_path)).names for partial in partials} == columns

@@ -4,10 +4,14 @@ every record quarantined and the files marked ingested for good)."""
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
 from pathlib import Path
 
 import pytest
 from conftest import CliRunner
+from runlens.config import Settings, sql_command
 
 BAD = [
     ("RUNLENS_MAX_RECORD_BYTES", "abc"),
@@ -71,3 +75,60 @@ def test_a_question_mark_in_a_database_path_is_refused(
     assert result.code == 2
     assert result.err.startswith("runlens: error: the ") and "holds a '?'" in result.err
     assert result.err.count("\n") == 1 and not data.exists()
+
+
+# Found by a mutation audit of config.py: a default other than the README's, a threshold of 0 refused, RUNLENS_DATA_DIR
+# taking precedence over --data-dir, and a hint's folder left unquoted all went unseen.
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+UNITS = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+
+
+def documented_defaults() -> dict[str, str]:
+    """The README's configuration table: each variable with a row of its own -> its default, as written there."""
+    rows = re.findall(r"^\| `(RUNLENS_[A-Z_]+)` \| ([^|]+) \|", README.read_text(), flags=re.MULTILINE)
+    return {name: default.strip() for name, default in rows}
+
+
+def test_unset_settings_take_the_defaults_the_readme_gives(
+    tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    documented = documented_defaults()
+
+    def size(text: str) -> int:
+        number, unit = text.split()
+        return int(number) * UNITS[unit]
+
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env()
+    limits = settings.limits
+    assert limits.max_record_bytes == size(documented["RUNLENS_MAX_RECORD_BYTES"])
+    assert limits.max_decompressed_bytes == size(documented["RUNLENS_MAX_DECOMPRESSED_BYTES"])
+    assert limits.max_nesting_depth == int(documented["RUNLENS_MAX_NESTING_DEPTH"])
+    assert documented["RUNLENS_INGEST_WORKERS"] == "CPU count" and limits.ingest_workers == os.cpu_count()
+    assert settings.quarantine_rate_threshold == float(documented["RUNLENS_QUARANTINE_RATE_THRESHOLD"])
+    assert documented["RUNLENS_DATA_DIR"] == "`./data`" and settings.data_dir == tmp_path.resolve() / "data"
+
+
+def test_a_quarantine_threshold_of_zero_is_taken(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """README: "the threshold a number from 0 to 1"; 0 warns of any quarantined record."""
+    monkeypatch.setenv("RUNLENS_QUARANTINE_RATE_THRESHOLD", "0")
+    assert Settings.from_env().quarantine_rate_threshold == 0.0
+
+
+def test_the_data_directory_given_is_used_even_when_runlens_data_dir_names_another(
+    tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RUNLENS_DATA_DIR", str(tmp_path / "from-env"))
+    given = Settings.from_env(tmp_path / "given")
+    assert (given.data_dir, given.exports_dir) == (tmp_path / "given", tmp_path / "given" / "exports")
+    assert Settings.from_env().data_dir == tmp_path / "from-env"
+
+
+def test_a_sql_hint_for_a_data_directory_with_spaces_pastes_as_one_argument(
+    tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    folder = (tmp_path / "my data; rm -rf x").resolve()
+    hint = sql_command("select 1", folder)
+    assert shlex.split(hint) == ["runlens", "sql", "select 1", "--data-dir", str(folder)]

@@ -719,3 +719,165 @@ def test_a_runlens_error_fails_its_step_with_its_one_line_not_a_traceback(
     assert data.user_failure_data.description == expected
     assert data.error is not None and (data.error.cls_name, data.error.cause) == ("Failure", None)
     assert pipeline_module._first_failure(result) == f"reliability_tables: {expected}"
+
+
+# Found by a mutation audit of the sensors: an older cursor read as no cursor, a failed run counted past a run that
+# succeeded, and an ingest run whose blocking checks are still to come all went unseen.
+
+
+def test_export_sensor_takes_an_earlier_versions_cursor_as_the_files_it_has_seen(data_dir: Path) -> None:
+    """A cursor written before the sensor remembered the run it retried holds the files' signatures alone: a file it
+    names, unchanged, is not requested again (its ingest run may still be queued); only a new file is."""
+    exports = data_dir / "exports"
+    (exports / "a.json").write_text(json.dumps([record("run_a", "queued", "2026-03-01T00:00:00Z")]))
+    instance = dg.DagsterInstance.ephemeral()
+    first = run(export_files_sensor, context(instance, data_dir))
+    assert added_keys(first) == ["a.json"]
+    apply(instance, first)
+    earlier = json.dumps(json.loads(first.cursor or "{}")["files"])  # key -> [size, mtime, ctime], nothing else
+    (exports / "b.json").write_text(json.dumps([record("run_b", "queued", "2026-03-01T01:00:00Z")]))
+    upgraded = run(export_files_sensor, context(instance, data_dir, earlier))
+    (request,) = upgraded.run_requests
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("b.json", "b.json")
+
+
+def test_export_sensor_retries_nothing_once_a_newer_ingest_run_succeeded(data_dir: Path) -> None:
+    """Its run for a.json failed, the retry succeeded; then b.json is requested and its run has not started yet. Only
+    runs that did not ingest, newest first and in a row, count: the old failure behind the success must not make
+    the next tick request b.json a second time."""
+    exports = data_dir / "exports"
+    settings = Settings.from_env(data_dir)
+    validator = RecordValidator.from_file(settings.schema_path)
+    (exports / "a.json").write_text(json.dumps([record("run_a", "queued", "2026-03-01T00:00:00Z")]))
+    instance = dg.DagsterInstance.ephemeral()
+
+    def tick(cursor: str | None) -> dg.SensorResult:
+        result = run(export_files_sensor, context(instance, data_dir, cursor))
+        apply(instance, result)
+        return result
+
+    def request_ends(result: dg.SensorResult) -> list[tuple[str, str]]:
+        return [(request.tags[RANGE_START], request.tags[RANGE_END]) for request in result.run_requests]
+
+    def runs_as(result: dg.SensorResult, status: dg.DagsterRunStatus) -> None:
+        (request,) = result.run_requests
+        instance.add_run(dg.DagsterRun(job_name="__ASSET_JOB", status=status, tags=dict(request.tags)))
+
+    first = tick(None)
+    runs_as(first, dg.DagsterRunStatus.FAILURE)
+    retried = tick(first.cursor)
+    assert request_ends(retried) == [("a.json", "a.json")]
+    runs_as(retried, dg.DagsterRunStatus.SUCCESS)
+    ingest_file(exports / "a.json", settings, validator, "a.json")  # what that run did
+    (exports / "b.json").write_text(json.dumps([record("run_b", "queued", "2026-03-01T01:00:00Z")]))
+    newer = tick(retried.cursor)
+    assert request_ends(newer) == [("b.json", "b.json")]
+    runs_as(newer, dg.DagsterRunStatus.NOT_STARTED)
+    assert tick(newer.cursor).run_requests == [], "b.json was requested again before its run started"
+
+
+def test_refresh_sensor_holds_back_while_the_ingest_run_that_evaluates_its_checks_still_runs(
+    data_dir: Path, definitions: dg.Definitions
+) -> None:
+    """An ingest run that committed a file and has yet to evaluate its blocking checks: the refresh waits for them
+    (and says which run it waits for) rather than planning the file's day; once the checks pass, it plans it."""
+    exports_dir = data_dir / "exports"
+    line = json.dumps(record("run_a", "queued", "2026-03-01T00:00:00Z"))
+    instance, tick = first_ingest_through_the_sensor(definitions, data_dir, line + "\n")
+    assert refresh_days(runs_refresh_sensor(context(instance, data_dir))) == ["2026-03-01"]
+
+    (exports_dir / "b.jsonl").write_text(json.dumps(record("run_b", "queued", "2026-03-04T00:00:00Z")) + "\n")
+    tick = run(export_files_sensor, context(instance, data_dir, tick.cursor))
+    apply(instance, tick)
+    run_id = cancel(instance, dict(tick.run_requests[0].tags), [dg.DagsterRunStatus.STARTED])  # left running
+    for key in BLOCKING_INGEST_CHECKS:  # what Dagster records for a run's checks when it creates the run
+        planned = AssetCheckEvaluationPlanned(asset_key=key.asset_key, check_name=key.name)
+        event = DagsterEvent(
+            DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value, "__ASSET_JOB", event_specific_data=planned
+        )
+        instance.report_dagster_event(event, run_id)
+    settings = Settings.from_env(data_dir)
+    ingest_file(exports_dir / "b.jsonl", settings, RecordValidator.from_file(settings.schema_path), "b.jsonl")
+
+    held = runs_refresh_sensor(context(instance, data_dir))
+    assert isinstance(held, dg.SkipReason), "a refresh was requested before its ingest's blocking checks ran"
+    assert held.skip_message == (
+        f"the blocking check ingest_reconciles on ingested_exports is still to be evaluated in run {run_id} (started)"
+    )
+
+    checks = launch(definitions, instance, data_dir, selection=dg.AssetSelection.checks_for_assets("ingested_exports"))
+    assert check_results(checks)["ingest_reconciles"] is True
+    assert refresh_days(runs_refresh_sensor(context(instance, data_dir))) == ["2026-03-01", "2026-03-04"]
+
+
+def test_a_failing_checks_result_counts_every_row_and_tables_the_examples_it_keeps() -> None:
+    """25 duplicated run ids, of which the query kept 20 as examples: the description quotes the first three and says
+    how many more; the metadata counts all 25, says 20 are shown, and tables them (a header, a separator of one
+    cell per column, a row each), as the Dagster UI renders it."""
+    from runlens.defs import checks
+    from runlens.invariants import Violations
+
+    rows = [(f"run_{i:02}", 2) for i in range(20)]
+    result = checks._result(Violations(25, ["run_id", "copies"], rows), "run id(s) in more than one row of runs")
+    assert not result.passed
+    assert result.description == (
+        "25 run id(s) in more than one row of runs: (run_id=run_00, copies=2), (run_id=run_01, copies=2), "
+        "(run_id=run_02, copies=2), 22 more"
+    )
+    assert (result.metadata["violations"].value, result.metadata["examples_shown"].value) == (25, 20)
+    table = result.metadata["examples"].value.splitlines()
+    assert table == ["| run_id | copies |", "|---|---|", *(f"| run_{i:02} | 2 |" for i in range(20))]
+
+
+def test_materializing_one_day_of_runs_rebuilds_that_day_and_leaves_the_next_one_alone(
+    data_dir: Path, definitions: dg.Definitions, run_cli: CliRunner
+) -> None:
+    """`dagster asset materialize --select runs --partition 2026-03-01` (no only_days): that day's partition is
+    rebuilt, and its metadata counts that day's runs; the next day's file is not rewritten."""
+    created = ["2026-03-01T10:00:00Z", "2026-03-01T23:59:59Z", "2026-03-02T00:00:00Z"]
+    lines = [json.dumps(record(f"run_{i}", "queued", at)) for i, at in enumerate(created)]
+    (data_dir / "exports" / "a.jsonl").write_text("\n".join(lines) + "\n")
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    next_day = data_dir / "lake" / "runs" / "created_date=2026-03-02" / "data.parquet"
+    before = next_day.stat()
+    result = dg.materialize(
+        [*definitions.assets, *definitions.asset_checks],
+        selection=["runs"],
+        partition_key="2026-03-01",
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={"runlens": RunlensResource(data_dir=str(data_dir))},
+    )
+    [event] = result.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    assert (metadata["days_rebuilt"].value, metadata["rows_written"].value) == (1, 2)
+    after = next_day.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_export_sensor_names_what_it_could_not_read_in_path_order(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, unlistable: set[Path]
+) -> None:
+    """A file it could not hash (a.json) and a folder it could not list (b/) are named together in path order, the
+    file first, whichever step found them."""
+    exports_dir = data_dir / "exports"
+    (exports_dir / "b").mkdir()
+    (exports_dir / "a.json").write_text(json.dumps([record("run_a", "queued", "2026-03-01T00:00:00Z")]))
+    (exports_dir / "b" / "c.json").write_text(json.dumps([record("run_c", "queued", "2026-03-01T00:00:00Z")]))
+    unlistable.add(Settings.from_env(data_dir).exports_dir / "b")
+    digest = runlens_ingest.file_sha256
+
+    def unreadable_a(path: Path) -> str:
+        if path.name == "a.json":
+            raise PermissionError(13, "Permission denied", str(path))
+        return digest(path)
+
+    monkeypatch.setattr(runlens_ingest, "file_sha256", unreadable_a)
+    ctx = context(dg.DagsterInstance.ephemeral(), data_dir)
+    warned: list[str] = []
+    monkeypatch.setattr(ctx.log, "warning", warned.append)
+    tick = run(export_files_sensor, ctx)
+    assert tick.run_requests == []
+    assert warned == [
+        "export files and folders that could not be read (tried again next time): "
+        "{'a.json': 'Permission denied', 'b/': 'Permission denied'}"
+    ]

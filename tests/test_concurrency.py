@@ -19,10 +19,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from conftest import CliRunner
 from dagster._core.events import DagsterEvent, DagsterEventType
 from dagster._core.storage.dagster_run import DagsterRun
 from processes import start_runlens_run
-from runlens import dead_runs, lake, locks
+from runlens import dead_runs, lake, locks, pipeline
 from runlens.config import Settings
 from runlens.defs.partitions import export_files
 from runlens.defs.resources import LAKE_POOL, RunlensResource
@@ -31,7 +32,7 @@ from runlens.errors import LockedError
 from runlens.generate import generate_exports
 from runlens.ingest import ingest_file
 from runlens.locks import file_lock, lake_write_lock
-from runlens.pipeline import open_instance
+from runlens.pipeline import DATA_DIR_TAG, open_instance
 from runlens.validation import RecordValidator
 
 WAITING = "another runlens process is writing to"
@@ -503,3 +504,64 @@ def test_a_finished_run_still_holding_the_lake_pool_is_freed(pooled_home: Path) 
             f"Dagster run {run.run_id} held concurrency slots after it ended: freed"
         ]
         assert lake_pool(instance) == set()
+
+
+# Found by a mutation audit of pipeline.py: the runs of `runlens run` without its data-directory tag (so a killed run's
+# leftovers were never found), and a live run named again at every look, went unseen.
+
+
+def test_runlens_run_fails_the_runs_a_killed_runlens_run_left_and_only_those(
+    tmp_path: Path, pooled_home: Path, run_cli: CliRunner
+) -> None:
+    """Every run `runlens run` executes carries the data directory it writes; a run of that directory left unfinished
+    (its process was killed before the run logged it: no process to look at) is marked failed by the next `runlens
+    run` on it, which says so; a finished one, and another directory's unfinished one, are left as they are."""
+    data = tmp_path / "data"
+    (data / "exports").mkdir(parents=True)
+    (data / "exports" / "a.jsonl").write_text(json.dumps(RECORD) + "\n")
+    assert run_cli("run", "--data-dir", data).code == 0
+    with open_instance(pooled_home) as instance:
+        executed = instance.get_runs()
+        assert executed and {run.tags.get(DATA_DIR_TAG) for run in executed} == {str(data.resolve())}
+        tags = dict(executed[0].tags)
+        left = instance.add_run(DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.STARTING, tags=tags))
+        other = {**tags, DATA_DIR_TAG: str(tmp_path / "other")}
+        others = instance.add_run(DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.STARTING, tags=other))
+
+    again = run_cli("run", "--data-dir", data)
+    assert again.code == 0, again.err
+    killed = f"Dagster run {left.run_id} of an earlier runlens run that was killed: marked failed, its slot freed"
+    assert [line for line in again.err.splitlines() if "earlier runlens run" in line] == [f"runlens: {killed}"]
+    with open_instance(pooled_home) as instance:
+        statuses = {run.run_id: run.status for run in instance.get_runs()}
+    assert statuses.pop(left.run_id) == dg.DagsterRunStatus.FAILURE
+    assert statuses.pop(others.run_id) == dg.DagsterRunStatus.STARTING
+    assert set(statuses.values()) == {dg.DagsterRunStatus.SUCCESS}
+
+
+def test_waiting_for_the_lake_pool_names_a_live_run_once_and_says_when_it_is_released(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run holding the pool is looked at again at every recheck (here every poll): alive, it is named once; once
+    it is found dead, its release is said and the wait ends. Ctrl-C is looked for at every poll."""
+    looks: list[str] = []
+    polls: list[int] = []
+    released = "Dagster run r1 was left STARTED by a process that ended: marked failed, its concurrency slots freed"
+
+    def users(instance: object) -> set[str]:
+        polls.append(1)
+        return {"r1"} if len(looks) < 3 and len(polls) < 20 else set()
+
+    def release_if_dead(instance: object, run_id: str) -> str | None:
+        looks.append(run_id)
+        return released if len(looks) == 3 else None  # alive twice, then dead
+
+    monkeypatch.setattr(dead_runs, "lake_pool_users", users)
+    monkeypatch.setattr(dead_runs, "release_if_dead", release_if_dead)
+    monkeypatch.setattr(pipeline, "LIVENESS_RECHECK_SECONDS", 0)
+    monkeypatch.setattr(pipeline, "POOL_POLL_SECONDS", 0)
+    said: list[str] = []
+    checkpoints: list[int] = []
+    pipeline.wait_for_lake_pool(None, said.append, lambda: checkpoints.append(1))  # type: ignore[arg-type]
+    assert said == [waiting_line("r1").removeprefix("runlens: ").removesuffix("\n"), released]
+    assert (looks, len(polls), len(checkpoints)) == (["r1"] * 3, 4, 3)

@@ -23,6 +23,8 @@ import pyarrow.parquet as pq
 import pytest
 import reference as ref
 from conftest import CliRunner, Fetch
+from dagster._core.event_api import EventLogEntry
+from dagster._core.events import DagsterEventType
 from dagster._utils.error import SerializableErrorInfo
 from runlens import exports as runlens_exports
 from runlens import ingest as runlens_ingest
@@ -1126,3 +1128,56 @@ def test_a_run_created_decades_after_its_ingest_does_not_move_where_reviews_end(
     assert [(day, runs) for day, runs, *_ in trend] == [(date(2026, 3, 1), 1), (date(2026, 3, 2), 1)]
     hours = con.execute((SQL_DIR / "examples" / "busiest_utc_hours.sql").read_text()).fetchall()
     assert [(hour, finished) for hour, finished, *_ in hours] == [(9, 1), (10, 1)]
+
+
+# Found by a mutation audit of pipeline.py: a run that ingested new files executing the ingest checks a second
+# time in a run of their own, and a params-only refresh executing them (and reporting them) too, went unseen.
+
+
+DONE = {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_CHECK_EVALUATION}
+
+
+def test_each_runlens_run_executes_the_dagster_runs_its_work_needs_and_no_other(
+    data_dir: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New exports: one ingest run (its checks with it) and one refresh run for their days. Only a metric parameter
+    changed: one run of the table it changes, whose asset has no check, so no check ran. Nothing new: no run."""
+    (data_dir / "exports" / "a.jsonl").write_text(ndjson(r("run_1", "running", "2026-03-01T10:00:00Z")))
+
+    def executed(since: int) -> list[set[str]]:
+        """What each Dagster run after the first ``since`` did: the assets it materialized, the checks it evaluated."""
+        with dg.DagsterInstance.get() as instance:
+            runs = sorted(instance.get_run_records(), key=lambda record: record.create_timestamp)[since:]
+            return [{done(event) for event in instance.all_logs(r.dagster_run.run_id, of_type=DONE)} for r in runs]
+
+    def done(event: EventLogEntry) -> str:
+        dagster_event = event.get_dagster_event()
+        if dagster_event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            return dagster_event.event_specific_data.check_name  # type: ignore[union-attr]
+        return dagster_event.asset_key.to_user_string()  # type: ignore[union-attr]
+
+    first = run_cli("run", "--data-dir", data_dir)
+    assert first.code == 0, first.err
+    ingest, refresh = executed(0)
+    assert ingest == {"ingested_exports", "ingest_reconciles", "quarantine_rate"}
+    assert "ingested_exports" not in refresh and {"runs", "warehouse"} <= refresh
+
+    monkeypatch.setenv("RUNLENS_STUCK_RUNS_THRESHOLD_S", "60")
+    retuned = run_cli("run", "--data-dir", data_dir)
+    assert retuned.code == 0, retuned.err
+    assert executed(2) == [{"stuck_runs"}]
+    assert "checks: none run (this run changed no checked table)" in retuned.out.splitlines(), retuned.out
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    assert executed(3) == []
+
+
+def test_a_failed_step_whose_error_starts_with_blank_lines_is_named_by_its_first_line_with_text() -> None:
+    headline = 'Binder Error: Referenced column "x" not found'
+    error = SerializableErrorInfo(f"\n   \n{headline}\nLINE 1: select x\n", [], "BinderException")
+    event = SimpleNamespace(
+        is_step_failure=True,
+        step_key="runs",
+        step_failure_data=SimpleNamespace(error=error, user_failure_data=None),
+    )
+    result = cast(dg.ExecuteInProcessResult, SimpleNamespace(all_events=[event]))
+    assert pipeline_module._first_failure(result) == f"runs: {headline}"

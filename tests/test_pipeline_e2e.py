@@ -1181,3 +1181,26 @@ def test_a_failed_step_whose_error_starts_with_blank_lines_is_named_by_its_first
     )
     result = cast(dg.ExecuteInProcessResult, SimpleNamespace(all_events=[event]))
     assert pipeline_module._first_failure(result) == f"runs: {headline}"
+
+
+def test_a_check_that_fails_in_one_run_of_a_refresh_and_passes_in_a_later_one_is_summarised_as_passed(
+    data_dir: Path, run_cli: CliRunner
+) -> None:
+    """A stopped run left 2026-05-20 without its daily metrics. The next refresh has a Dagster run per day ten weeks
+    apart, the later one rebuilding that day: daily_metrics_reconcile finds the day missing in the first run and
+    passes in the second. The summary gives the last outcome, without the first run's finding under it."""
+    exports = data_dir / "exports"
+    (exports / "1.jsonl").write_text(
+        ndjson(r("run_1", "queued", "2026-03-01T10:00:00Z"), r("run_2", "queued", "2026-05-20T10:00:00Z"))
+    )
+    assert run_cli("run", "--data-dir", data_dir).code == 0
+    shutil.rmtree(data_dir / "lake" / "metrics" / "workflow_daily_metrics" / "day=2026-05-20")
+    (exports / "2.jsonl").write_text(
+        ndjson(r("run_3", "queued", "2026-03-01T11:00:00Z"), r("run_4", "queued", "2026-05-20T11:00:00Z"))
+    )
+    result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 0, result.err
+    total = len(list((PROJECT_DIR / "sql" / "checks").glob("*.sql")))
+    lines = result.out.splitlines()
+    assert f"checks: {total}/{total} passed" in lines, result.out
+    assert not [line for line in lines if line.startswith("  daily_metrics_reconcile")], result.out

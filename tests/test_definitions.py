@@ -531,12 +531,12 @@ def test_refresh_sensor_holds_back_while_a_blocking_ingest_check_fails(
     assert refresh_days(runs_refresh_sensor(context(instance, data_dir))) == ["2026-03-04"]
 
 
-def test_refresh_sensor_holds_back_after_an_ingest_run_canceled_before_its_checks(
-    data_dir: Path, definitions: dg.Definitions
-) -> None:
-    """An ingest run cancelled from the UI after it committed a file but before its blocking checks were evaluated
-    holds the refresh back as a failed one does: the ingest is not known to reconcile. It used to be taken as a run
-    that finished without evaluating the check, and the refresh planned the new file's day."""
+def second_ingest_committed_before_its_checks(
+    definitions: dg.Definitions, data_dir: Path
+) -> tuple[dg.DagsterInstance, str]:
+    """a.jsonl (2026-03-01) ingested through the sensor and its checks; then b.jsonl (2026-03-04) requested by the
+    sensor and committed by a run left started, whose blocking checks Dagster recorded as planned and which has yet
+    to evaluate them. Returns the instance and that run's id."""
     exports_dir = data_dir / "exports"
     line = json.dumps(record("run_a", "queued", "2026-03-01T00:00:00Z"))
     instance, tick = first_ingest_through_the_sensor(definitions, data_dir, line + "\n")
@@ -554,6 +554,16 @@ def test_refresh_sensor_holds_back_after_an_ingest_run_canceled_before_its_check
         instance.report_dagster_event(event, run_id)
     settings = Settings.from_env(data_dir)
     ingest_file(exports_dir / "b.jsonl", settings, RecordValidator.from_file(settings.schema_path), "b.jsonl")
+    return instance, run_id
+
+
+def test_refresh_sensor_holds_back_after_an_ingest_run_canceled_before_its_checks(
+    data_dir: Path, definitions: dg.Definitions
+) -> None:
+    """An ingest run cancelled from the UI after it committed a file but before its blocking checks were evaluated
+    holds the refresh back as a failed one does: the ingest is not known to reconcile. It used to be taken as a run
+    that finished without evaluating the check, and the refresh planned the new file's day."""
+    instance, run_id = second_ingest_committed_before_its_checks(definitions, data_dir)
     run_record = instance.get_run_by_id(run_id)
     assert run_record is not None
     instance.report_run_canceled(run_record)
@@ -781,23 +791,7 @@ def test_refresh_sensor_holds_back_while_the_ingest_run_that_evaluates_its_check
 ) -> None:
     """An ingest run that committed a file and has yet to evaluate its blocking checks: the refresh waits for them
     (and says which run it waits for) rather than planning the file's day; once the checks pass, it plans it."""
-    exports_dir = data_dir / "exports"
-    line = json.dumps(record("run_a", "queued", "2026-03-01T00:00:00Z"))
-    instance, tick = first_ingest_through_the_sensor(definitions, data_dir, line + "\n")
-    assert refresh_days(runs_refresh_sensor(context(instance, data_dir))) == ["2026-03-01"]
-
-    (exports_dir / "b.jsonl").write_text(json.dumps(record("run_b", "queued", "2026-03-04T00:00:00Z")) + "\n")
-    tick = run(export_files_sensor, context(instance, data_dir, tick.cursor))
-    apply(instance, tick)
-    run_id = cancel(instance, dict(tick.run_requests[0].tags), [dg.DagsterRunStatus.STARTED])  # left running
-    for key in BLOCKING_INGEST_CHECKS:  # what Dagster records for a run's checks when it creates the run
-        planned = AssetCheckEvaluationPlanned(asset_key=key.asset_key, check_name=key.name)
-        event = DagsterEvent(
-            DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value, "__ASSET_JOB", event_specific_data=planned
-        )
-        instance.report_dagster_event(event, run_id)
-    settings = Settings.from_env(data_dir)
-    ingest_file(exports_dir / "b.jsonl", settings, RecordValidator.from_file(settings.schema_path), "b.jsonl")
+    instance, run_id = second_ingest_committed_before_its_checks(definitions, data_dir)
 
     held = runs_refresh_sensor(context(instance, data_dir))
     assert isinstance(held, dg.SkipReason), "a refresh was requested before its ingest's blocking checks ran"

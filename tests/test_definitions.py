@@ -218,6 +218,18 @@ def test_refresh_sensor_leaves_the_uniqueness_check_to_the_plans_final_run(data_
     assert final.asset_check_keys is None  # every check of its assets, run_ids_unique included
 
 
+def cannot_hash(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Make hashing an export file called ``name`` fail as an unreadable file does."""
+    digest = runlens_ingest.file_sha256
+
+    def unreadable(path: Path) -> str:
+        if path.name == name:
+            raise PermissionError(13, "Permission denied", str(path))
+        return digest(path)
+
+    monkeypatch.setattr(runlens_ingest, "file_sha256", unreadable)
+
+
 def test_export_sensor_retries_a_file_it_could_not_read(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file that vanishes between discovery and hashing is not requested and not remembered in the cursor, so the
     next tick requests it once it is back."""
@@ -226,19 +238,13 @@ def test_export_sensor_retries_a_file_it_could_not_read(data_dir: Path, monkeypa
     (exports_dir / "b.json").write_text(json.dumps([record("run_b", "queued", "2026-03-01T00:00:00Z")]))
     instance = dg.DagsterInstance.ephemeral()
     digest = runlens_ingest.file_sha256
-
-    def unreadable_b(path: Path) -> str:
-        if path.name == "b.json":
-            raise PermissionError(13, "Permission denied", str(path))
-        return digest(path)
-
-    monkeypatch.setattr(runlens_ingest, "file_sha256", unreadable_b)
+    cannot_hash(monkeypatch, "b.json")
     first = run(export_files_sensor, context(instance, data_dir))
     assert added_keys(first) == ["a.json"]
     assert "b.json" not in json.loads(first.cursor or "{}")["files"]
     apply(instance, first)
 
-    monkeypatch.setattr(runlens_ingest, "file_sha256", digest)
+    monkeypatch.setattr(runlens_ingest, "file_sha256", digest)  # b.json can be read again
     second = run(export_files_sensor, context(instance, data_dir, first.cursor))
     assert added_keys(second) == ["b.json"]
 
@@ -858,14 +864,7 @@ def test_export_sensor_names_what_it_could_not_read_in_path_order(
     (exports_dir / "a.json").write_text(json.dumps([record("run_a", "queued", "2026-03-01T00:00:00Z")]))
     (exports_dir / "b" / "c.json").write_text(json.dumps([record("run_c", "queued", "2026-03-01T00:00:00Z")]))
     unlistable.add(Settings.from_env(data_dir).exports_dir / "b")
-    digest = runlens_ingest.file_sha256
-
-    def unreadable_a(path: Path) -> str:
-        if path.name == "a.json":
-            raise PermissionError(13, "Permission denied", str(path))
-        return digest(path)
-
-    monkeypatch.setattr(runlens_ingest, "file_sha256", unreadable_a)
+    cannot_hash(monkeypatch, "a.json")
     ctx = context(dg.DagsterInstance.ephemeral(), data_dir)
     warned: list[str] = []
     monkeypatch.setattr(ctx.log, "warning", warned.append)

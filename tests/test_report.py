@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import re
+import sys
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -17,9 +18,13 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+import matplotlib
 import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
 import nbformat
 import papermill
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import CliRunner
 from jupyter_core.paths import jupyter_runtime_dir
@@ -29,6 +34,7 @@ from runlens import lake
 from runlens import report as report_module
 from runlens.cli import main
 from runlens.config import SQL_DIR, Settings
+from runlens.contracts import RUNS_SCHEMA
 from runlens.defs.assets.report import reliability_report, weekly_reliability_report
 from runlens.defs.resources import RunlensResource
 from runlens.ingest import ingest_file
@@ -36,11 +42,12 @@ from runlens.locks import lake_write_lock
 from runlens.metrics import METRIC_TABLES
 from runlens.report import ReportError, ReportResult, render_report
 from runlens.validation import RecordValidator
-from runlens.warehouse import connect_readonly
+from runlens.warehouse import connect_readonly, refresh_warehouse
 
 MARKUP_WORKFLOW = "<b>bold</b>"
 MARKUP_ERROR = "<script>alert(1)</script>"
 MARKUP_RUNS = 30
+STUCK_WORKFLOW = "ops.stuck-probe"
 Z = 1.959963984540054
 SECTIONS = (
     "Review window",
@@ -89,8 +96,32 @@ def write_markup_export(exports: Path) -> None:
     (exports / "zz-markup.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
 
 
+def write_stuck_and_broken_export(exports: Path) -> None:
+    """Two runs of another workflow left queued and running for hours before the last export (stuck runs of
+    different ages), and a record missing two required keys (two violations of one keyword)."""
+    records = [
+        {
+            "runId": "run_probe_1",
+            "workflowName": STUCK_WORKFLOW,
+            "status": "queued",
+            "createdAt": "2026-11-06T10:00:00Z",
+        },
+        {
+            "runId": "run_probe_2",
+            "workflowName": STUCK_WORKFLOW,
+            "status": "running",
+            "createdAt": "2026-11-07T02:00:00Z",
+        },
+        {"runId": "run_probe_3"},
+    ]
+    (exports / "zz-stuck.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+def review_lake(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The settings of a data directory holding 1,500 generated runs over 7 days and the markup workflow's failed
+    runs, run through `runlens run` (what `rendered` reviews; the tests that run notebook cells in process use it
+    without waiting for a rendering)."""
     data = tmp_path_factory.mktemp("report")
     home = data / ".dagster"
     home.mkdir()
@@ -101,10 +132,18 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
             env.delenv(name)
         assert main(["generate", "--out", str(data / "exports"), "--runs", "1500", "--days", "7"]) == 0
         write_markup_export(data / "exports")
+        write_stuck_and_broken_export(data / "exports")
         assert main(["run", "--data-dir", str(data)]) == 0
-        settings = Settings.from_env(data)
-        result = render_report(settings.warehouse_path, data / "reports" / "review.html")
-    return Rendered(settings, result, result.path.read_text(encoding="utf-8"))
+    return Settings.from_env(data)
+
+
+@pytest.fixture(scope="module")
+def rendered(review_lake: Settings) -> Rendered:
+    with pytest.MonkeyPatch.context() as env:
+        for name in [n for n in os.environ if n.startswith("RUNLENS_")]:
+            env.delenv(name)
+        result = render_report(review_lake.warehouse_path, review_lake.data_dir / "reports" / "review.html")
+    return Rendered(review_lake, result, result.path.read_text(encoding="utf-8"))
 
 
 class HeadlineNumbers(HTMLParser):
@@ -332,8 +371,10 @@ def test_report_reviews_the_window_asked_for(
         (["--days", "-2"], "--days must be a whole number of days from 1 to 36,500, got -2"),
         # beyond the calendar the notebook failed with "year -711 is out of range" (found by a review)
         (["--days", "1000000"], "--days must be a whole number of days from 1 to 36,500, got 1000000"),
+        (["--days", "36501"], "--days must be a whole number of days from 1 to 36,500, got 36501"),
         (["--until", "0001-01-03"], "--until 0001-01-03 is outside the years 1000-8999 a review window can cover"),
         (["--since", "9999-12-30"], "--since 9999-12-30 is outside the years 1000-8999 a review window can cover"),
+        (["--until", "9000-01-01"], "--until 9000-01-01 is outside the years 1000-8999 a review window can cover"),
         # each bound within those years, but the window before (1000-01-01 minus 7,999 years) is not in the calendar:
         # the notebook failed with "year -7000 is out of range" (found by a review)
         (
@@ -380,6 +421,7 @@ def test_workflow_filter_reviews_that_workflow_and_refuses_unknown_names(
     assert code == 0, err
     shown = HeadlineNumbers(out.read_text(encoding="utf-8")).values
     assert (shown["runs"], shown["failed"]) == (MARKUP_RUNS, MARKUP_RUNS)
+    assert shown["finished_in_window"] == MARKUP_RUNS  # each finished 30 s after it was created: none of the others
 
     with duckdb.connect(str(rendered.settings.warehouse_path), read_only=True) as con:
         [(workflows,)] = con.execute("select count(distinct workflow_name) from runs").fetchall()
@@ -399,7 +441,7 @@ def review_of(records: list[dict[str, Any]], data_dir: Path, run_cli: CliRunner)
     assert run_cli("run", "--data-dir", data_dir).code == 0
     out = data_dir / "review.html"
     result = run_cli("report", "--data-dir", data_dir, "--out", out)
-    assert result.code == 0, result.err
+    assert (result.code, result.out) == (0, f"{out}\n"), result.err  # its result on stdout: the page written
     return out.read_text(encoding="utf-8")
 
 
@@ -1121,3 +1163,278 @@ def test_the_lake_stamp_changes_when_a_file_is_replaced_however_alike(tmp_path: 
             handle.write(b"B" * 100)
         os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns + 1_000_000_000))
     assert lake.stamp(tmp_path / "lake") != before
+
+
+def review_cells(warehouse: Path, *names: str, **parameters: Any) -> tuple[dict[str, Any], list[str]]:
+    """The notebook's code cells run in this process, without a kernel (a second or so, not a rendering): the
+    parameters cell and ``parameters`` set after it as papermill sets them, the imports and the helpers, the window
+    cell, and the cells that assign each of ``names``. The names they define and the HTML they displayed, in order;
+    their figures are closed unshown and matplotlib's settings put back."""
+    cells = [c.source for c in nbformat.read(report_module.NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
+
+    def assigns(source: str, name: str) -> bool:
+        return re.search(rf"^{name}(?:, \w+)* = ", source, re.M) is not None
+
+    chosen = cells[1:3] + [s for s in cells[3:] if any(assigns(s, name) for name in ("SINCE", *names))]
+    shown: list[str] = []
+
+    def display(*objects: Any, raw: bool = False) -> None:
+        shown.extend(obj["text/html"] if raw else obj.data for obj in objects)
+
+    namespace: dict[str, Any] = {}
+    exec(compile(cells[0], "parameters", "exec"), namespace)
+    namespace.update(parameters, warehouse=str(warehouse))
+    with matplotlib.rc_context(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # plt.show() on a backend that shows nothing
+        try:
+            for source in chosen:
+                exec(compile(source.replace("%matplotlib inline", ""), "review cell", "exec"), namespace)
+                namespace["display"] = display  # after the cell that imports IPython's
+        finally:
+            plt.close("all")
+            if "con" in namespace:
+                namespace["con"].close()
+    return namespace, shown
+
+
+def table_of(shown: list[str], caption: str) -> tuple[str, list[list[str]]]:
+    """The one table displayed whose caption holds ``caption``: its caption and its rows of cell texts."""
+    [table] = [(c, rows) for page in shown for c, rows in Page(page).tables.items() if caption in c]
+    return table
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "bucket"),
+    [
+        (date(2026, 11, 1), date(2026, 11, 4), "6 hours"),
+        (date(2026, 10, 31), date(2026, 11, 4), "1 day"),
+        (date(2026, 9, 20), date(2026, 11, 4), "1 day"),
+        (date(2026, 9, 19), date(2026, 11, 4), "7 days"),
+    ],
+)
+def test_time_series_buckets_are_6_hours_up_to_3_days_and_1_day_up_to_45_days(
+    review_lake: Settings, since: date, until: date, bucket: str
+) -> None:
+    """docs/notebook.md: buckets of 6 hours for windows up to 3 days, 1 day up to 45 days, else 7 days; a window of
+    exactly 3 (or 45) days takes the shorter buckets (`<` for `<=` went unseen: found by a mutation audit)."""
+    days = (until - since).days
+    _, shown = review_cells(review_lake.warehouse_path, since=since.isoformat(), until=until.isoformat())
+    assert f"({days:.1f} days)" in shown[0]
+    assert f"Time series use buckets of {bucket} from the window start" in shown[0]
+
+
+def test_the_headline_shows_percentiles_from_exactly_min_runs_finished_runs(review_lake: Settings) -> None:
+    """min_runs is how many finished runs the percentiles need: a window with exactly that many shows them, one more
+    hides them (`>` for `>=` went unseen: found by a mutation audit)."""
+    since, until = date(2026, 11, 3), date(2026, 11, 4)
+    with duckdb.connect(str(review_lake.warehouse_path), read_only=True) as con:
+        [(finished, p50)] = con.execute(
+            "select count(*), quantile_cont(duration_s, 0.5) from runs"
+            " where status in ('completed', 'failed') and created_at >= ? and created_at < ?",
+            [midnight(since), midnight(until)],
+        ).fetchall()
+    assert finished > 0
+    for min_runs, expected in ((finished, pytest.approx(p50, rel=1e-9)), (finished + 1, None)):
+        namespace, _ = review_cells(
+            review_lake.warehouse_path, "headline", since=str(since), until=str(until), min_runs=min_runs
+        )
+        assert namespace["headline"]["current"]["p50_s"] == expected, min_runs
+
+
+def test_the_headline_changes_are_relative_but_for_the_failure_rate_in_points(review_lake: Settings) -> None:
+    """docs/notebook.md: "Changes: relative for counts, durations and throughput; percentage points (pp) for the
+    failure rate", each from the two windows' numbers the table shows (the change column was pinned by no test: a
+    change relative to this window went unseen, found by a mutation audit)."""
+    _, shown = review_cells(review_lake.warehouse_path, "headline", since="2026-11-06", until="2026-11-08")
+    [table] = [page for page in shown if "Fleet headline" in page]
+    changes = dict(re.findall(r"<tr><th>([^<]+)</th><td>.*?</td><td>.*?</td><td>([^<]*)</td></tr>", table))
+    now, before = HeadlineNumbers(table).values, HeadlineNumbers(table, "previous").values
+    relative = {
+        "runs created": "runs",
+        "p95 duration": "p95_s",
+        "throughput (finished runs per hour)": "throughput_per_hour",
+    }
+    for label, metric in relative.items():
+        assert before[metric] and now[metric] != before[metric], metric
+        assert changes[label] == f"{(now[metric] - before[metric]) / before[metric]:+.1%}", label
+    points = (now["failure_rate"] - before["failure_rate"]) * 100
+    assert changes["failure rate (Wilson 95 % interval)"] == f"{points:+.1f} pp"
+
+
+def runs_per_workflow(warehouse: Path, start: datetime, end: datetime) -> dict[str, tuple[int, int, int]]:
+    """Runs, finished runs and failed runs of each workflow created in [start, end), straight from `runs`."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            """
+            select workflow_name, count(*), count(*) filter (where status in ('completed', 'failed')),
+                count(*) filter (where status = 'failed')
+            from runs where created_at >= ? and created_at < ? group by workflow_name
+            """,
+            [start, end],
+        ).fetchall()
+    return {name: (runs, finished, failed) for name, runs, finished, failed in rows}
+
+
+def test_the_workflow_table_lists_the_most_failed_first_with_their_previous_failure_rate(review_lake: Settings) -> None:
+    """Over 2026-11-06 -> 11-08 against 11-04 -> 11-06: the top_n workflows by failed runs (then runs, then name),
+    each with its failure rate in the previous window, a dash without a finished run there, as for the markup workflow
+    whose runs are all on 11-07 (the order reversed, an inner join dropping a workflow new in the window, or this
+    window's rate shown as the previous one went unseen: found by a mutation audit)."""
+    warehouse = review_lake.warehouse_path
+    previous, since, until = (datetime(2026, 11, day, tzinfo=UTC) for day in (4, 6, 8))
+    now, before = runs_per_workflow(warehouse, since, until), runs_per_workflow(warehouse, previous, since)
+
+    def previous_rate(name: str) -> str:
+        _, finished, failed = before.get(name, (0, 0, 0))
+        return f"{failed / finished:.1%}" if finished else "\N{EN DASH}"
+
+    top = sorted(now, key=lambda name: (-now[name][2], -now[name][0], name))[:6]
+    assert MARKUP_WORKFLOW in top and MARKUP_WORKFLOW not in before
+    _, shown = review_cells(warehouse, "per_workflow", since="2026-11-06", until="2026-11-08")
+    caption, rows = table_of(shown, "workflows by failed runs")
+    assert caption == f"Top 6 of {len(now)} workflows by failed runs in the window"
+    assert [[row[0], row[1], row[2], row[3], row[7]] for row in rows] == [
+        [name, f"{now[name][0]:,}", f"{now[name][1]:,}", f"{now[name][2]:,}", previous_rate(name)] for name in top
+    ]
+
+
+def test_the_signature_table_counts_each_window_apart_and_shows_twice_top_n_signatures(review_lake: Settings) -> None:
+    """The markup workflow's 30 failed runs, all created on 2026-11-07 with one error: over 11-07 -> 11-08 its
+    signature has 30 runs, none in the previous window (11-06 -> 11-07), a change of +30; and the table shows
+    2 x top_n signatures (docs/notebook.md). Counting the previous window up to this one's end, or showing top_n
+    rows, went unseen (found by a mutation audit)."""
+    _, shown = review_cells(review_lake.warehouse_path, "signatures", since="2026-11-07", until="2026-11-08", top_n=2)
+    caption, rows = table_of(shown, "error signatures by failed runs")
+    total = int(re.fullmatch(r"Top \d+ of (\d+) error signatures by failed runs in the window", caption)[1])
+    assert total > 4 and len(rows) == 4
+    [markup] = [row for row in rows if row[0] == MARKUP_WORKFLOW]
+    assert markup[2:5] == [str(MARKUP_RUNS), "0", f"+{MARKUP_RUNS}"]
+
+
+def test_the_stuck_runs_table_shows_the_oldest(review_lake: Settings) -> None:
+    """ "the N oldest" stuck runs, oldest first, as the caption says (youngest first went unseen: found by a mutation
+    audit)."""
+    with connect_readonly(review_lake.warehouse_path) as con:
+        stuck = con.execute("select run_id, age_s from stuck_runs").fetchall()
+    assert len(stuck) >= 2
+    oldest = [run_id for run_id, _ in sorted(stuck, key=lambda row: (-row[1], row[0]))][:6]
+    _, shown = review_cells(review_lake.warehouse_path, "stuck")
+    caption, rows = table_of(shown, "Stuck runs")
+    assert caption.endswith(f": {len(stuck)}; the {len(oldest)} oldest")
+    assert [row[0] for row in rows] == oldest
+
+
+def test_the_result_names_the_window_it_reviewed(rendered: Rendered) -> None:
+    """ReportResult.headline["window"], which the asset records as its "window" metadata: the 7 days up to just after
+    the newest created_at and the 7 before, all workflows, min_runs 20 (its end given as its start went unseen: found
+    by a mutation audit)."""
+    with duckdb.connect(str(rendered.settings.warehouse_path), read_only=True) as con:
+        [(newest,)] = con.execute("select max(created_at) from runs").fetchall()
+    until = newest.astimezone(UTC) + timedelta(microseconds=1)
+    window = rendered.result.headline["window"]
+    bounds = {name: datetime.fromisoformat(window[name]) for name in ("since", "until", "previous_since")}
+    assert bounds == {"since": until - timedelta(days=7), "until": until, "previous_since": until - timedelta(days=14)}
+    assert (window["workflows"], window["min_runs"]) == ([], 20)
+
+
+def test_the_longest_window_and_the_last_day_allowed_pass_the_window_checks(
+    review_lake: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--days 36,500 and --until 8999-12-31 are within the bounds docs/notebook.md gives (1-36,500 days, years
+    1000-8999): they pass the window checks and meet the next refusal, of an unknown --workflow (`<` for `<=` went
+    unseen: found by a mutation audit)."""
+    for arguments in (["--days", "36500"], ["--since", "8999-12-30", "--until", "8999-12-31"]):
+        assert window_refusal(review_lake.data_dir, capsys, *arguments).startswith("unknown workflow 'nosuchwf'")
+
+
+def one_run_warehouse(data: Path, created: datetime) -> Path:
+    """The warehouse of a lake holding one completed run created at ``created``, written directly (no Dagster run)."""
+    row = {"run_id": "run_1", "workflow_name": "w", "status": "completed", "created_at": created, "anomalies": []}
+    row |= {"created_date_source": "createdAt", "source_file": "a.jsonl", "ingested_at": created}
+    path = data / "lake" / lake.RUNS / f"created_date={created.date()}" / "data.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([row], schema=RUNS_SCHEMA), path)
+    refresh_warehouse(data / "lake", data / "warehouse.duckdb")
+    return data / "warehouse.duckdb"
+
+
+def test_a_window_ending_at_midnight_after_the_newest_run_is_checked_at_its_exact_bounds(tmp_path: Path) -> None:
+    """The newest run created at 23:59:59.999999 UTC: the window ends just after it, at the next midnight. --since
+    that day leaves the window empty: refused. --days 7 when that midnight is 0001-01-15, 14 days into the calendar,
+    starts the window before it on 0001-01-01 exactly, which fits: it passes to the next check, an unknown --workflow
+    (`>` for `>=`, and `<=` for `<`, went unseen: found by a mutation audit)."""
+    last = timedelta(days=1, microseconds=-1)
+    out = tmp_path / "never.html"
+    late = one_run_warehouse(tmp_path / "late", datetime(2026, 3, 1, tzinfo=UTC) + last)
+    with pytest.raises(ReportError) as refused:
+        render_report(late, out, since=date(2026, 3, 2), workflows=["nosuchwf"])
+    assert str(refused.value) == (
+        "--since 2026-03-02 is not before the end of the window, at the newest run (created 2026-03-01 "
+        "23:59:59.999999 UTC): the window would be empty"
+    )
+    early = one_run_warehouse(tmp_path / "early", datetime(1, 1, 14, tzinfo=UTC) + last)
+    with pytest.raises(ReportError, match=r"^unknown workflow 'nosuchwf'"):
+        render_report(early, out, days=7, workflows=["nosuchwf"])
+    assert not out.exists()
+
+
+def test_the_review_kernel_is_this_interpreter_whatever_python3_kernelspec_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A python3 kernelspec of the user's (here on JUPYTER_PATH) may start another environment's Python, without
+    runlens: the review's kernel is ipykernel's own, this interpreter, whatever is installed (the installed
+    kernelspecs searched went unseen: found by a mutation audit)."""
+    spec = tmp_path / "kernels" / "python3" / "kernel.json"
+    spec.parent.mkdir(parents=True)
+    argv = ["/elsewhere/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec.write_text(json.dumps({"argv": argv, "display_name": "Python 3 (elsewhere)", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    assert report_module.CurrentInterpreterKernelManager(kernel_name="python3").kernel_spec.argv[0] == sys.executable
+
+
+def test_a_report_path_under_a_file_is_refused_before_anything_else(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--out under a file, also an executable one (which os.access says root may search): one line naming the file,
+    before anything else is looked at (here the missing warehouse), as docs/notebook.md says. Only the access check
+    left, or none, went unseen (found by a mutation audit): the review would render, then fail to be written."""
+    for mode in (0o644, 0o755):
+        file = tmp_path / f"file-{mode:o}"
+        file.write_text("")
+        file.chmod(mode)
+        out = file / "review.html"
+        assert main(["report", "--data-dir", str(tmp_path / "data"), "--out", str(out)]) == 2
+        assert capsys.readouterr().err == (
+            f"runlens: error: {out}: cannot write the report there: {file} is not a folder you can write to\n"
+        )
+
+
+def test_every_code_cell_is_folded_under_code(rendered: Rendered) -> None:
+    """docs/notebook.md: "Code cells are folded under "code"": the input of each code cell of the review, and of the
+    parameters papermill injects, opens its <details class="code"> (the template's folding dropped went unseen: found
+    by a mutation audit)."""
+    cells = re.split(r'(?=<div class="jp-Cell )', rendered.html)[1:]
+    code = [cell for cell in cells if cell.startswith('<div class="jp-Cell jp-CodeCell')]
+    notebook = nbformat.read(report_module.NOTEBOOK, as_version=4)
+    assert len(code) == 1 + sum(cell.cell_type == "code" for cell in notebook.cells)
+    folded = re.compile(r'<div class="jp-Cell jp-CodeCell[^>]*>\s*<details class="code"><summary>code</summary>\s*<div')
+    assert all(folded.match(cell) for cell in code)
+
+
+def test_the_quarantine_reasons_count_records_and_violations_apart(review_lake: Settings) -> None:
+    """Per JSON Schema keyword, the records quarantined for it and its violations: a record missing two required
+    keys is one record and two violations (each counted as a record went unseen: found by a mutation audit)."""
+    with connect_readonly(review_lake.warehouse_path) as con:
+        quarantined = con.execute("select export_id, record_index, errors from quarantine").fetchall()
+    records: dict[str, set[tuple[str, int]]] = {}
+    violations: dict[str, int] = {}
+    for export_id, index, errors in quarantined:
+        for error in errors:
+            records.setdefault(error["keyword"], set()).add((export_id, index))
+            violations[error["keyword"]] = violations.get(error["keyword"], 0) + 1
+    assert len(records["required"]) < violations["required"]
+    _, shown = review_cells(review_lake.warehouse_path, "reasons")
+    _, rows = table_of(shown, "Quarantined records by reason")
+    assert {row[0]: (int(row[1]), int(row[2])) for row in rows} == {
+        keyword: (len(records[keyword]), violations[keyword]) for keyword in records
+    }

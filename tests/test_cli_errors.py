@@ -3,7 +3,9 @@ a warehouse that does not describe this data directory's lake is rebuilt (these 
 
 from __future__ import annotations
 
+import errno
 import gzip
+import os
 import shutil
 import subprocess
 import sys
@@ -80,6 +82,10 @@ def test_sql_edge_cases(tmp_path: Path, run_cli: CliRunner) -> None:
     assert run_cli("run", "--data-dir", tmp_path / "d").code == 0
     user_error(run_cli("sql", "  ", "--data-dir", tmp_path / "d"), "the query is empty")
     assert run_cli("sql", "-- only a comment", "--data-dir", tmp_path / "d").code == 0
+    # --max-rows N shows N of the rows, 40 without it (ignored, or another default, went unseen: a mutation audit)
+    for arguments, shown in ((["--max-rows", "5"], 5), ([], 40)):
+        result = run_cli("sql", "select * from range(100)", *arguments, "--data-dir", tmp_path / "d")
+        assert result.code == 0 and f"100 rows \n  ({shown} shown)" in result.out, result.out
     with pytest.raises(SystemExit) as stopped:
         run_cli("sql", "select 1", "--max-rows", "0", "--data-dir", tmp_path / "d")
     assert stopped.value.code == 2
@@ -204,23 +210,69 @@ def test_validate_names_a_file_it_cannot_open_and_checks_the_next_ones(
     assert result.err.endswith("\n3 record(s) checked, 1 invalid, 1 file(s) not read (see above)\n"), result.err
 
 
+def test_validate_counts_a_file_whose_reading_failed_part_way_as_not_read_whole(
+    tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read error once some of a file's records were checked (an I/O error part way through; here after its first
+    kilobyte, read in chunks of a kilobyte): named with the reason, and counted as a file not read whole, not as one
+    not read at all (counted so went unseen: found by a mutation audit)."""
+    content = b"".join(RUN % i for i in range(40))
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(content)
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 1024)
+    monkeypatch.setattr(readers, "LINE_END_HEAD_BYTES", 1024)
+    real_open = open
+
+    class FailsAfterOneRead:
+        def __init__(self, handle: Any) -> None:
+            self.handle, self.reads = handle, 0
+
+        def read(self, size: int = -1) -> bytes:
+            self.reads += 1
+            if self.reads > 1:
+                raise OSError(errno.EIO, "Input/output error")
+            return self.handle.read(size)
+
+        def __enter__(self) -> FailsAfterOneRead:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+    def failing(file: Any, *args: Any, **kwargs: Any) -> Any:
+        handle = real_open(file, *args, **kwargs)
+        return FailsAfterOneRead(handle) if isinstance(file, Path) and file.name == "a.jsonl" else handle
+
+    monkeypatch.setattr(readers, "open", failing, raising=False)
+    result = run_cli("validate", path)
+    checked = content[:1024].count(b"\n")  # the whole lines of the first kilobyte
+    assert result.code == 1, result
+    assert result.err.splitlines() == [
+        f"{path}: Input/output error",
+        f"{checked} record(s) checked, 0 invalid, 1 file(s) not read whole (see above)",
+    ]
+
+
 def test_validate_says_why_a_path_is_not_read_and_counts_it_apart_from_invalid_records(
     tmp_path: Path, run_cli: CliRunner
 ) -> None:
     """A missing file, a folder and a .txt file were each `not a readable .json/.jsonl/.ndjson(.gz) file`, counted
     as an invalid record (`0 record(s) checked, 1 invalid`; found by a review): each is named with what is wrong and
-    counted as a file not read."""
+    counted as a file not read. So is a device named like an export (here a link to /dev/null): a pipe or a device
+    could block the reading or never end (read as an empty export went unseen: found by a mutation audit)."""
     (tmp_path / "folder.json").mkdir()
     (tmp_path / "notes.txt").write_text("")
     (tmp_path / "ok.jsonl").write_bytes(RUN % 1)
-    names = ("missing.json", "folder.json", "notes.txt", "ok.jsonl")
+    (tmp_path / "null.jsonl").symlink_to(os.devnull)
+    names = ("missing.json", "folder.json", "notes.txt", "null.jsonl", "ok.jsonl")
     result = run_cli("validate", *(tmp_path / name for name in names))
     assert (result.code, result.out) == (1, ""), result
     assert result.err.splitlines() == [
         f"{tmp_path / 'missing.json'}: no such file",
         f"{tmp_path / 'folder.json'}: is a folder",
         f"{tmp_path / 'notes.txt'}: not a .json/.jsonl/.ndjson[.gz] file",
-        "1 record(s) checked, 0 invalid, 3 file(s) not read (see above)",
+        f"{tmp_path / 'null.jsonl'}: not a regular file",
+        "1 record(s) checked, 0 invalid, 4 file(s) not read (see above)",
     ]
 
 
@@ -306,10 +358,16 @@ def test_report_on_a_lake_without_runs_says_so(tmp_path: Path, run_cli: CliRunne
 
 
 def test_report_lists_the_workflows_of_a_small_lake_for_an_unknown_name(tmp_path: Path, run_cli: CliRunner) -> None:
-    exports(tmp_path / "d")
+    """A lake of 12 workflows, as many as the line lists by name (docs/notebook.md): each is named, sorted (counted
+    instead, or listed in a set's order, went unseen: found by a mutation audit)."""
+    names = [f"wf-{n:02d}" for n in (7, 3, 11, 0, 9, 1, 5, 10, 2, 8, 4, 6)]
+    (tmp_path / "d" / "exports").mkdir(parents=True)
+    records = (RUN.replace(b'"w"', f'"{name}"'.encode()) % i for i, name in enumerate(names))
+    (tmp_path / "d" / "exports" / "a.jsonl").write_bytes(b"".join(records))
     assert run_cli("run", "--data-dir", tmp_path / "d").code == 0
     result = run_cli("report", "--data-dir", tmp_path / "d", "--workflow", "v", "--out", tmp_path / "r.html")
-    user_error(result, "unknown workflow 'v': no run in the lake has that name; its workflows are 'w'")
+    listed = ", ".join(f"'{name}'" for name in sorted(names))
+    user_error(result, f"unknown workflow 'v': no run in the lake has that name; its workflows are {listed}\n")
 
 
 @pytest.mark.parametrize(

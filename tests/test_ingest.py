@@ -1114,3 +1114,73 @@ def test_a_record_a_custom_schema_passes_without_what_runs_needs_is_quarantined_
     [error] = row["errors"]
     assert error["keyword"] == "storage" and "\n" not in error["message"]
     assert "runs, which needs runId, workflowName and status in every record" in error["message"]
+
+
+def test_quarantine_rows_are_written_in_file_order_whatever_made_each_record_invalid(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record against the schema, one that is not JSON and one nested too deep are found by three different steps
+    of a batch, in that order; the quarantine file (and `runlens validate`, which prints its rows) still lists them
+    in file order (found by a mutation audit)."""
+    monkeypatch.setenv("RUNLENS_MAX_NESTING_DEPTH", "4")
+    lines = [line(variant(status="bogus")), UNQUOTED, line(variant(input={"a": {"b": {"c": {}}}})), line(VALID_BASE)]
+    got = ingest(data_dir, "mixed.jsonl", "\n".join(lines) + "\n", reference=False)
+    assert [(row["record_index"], row["errors"][0]["keyword"]) for row in got.quarantine] == [
+        (0, "enum"),
+        (1, "json"),
+        (2, "depth"),
+    ]
+
+
+def test_a_record_that_is_not_json_names_the_parsers_reason_and_where_it_stopped(data_dir: Path) -> None:
+    """The message of a record that is not JSON gives the parser's reason and the line and column of the first
+    character it could not read, so the damage can be found in a long record (found by a mutation audit)."""
+    column = UNQUOTED.index("completed") + 1
+    got = ingest(data_dir, "bad.jsonl", line(VALID_BASE) + "\n" + UNQUOTED + "\n", reference=False)
+    [row] = got.quarantine
+    [error] = row["errors"]
+    assert (error["path"], error["keyword"]) == ("$", "json")
+    assert error["message"].startswith("not valid JSON: unexpected character"), error["message"]
+    assert error["message"].endswith(f": line 1 column {column} (char {column - 1})"), error["message"]
+
+
+def test_the_raw_text_of_a_record_that_is_not_utf8_keeps_each_bad_byte_as_its_escape(data_dir: Path) -> None:
+    """quarantine.raw keeps a record that is not valid UTF-8 with each byte that cannot be decoded written as its
+    escape (``\\xed``), so the raw text still shows which bytes were exported; a replacement character would
+    lose them (found by a mutation audit)."""
+    head, tail = b'{"runId": "run_s1", "workflowName": "w", "status": "queued", "note": "', b'"}'
+    got = ingest(data_dir, "latin.jsonl", head + b"Jos\xe9 \xed\xa0\x80" + tail + b"\n", reference=False)
+    [row] = got.quarantine
+    assert row["raw"] == head.decode() + "Jos\\xe9 \\xed\\xa0\\x80" + tail.decode()
+
+
+def test_a_long_value_that_is_no_date_time_is_named_by_its_start_and_the_characters_left_out() -> None:
+    """The storage message of a createdAt the schema let through that is no date-time shows its first 200
+    characters and says how many more there are (found by a mutation audit: the count was not pinned)."""
+    value = "y" * 150 + "z" * 350
+    message = ingest_module._not_a_date_time("createdAt", value)
+    assert message.startswith(f'"{"y" * 150}{"z" * 50}" …[300 more characters] passes the schema'), message
+    short = ingest_module._not_a_date_time("createdAt", "z" * 200)
+    assert short.startswith(f'"{"z" * 200}" passes the schema'), short
+
+
+def test_an_ingest_with_nothing_to_note_records_no_message(data_dir: Path) -> None:
+    """ingest_log.message is NULL when the file was read whole without a note, so `message is not null` finds the
+    files with something to say (found by a mutation audit: an empty text went unseen)."""
+    clean = ingest(data_dir, "clean.jsonl", line(VALID_BASE) + "\n", reference=False)
+    assert (clean.log["outcome"], clean.log["message"], clean.result.message) == ("ingested", None, "")
+    noted = ingest(data_dir, "noted.json", json.dumps([VALID_BASE, VALID_BASE])[:-20], reference=False)
+    assert "the file ends inside a value" in noted.log["message"], noted.log
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_quarantined_as_not_json(data_dir: Path, constant: str) -> None:
+    """NaN and Infinity are not JSON numbers: a record holding one, even where any value passes (input), is
+    quarantined as not valid JSON, not taken for a record that passes the schema but cannot be stored (found by a
+    mutation audit: the reference maps both reasons to one marker)."""
+    raw = '{"runId": "run_c", "workflowName": "w", "status": "queued", "input": {"x": ' + constant + "}}"
+    got = ingest(data_dir, "constants.jsonl", line(VALID_BASE) + "\n" + raw + "\n", reference=False)
+    assert [row["run_id"] for row in got.staged] == ["run_ok"]
+    [row] = got.quarantine
+    assert [(e["path"], e["keyword"]) for e in row["errors"]] == [("$", "json")]
+    assert row["errors"][0]["message"].startswith("not valid JSON: "), row["errors"]

@@ -1154,6 +1154,133 @@ def test_the_raw_text_of_a_record_that_is_not_utf8_keeps_each_bad_byte_as_its_es
     assert row["raw"] == head.decode() + "Jos\\xe9 \\xed\\xa0\\x80" + tail.decode()
 
 
+def test_an_ingest_fsyncs_its_three_files_renames_its_folder_into_the_lake_then_fsyncs_the_ingest_folder(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ingest is committed by one rename of its hidden folder; for the rename to outlive a power cut the files
+    must be whole (their writers closed) and on disk before it, and the folder holding it synced after it (found by
+    a mutation audit: dropping either fsync, or closing the quarantine writer, went unseen)."""
+    from runlens import lake
+
+    settings = Settings.from_env(data_dir)
+    work_root, ingest_root = settings.lake_dir / lake.TMP, settings.lake_dir / "ingest"
+    events: list[tuple[str, Any]] = []
+    fsync_file, fsync_dir = lake.fsync_file, lake.fsync_dir
+
+    def syncing_file(handle: Any) -> None:
+        path = Path(handle.name)
+        if path.parent.parent == work_root:  # a file of the ingest's own folder, before its rename
+            pq.read_metadata(path)  # whole: a file whose writer is still open has no footer yet
+            events.append(("file", path.name))
+        fsync_file(handle)
+
+    def syncing_dir(folder: Path) -> None:
+        events.append(("dir", (folder, sorted(p.name for p in folder.iterdir()))))
+        fsync_dir(folder)
+
+    monkeypatch.setattr(lake, "fsync_file", syncing_file)
+    monkeypatch.setattr(lake, "fsync_dir", syncing_dir)
+    content = line(VALID_BASE) + "\n"
+    got = ingest(data_dir, "a.jsonl", content, reference=False)
+    export_id = hashlib.sha256(content.encode()).hexdigest()[:24]
+    assert (got.result.outcome, got.result.export_id) == ("ingested", export_id)
+    assert sorted(events[:3]) == [("file", f"{n}.parquet") for n in ("ingest_log", "quarantine", "staged")], events
+    assert ("dir", (ingest_root, [export_id])) in events[3:], events
+
+
+def test_an_ingest_that_fails_part_way_leaves_nothing_in_the_lake(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails (a full disk) ends the ingest with its error, and the folder it was writing goes with
+    it: nothing under the lake's work folder, nothing committed (found by a mutation audit)."""
+    from runlens import lake
+
+    def full_disk(*_args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ingest_module.IngestWriter, "write", full_disk)
+    path = data_dir / "exports" / "a.jsonl"
+    path.write_text(line(VALID_BASE) + "\n")
+    settings = Settings.from_env(data_dir)
+    with pytest.raises(OSError, match="No space left on device"):
+        ingest_file(path, settings, RecordValidator.from_file(settings.schema_path))
+    assert list((settings.lake_dir / lake.TMP).iterdir()) == []
+    assert not (settings.lake_dir / "ingest").exists() or list((settings.lake_dir / "ingest").iterdir()) == []
+
+
+def test_a_processor_is_not_kept_for_a_file_read_under_other_limits(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch processor kept from file to file for one validator is made again when the limits change: the
+    second file, read under a deeper nesting cap, stages the record the first file's cap quarantined (found by a
+    mutation audit)."""
+    settings = Settings.from_env(data_dir)
+    validator = RecordValidator.from_file(settings.schema_path)
+    deep = line(variant(input={"a": {"b": {"c": {}}}})) + "\n"
+    monkeypatch.setenv("RUNLENS_MAX_NESTING_DEPTH", "4")
+    capped = ingest(data_dir, "capped.jsonl", deep, reference=False, validator=validator)
+    assert [row["errors"][0]["keyword"] for row in capped.quarantine] == ["depth"]
+    monkeypatch.setenv("RUNLENS_MAX_NESTING_DEPTH", "8")
+    deeper = ingest(data_dir, "deeper.jsonl", deep + "\n", reference=False, validator=validator)
+    assert (len(deeper.staged), deeper.quarantine) == (1, [])
+
+
+def test_a_file_rewritten_while_read_with_its_size_and_time_put_back_is_not_recorded(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer can put a file's size and modification time back, not its change time: a rewrite of the same
+    length with the old mtime restored, during the ingest, is still seen, and nothing of the file is recorded
+    (found by a mutation audit: the change time was not pinned)."""
+    path = data_dir / "exports" / "a.jsonl"
+    path.write_text(line(variant(runId="run_1")) + "\n")
+    time.sleep(0.05)  # past the clock tick of the write, so the rewrite's change time differs
+    before = path.stat()
+    write = ingest_module.IngestWriter.write
+
+    def write_then_rewrite(self: Any, *args: Any) -> None:
+        write(self, *args)
+        path.write_text(line(variant(runId="run_2")) + "\n")
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    monkeypatch.setattr(ingest_module.IngestWriter, "write", write_then_rewrite)
+    settings = Settings.from_env(data_dir)
+    result = ingest_file(path, settings, RecordValidator.from_file(settings.schema_path))
+    after = path.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    assert (result.outcome, result.message) == ("unreadable", ingest_module.CHANGED_WHILE_READ)
+    assert not list(settings.lake_dir.rglob("*.parquet"))
+
+
+def test_a_changed_schema_is_not_mentioned_when_no_record_was_quarantined_under_another(data_dir: Path) -> None:
+    """The notice says that records quarantined under another schema are not validated again: with none
+    quarantined there is nothing to validate again, and nothing is said (found by a mutation audit)."""
+    settings = Settings.from_env(data_dir)
+    bundled = RecordValidator.from_file(settings.schema_path)
+    loose_schema = json.loads(settings.schema_path.read_text())
+    del loose_schema["properties"]["runId"]["pattern"]
+    loose = RecordValidator(loose_schema, data_dir / "loose.json")
+    assert loose.digest != bundled.digest
+    ingest(data_dir, "good.jsonl", line(VALID_BASE) + "\n", validator=bundled)
+    assert ingest_module.schema_change_notice(settings.lake_dir, loose) is None
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_an_ingest_leaves_the_garbage_collector_as_it_found_it(data_dir: Path, enabled: bool) -> None:
+    """Parsing pauses Python's cyclic garbage collector; the ingest turns it back on when it was on, and leaves it
+    off when it was off (a process that ingests, a Dagster step or `runlens run`, must not be left without it)
+    (found by a mutation audit)."""
+    import gc
+
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        got = ingest(data_dir, "a.jsonl", line(VALID_BASE) + "\n", reference=False)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert got.result.records_valid == 1
+
+
 def test_a_long_value_that_is_no_date_time_is_named_by_its_start_and_the_characters_left_out() -> None:
     """The storage message of a createdAt the schema let through that is no date-time shows its first 200
     characters and says how many more there are (found by a mutation audit: the count was not pinned)."""
@@ -1162,6 +1289,45 @@ def test_a_long_value_that_is_no_date_time_is_named_by_its_start_and_the_charact
     assert message.startswith(f'"{"y" * 150}{"z" * 50}" …[300 more characters] passes the schema'), message
     short = ingest_module._not_a_date_time("createdAt", "z" * 200)
     assert short.startswith(f'"{"z" * 200}" passes the schema'), short
+
+
+def pooled_ingest(data_dir: Path, monkeypatch: pytest.MonkeyPatch, content: str) -> Ingested:
+    """``content`` ingested by a pool of two workers, in batches of about one record (many more than the pool holds in
+    flight at once)."""
+    monkeypatch.setenv("RUNLENS_INGEST_WORKERS", "2")
+    monkeypatch.setattr(ingest_module, "POOL_MIN_BYTES", 0)
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(readers, "LINE_END_HEAD_BYTES", 64)  # the head is one block: make it one small block too
+    return ingest(data_dir, "pooled.jsonl", content, reference=False)
+
+
+def test_the_worker_pool_writes_the_rows_of_many_batches_in_file_order(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool processes a few batches at a time and hands them back as they were read, so the lake's rows stay in
+    file order whichever worker finishes first (found by a mutation audit: the pool test never held more batches
+    in flight than the pool takes before it hands one back)."""
+    records = [variant(runId=f"run_{i:02d}", status="bogus" if i % 5 == 0 else "queued") for i in range(30)]
+    got = pooled_ingest(data_dir, monkeypatch, "".join(line(r) + "\n" for r in records))
+    assert [row["run_id"] for row in got.staged] == [r["runId"] for r in records if r["status"] == "queued"]
+    assert [row["record_index"] for row in got.quarantine] == list(range(0, 30, 5))
+
+
+def test_the_worker_pool_applies_the_limits_of_the_run(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers validate under the run's limits, not the defaults: a nesting cap given to the ingest quarantines
+    the record nested too deep in a pooled ingest as it does in one process (found by a mutation audit)."""
+    monkeypatch.setattr(ingest_module, "POOL_MIN_BYTES", 0)
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 64)
+    settings = Settings.from_env(data_dir)
+    limits = dataclasses.replace(settings.limits, max_nesting_depth=4, ingest_workers=2)
+    records = [variant(runId="run_flat"), variant(runId="run_deep", input={"a": {"b": {"c": {}}}})]
+    path = data_dir / "exports" / "pooled.jsonl"
+    path.write_text("".join(line(r) + "\n" for r in records))
+    result = ingest_file(path, settings.with_overrides(limits=limits), RecordValidator.from_file(settings.schema_path))
+    folder = settings.lake_dir / "ingest" / result.export_id
+    assert pq.read_table(folder / "staged.parquet")["run_id"].to_pylist() == ["run_flat"]
+    [row] = pq.read_table(folder / "quarantine.parquet").to_pylist()
+    assert (row["record_index"], row["errors"][0]["keyword"]) == (1, "depth")
 
 
 def test_an_ingest_with_nothing_to_note_records_no_message(data_dir: Path) -> None:

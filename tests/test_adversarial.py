@@ -949,3 +949,80 @@ def test_readers_open_the_warehouse_read_only(tmp_path: Path) -> None:
     warehouse.refresh_warehouse(tmp_path / "lake", target)
     with warehouse.connect_readonly(target) as con, pytest.raises(duckdb.Error, match="read-only"):
         con.execute("create table sneaky (a int)")
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "full-path"])
+def test_a_record_over_the_record_cap_is_quarantined_for_its_length_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast: bool
+) -> None:
+    """A record over RUNLENS_MAX_RECORD_BYTES is quarantined for that reading problem alone, the reason that says
+    what was kept of it, even when it also nests deeper than RUNLENS_MAX_NESTING_DEPTH and breaks the schema: it is
+    neither judged for depth nor parsed and validated, whichever path the schema takes (found by a mutation audit:
+    either verdict could replace the reading problem unseen)."""
+    if not fast:  # a keyword the fast path does not compile: every record goes to the full validator
+        schema = json.loads(Settings.from_env(tmp_path / "data").schema_path.read_text())
+        schema["properties"]["error"]["minLength"] = 0
+        (tmp_path / "schema.json").write_text(json.dumps(schema))
+        monkeypatch.setenv("RUNLENS_SCHEMA", str(tmp_path / "schema.json"))
+    monkeypatch.setenv("RUNLENS_MAX_RECORD_BYTES", "300")
+    monkeypatch.setenv("RUNLENS_MAX_NESTING_DEPTH", "4")
+    long_deep_bogus = rec("run_long", status="bogus", input={"a": {"b": {"c": {}}}}, error="y" * 1000)
+    result, lake_dir = ingest_one(tmp_path, "long.jsonl", ndjson(rec("run_ok"), long_deep_bogus))
+    assert (result.records_valid, result.records_quarantined) == (1, 1)
+    [row] = quarantine_of(lake_dir)
+    assert [(e["path"], e["keyword"], e["message"]) for e in row["errors"]] == [
+        ("$", "read", "record longer than 300 bytes (RUNLENS_MAX_RECORD_BYTES); kept whole in quarantine")
+    ]
+
+
+def test_a_time_runs_cannot_hold_after_an_invalid_record_is_quarantined_at_its_own_index(tmp_path: Path) -> None:
+    """A record whose UTC time falls outside the years 1-9999 is found after the schema verdicts, among the
+    records that passed: it is quarantined at its own index in the file, and the records before it, invalid ones
+    included, keep theirs (found by a mutation audit: every earlier test had no invalid record before it)."""
+    content = ndjson(
+        rec("run_bad", status="bogus"),
+        rec("run_far", createdAt="9999-12-31T23:59:59-23:59", completedAt=None),
+        rec("run_good"),
+    )
+    result, lake_dir = ingest_one(tmp_path, "years.jsonl", content)
+    assert (result.records_read, result.records_valid, result.records_quarantined) == (3, 1, 2)
+    found = {row["record_index"]: [(e["path"], e["keyword"]) for e in row["errors"]] for row in quarantine_of(lake_dir)}
+    assert found == {0: [("$.status", "enum")], 1: [("$.createdAt", "storage")]}
+
+
+def test_each_reading_stopped_at_the_cap_counts_the_records_read_from_the_start_of_the_file(tmp_path: Path) -> None:
+    """The note of a reading stopped at RUNLENS_MAX_DECOMPRESSED_BYTES says after how many records of the file
+    the rest was not read: a reading that read on from record 3 and stopped after 3 more says 6, and one that
+    read on but found no record whole before its cap still says 3 (found by a mutation audit: only first
+    readings were checked)."""
+    records = [line(rec(f"run_cap_{i:02d}")) + b"\n" for i in range(10)]
+    size = len(records[0])
+    assert {len(r) for r in records} == {size}
+    settings = Settings.from_env(tmp_path / "data")
+    path = tmp_path / "capped.jsonl"
+    path.write_bytes(b"".join(records))
+    validator = RecordValidator.from_file(settings.schema_path)
+    results = [
+        ingest_file(path, settings.with_overrides(limits=Limits(max_decompressed_bytes=cap)), validator, path.name)
+        for cap in (3 * size + size // 2, 3 * size + size // 2 + 2, 6 * size + size // 2)
+    ]
+    assert [(r.outcome, r.records_read) for r in results] == [("partial", 3), ("partial", 0), ("partial", 3)]
+    for result, first in zip(results, (3, 3, 6), strict=True):
+        assert f": the records after the first {first} were not read; raise the cap" in result.message, result.message
+
+
+def test_a_truncated_gzip_json_names_the_read_error_with_its_offset_before_the_splitters_note(tmp_path: Path) -> None:
+    """A .json.gz cut short: the note names the reading problem first, with the bytes decompressed before it
+    (where to look in the file), then what the JSON splitter found: the file ends inside the array (found by a
+    mutation audit: neither the order nor the offset was pinned)."""
+    text = json.dumps([rec(f"run_gz_{i}", input={"pad": "x" * 200}) for i in range(400)], indent=1).encode()
+    data = gzip.compress(text, mtime=0)
+    cut = data[: len(data) // 2]
+    readable = zlib.decompressobj(wbits=31).decompress(cut)
+    assert 0 < len(readable) < len(text)
+    result, _ = ingest_one(tmp_path, "cut.json.gz", cut)
+    assert result.outcome == "partial"
+    assert result.message.startswith(
+        f"the gzip stream ends early (truncated file?) (after {len(readable)} bytes); "
+        "the file ends inside a value that started at line "
+    ), result.message

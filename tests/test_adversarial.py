@@ -1011,6 +1011,20 @@ def test_each_reading_stopped_at_the_cap_counts_the_records_read_from_the_start_
         assert f": the records after the first {first} were not read; raise the cap" in result.message, result.message
 
 
+@pytest.mark.parametrize("line_end", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+def test_a_json_file_cut_inside_a_record_names_the_line_that_record_starts_on(tmp_path: Path, line_end: str) -> None:
+    """The note and the cut record's quarantine row name the same line: the one its text starts on, counted past
+    the line ends and indentation between it and the comma before it. The note named the line of that comma (the
+    end of the record before), one line early (found by a mutation audit of the ingest)."""
+    whole = json.dumps(rec("run_a"))
+    content = line_end.join(["[", f" {whole},", "", ' {"runId": "run_b", "workf'])
+    result, lake_dir = ingest_one(tmp_path, "cut.json", content.encode())
+    assert (result.records_valid, result.records_quarantined) == (1, 1)
+    [row] = quarantine_of(lake_dir)
+    assert row["line"] == 4, row
+    assert "the file ends inside a value that started at line 4 (truncated?)" in result.message, result.message
+
+
 def test_a_truncated_gzip_json_names_the_read_error_with_its_offset_before_the_splitters_note(tmp_path: Path) -> None:
     """A .json.gz cut short: the note names the reading problem first, with the bytes decompressed before it
     (where to look in the file), then what the JSON splitter found: the file ends inside the array (found by a

@@ -680,10 +680,15 @@ class JsonSplitter:
             return True
         return len(kept.strip(_WHITESPACE)) > self.cap
 
-    def _emit(self, batch: RawBatch, problem: str | None = None) -> None:
+    def _value_start(self) -> tuple[bytes, int]:
+        """The value collected, from its first character, and the line that character is on (collecting begins at
+        the comma or bracket before it, so the line ends and indentation in between are counted)."""
         text = b"".join(self.pieces)
         raw = text.lstrip(_WHITESPACE)
-        line = self.start_line + text[: len(text) - len(raw)].count(self.line_end)
+        return raw, self.start_line + text[: len(text) - len(raw)].count(self.line_end)
+
+    def _emit(self, batch: RawBatch, problem: str | None = None) -> None:
+        raw, line = self._value_start()
         raw = raw.rstrip(_WHITESPACE)
         if self._over_cap():
             problem, raw = _too_long(self.cap, len(raw) > KEEP_OVERSIZED_BYTES), raw[:KEEP_OVERSIZED_BYTES]
@@ -952,7 +957,8 @@ class JsonSplitter:
 
     def _finish(self, batch: RawBatch) -> None:
         if self.collecting and (self.depth > 0 or self.record_depth):
-            self.warnings.append(f"the file ends inside a value that started at line {self.start_line} (truncated?)")
+            _, line = self._value_start()
+            self.warnings.append(f"the file ends inside a value that started at line {line} (truncated?)")
         if self.collecting and not self.in_wrapper_rest and (self._pending() or self._over_cap()):
             self._emit(batch)
         self._drop()

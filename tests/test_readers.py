@@ -768,3 +768,119 @@ def test_ndjson_lines_of_form_feeds_or_vertical_tabs_are_records_not_blank(size:
         (b" \x0c " + cr, 7, None),
         (b"\x0b", 8, None),
     ]
+
+
+# -- behaviours a mutation audit of readers.py found unpinned --
+
+KEEP = readers.KEEP_OVERSIZED_BYTES
+
+
+def too_long(cap: int, whole: bool) -> str:
+    """The problem of a record over the record cap, as docs/reliability.md words it."""
+    kept = "kept whole in quarantine" if whole else f"only its first {KEEP} bytes are kept"
+    return f"record longer than {cap} bytes (RUNLENS_MAX_RECORD_BYTES); {kept}"
+
+
+def test_a_reading_on_from_an_over_long_record_keeps_it_flagged(tmp_path: Path) -> None:
+    """A reading stopped by RUNLENS_MAX_DECOMPRESSED_BYTES inside a line over RUNLENS_MAX_RECORD_BYTES, then read on
+    under a larger cap from that line (``records_from``): the line is still flagged too long, and so is a later one,
+    each at its own index, as in one uncapped reading; a record handed on unflagged is quarantined for another
+    reason, or its problem lands on another record."""
+    big = capped_rec(300)
+    lines = [*RECS[:5], big, *RECS[5:7], big.replace("run_m300", "run_m301"), *RECS[7:]]
+    path = tmp_path / "export.jsonl"
+    path.write_text("".join(line + "\n" for line in lines))
+    first = Limits(max_record_bytes=200, max_decompressed_bytes=sum(len(line) + 1 for line in lines[:5]) + 10)
+    source = ByteSource(path, first, path.name)
+    assert [raw for raw, _, _ in collect(iter_records(source, "ndjson", first))] == [r.encode() for r in RECS[:5]]
+    assert source.stopped_at_cap()
+    more = Limits(max_record_bytes=200)
+    rest: list[tuple[int, bytes, int, str | None]] = []
+    for packed in readers.records_from(iter_records(ByteSource(path, more, path.name), "ndjson", more), 5):
+        batch = packed.unpack()
+        rest.extend(
+            (batch.first_index + i, raw, batch.lines[i], batch.problems.get(i)) for i, raw in enumerate(batch.raws)
+        )
+    whole = [
+        (i, line.encode(), i + 1, too_long(200, whole=True) if len(line) > 200 else None)
+        for i, line in enumerate(lines)
+    ]
+    assert rest == whole[5:]
+    assert [problem is not None for *_, problem in rest] == [True, False, False, True, False, False, False]
+
+
+@pytest.mark.parametrize("past_the_head", [False, True])
+def test_a_utf16_file_cut_inside_its_last_code_unit_is_reported_after_its_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, past_the_head: bool
+) -> None:
+    """A UTF-16 file whose last code unit is cut in half (an odd byte at its end) is not read whole: its records are
+    read and the reading fails as not valid UTF-16, whether the file ends in its head or after it. The decoder only
+    says so when told the file has ended; the byte vanished without a word otherwise."""
+    data = "".join(r + "\n" for r in RECS).encode("utf-16") + b"{"
+    path = tmp_path / "cut.jsonl"
+    path.write_bytes(data)
+    if past_the_head:
+        monkeypatch.setattr(readers, "CHUNK_BYTES", 7)
+        monkeypatch.setattr(readers, "LINE_END_HEAD_BYTES", 64)
+    source = ByteSource(path, Limits(), path.name)
+    assert [raw for raw, _, _ in collect(iter_records(source, "ndjson", Limits()))] == [r.encode() for r in RECS]
+    assert not source.stopped_at_cap()
+    assert str(source.error) == f"cut.jsonl at byte {len(data)}: not valid utf-16: truncated data"
+
+
+def test_broken_compressed_data_is_reported_after_the_records_before_it(tmp_path: Path) -> None:
+    """A gzip file whose compressed data breaks (here a second member of garbage) keeps the records decompressed
+    before the break and is reported with zlib's reason; zlib's error escaped the reader (it is no BadGzipFile)."""
+    body = "".join(r + "\n" for r in RECS).encode()
+    good = gzip.compress(body, mtime=0)
+    path = tmp_path / "broken.jsonl.gz"
+    path.write_bytes(good + good[:10] + b"\xff" * 20)
+    source = ByteSource(path, Limits(), path.name)
+    assert [raw for raw, _, _ in collect(iter_records(source, "ndjson", Limits()))] == [r.encode() for r in RECS]
+    reason = "not a readable gzip stream (Error -3 while decompressing data: invalid block type)"
+    assert str(source.error) == f"broken.jsonl.gz at byte {len(body)}: {reason}"
+
+
+def test_a_gz_file_that_is_not_gzip_is_reported_with_the_reason(tmp_path: Path) -> None:
+    """A plain NDJSON file named .gz gives no record and says why: not a gzip file, with what it starts with."""
+    path = tmp_path / "plain.jsonl.gz"
+    path.write_bytes((RUN + "\n").encode())
+    source = ByteSource(path, Limits(), path.name)
+    assert collect(iter_records(source, "ndjson", Limits())) == []
+    assert str(source.error) == "plain.jsonl.gz at byte 0: not a readable gzip stream (Not a gzipped file (b'{\"'))"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_a_bomless_utf16_or_utf32_file_shorter_than_four_code_units_is_read_in_its_encoding(
+    tmp_path: Path, encoding: str
+) -> None:
+    """An export of `[]` or `{}` is two code units: all of them ASCII is enough (four are asked of a longer head).
+    Read as UTF-8, `[]` in UTF-16 gave a record of a NUL byte, quarantined, for an empty export."""
+    for text, records in (("[]", []), ("{}", [b"{}"]), (" []", [])):
+        path = tmp_path / "short.json"
+        path.write_bytes(text.encode(encoding))
+        splitter_source = ByteSource(path, Limits(), path.name)
+        assert readers._detect_encoding(text.encode(encoding)) == encoding
+        assert [raw for raw, _, _ in collect(iter_records(splitter_source, "json", Limits()))] == records, text
+        assert splitter_source.error is None
+
+
+@pytest.mark.parametrize("chunk_bytes", [7, 48, 64])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_line_ends_are_told_from_the_first_head_bytes_whatever_the_blocks_and_encoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int, encoding: str
+) -> None:
+    """How a file is split is decided on its first LINE_END_HEAD_BYTES decoded, not on however many the blocks read
+    for the head decoded to (which varies with the block size and the encoding): a .jsonl whose lines end in lone CR
+    and whose first line runs past the head has, by that rule, no line end in its head, and is one line, the same
+    one in UTF-8 and UTF-16 whatever the block size."""
+    monkeypatch.setattr(readers, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(readers, "LINE_END_HEAD_BYTES", 64)
+    first = '{"runId": "run_1", "workflowName": "w", "status": "queued", "input": {"pad": "xxxx"}}'
+    assert 72 < len(first) < 96  # past the head, within a second block of 48 bytes (a third one of UTF-16)
+    text = first + "\r" + RUN + "\r" + RUN + "\r"
+    path = tmp_path / "cr.jsonl"
+    path.write_bytes(text.encode(encoding))
+    source = ByteSource(path, Limits(), path.name)
+    assert collect(iter_records(source, "ndjson", Limits())) == [(text.encode(), 1, None)]
+    assert source.error is None

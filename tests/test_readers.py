@@ -865,6 +865,140 @@ def test_a_bomless_utf16_or_utf32_file_shorter_than_four_code_units_is_read_in_i
         assert splitter_source.error is None
 
 
+@pytest.mark.parametrize("cut", [False, True])
+def test_a_record_of_exactly_the_kept_start_over_a_smaller_cap_is_kept_whole(cut: bool) -> None:
+    """docs/reliability.md: a record over the cap is kept with its first 64 KiB; one of exactly 64 KiB is kept whole,
+    and its message says so (not "only its first 65536 bytes are kept"), in NDJSON and JSON alike, also when a chunk
+    ends right after it and its line end comes in the next (``cut``). One byte more is cut to 64 KiB."""
+    big = '{"runId": "big", "error": "' + "x" * (KEEP - 29) + '"}'
+    assert len(big) == KEEP
+    longer = big[:-2] + 'y"}'
+
+    def chunks(*parts: str) -> list[bytes]:
+        return [part.encode() for part in parts] if cut else ["".join(parts).encode()]
+
+    limits = Limits(max_record_bytes=100)
+    got = collect(iter_ndjson(chunks(RUN + "\n", big, "\n" + RUN + "\n", longer, "\n"), limits))
+    assert got == [
+        (RUN.encode(), 1, None),
+        (big.encode(), 2, too_long(100, whole=True)),
+        (RUN.encode(), 3, None),
+        (longer.encode()[:KEEP], 4, too_long(100, whole=False)),
+    ]
+    got = collect(JsonSplitter(limits).split(chunks("[" + RUN + ",\n", big, ",\n" + RUN + ",\n", longer, "]")))
+    assert got == [
+        (RUN.encode(), 1, None),
+        (big.encode(), 2, too_long(100, whole=True)),
+        (RUN.encode(), 3, None),
+        (longer.encode()[:KEEP], 4, too_long(100, whole=False)),
+    ]
+
+
+@pytest.mark.parametrize("last", ["   ", "\t", " \r ", "\r"])
+@pytest.mark.parametrize("size", [1, 10**9])
+def test_a_blank_last_line_without_a_line_end_is_no_record(last: str, size: int) -> None:
+    """A file ending in a line of JSON white space with no line end after it has no record there (it was one, read
+    as invalid JSON and quarantined), as a blank line anywhere else."""
+    text = RUN + "\n" + RUN + "\n" + last
+    got = collect(iter_ndjson(chunked(text.encode(), size), Limits()))
+    assert got == [(RUN.encode(), 1, None), (RUN.encode(), 2, None)]
+
+
+@pytest.mark.parametrize("over", [0, 1])
+def test_a_pretty_printed_item_of_exactly_a_record_cap_above_64_kib_is_not_flagged(over: int) -> None:
+    """The white space around an item does not count toward RUNLENS_MAX_RECORD_BYTES, also with a cap above the 64 KiB
+    kept of an over-long record: an item of exactly the cap in a pretty-printed array is a record, one byte more is
+    flagged and cut to its first 64 KiB."""
+    cap = KEEP + 1000
+    item = '{"runId": "r", "error": "' + "x" * (cap - 27) + '"}'
+    assert len(item) == cap
+    item = item[:-1] + " " * over + "}"
+    text = "[\n    " + item + ",\n    " + item + "\n]\n"
+    got = collect(JsonSplitter(Limits(max_record_bytes=cap)).split([text.encode()]))
+    if over:
+        assert got == [(item.encode()[:KEEP], line, too_long(cap, whole=False)) for line in (2, 3)]
+    else:
+        assert got == [(item.encode(), 2, None), (item.encode(), 3, None)]
+
+
+@pytest.mark.parametrize("stray", ["]", "}", "]]"])
+@pytest.mark.parametrize("size", [1, 10**9])
+def test_a_stray_closing_bracket_after_a_json_document_is_quarantined_not_dropped(stray: str, size: int) -> None:
+    """Nothing is dropped (module docstring): a closing bracket after the end of the document is content outside any
+    JSON value, one record with that reason, not a byte skipped without a word."""
+    text = "[" + RUN + "]" + stray + "\n"
+    splitter = JsonSplitter(Limits())
+    got = collect(splitter.split(chunked(text.encode(), size)))
+    assert got == [(RUN.encode(), 1, None), (stray.encode(), 1, "content outside any JSON object or array")]
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "line"),
+    [
+        ('{"runId": "run_1", "status": ', '{"runId": "run_1", "status":', 1),
+        (RUN + '\n{"runId": "run_3", "input": {"a": [1]}, ', '{"runId": "run_3", "input": {"a": [1]},', 2),
+        ("[\n" + RUN + ', {"runId": "run_3"', '{"runId": "run_3"', 2),
+    ],
+)
+def test_a_json_file_cut_inside_a_value_is_noted_as_truncated(text: str, kept: str, line: int) -> None:
+    """A .json file that ends inside a value (a top-level object, or an array) keeps what it holds of the value as a
+    record, and a note says the file ends inside the value that started at its line, so that a cut-off export is not
+    taken for a whole one."""
+    splitter = JsonSplitter(Limits())
+    got = collect(splitter.split([text.encode()]))
+    assert got[-1] == (kept.encode(), line, None)
+    assert splitter.warnings == [f"the file ends inside a value that started at line {line} (truncated?)"]
+
+
+def test_a_json_file_of_text_only_is_one_record_and_not_said_to_be_empty() -> None:
+    """A .json file holding no JSON value but text is one quarantined record; the note for a file that is empty or
+    only white space is not given, since it is neither."""
+    splitter = JsonSplitter(Limits())
+    assert collect(splitter.split([b"  not json at all\n"])) == [
+        (b"not json at all", 1, "content outside any JSON object or array")
+    ]
+    assert splitter.warnings == []
+    empty = JsonSplitter(Limits())
+    assert collect(empty.split([b" \n "])) == []
+    assert empty.warnings == ["the file holds no JSON value (it is empty or only white space)"]
+
+
+def test_an_object_longer_than_the_record_cap_before_a_wrapper_key_list_is_one_record() -> None:
+    """What comes before the list of an object longer than RUNLENS_MAX_RECORD_BYTES cannot be told a wrapper's
+    metadata or a run's members: the object is one record (flagged too long), with a note, never unwrapped into its
+    list's items."""
+    text = '{"meta": "' + "x" * 200 + '", "runs": [' + RUN + ", " + RUN + "]}"
+    splitter = JsonSplitter(Limits(max_record_bytes=100))
+    assert collect(splitter.split([text.encode()])) == [(text.encode(), 1, too_long(100, whole=True))]
+    assert len(splitter.warnings) == 1
+    assert "longer than the record cap): the object is read as one record" in splitter.warnings[0]
+
+
+def test_members_after_a_wrapper_list_longer_than_the_record_cap_are_noted_as_not_read() -> None:
+    """A wrapper's members after its list that are longer than RUNLENS_MAX_RECORD_BYTES are not read; a note says so,
+    as for members that are not valid JSON (they might hold a run)."""
+    text = '{"runs": [' + RUN + '], "meta": "' + "x" * 200 + '"}'
+    splitter = JsonSplitter(Limits(max_record_bytes=100))
+    assert collect(splitter.split([text.encode()])) == [(RUN.encode(), 1, None)]
+    assert len(splitter.warnings) == 1
+    assert "members after it that could not be read (not valid JSON, or longer" in splitter.warnings[0]
+
+
+@pytest.mark.parametrize("key", ["runs", "data", "items", "results", "records", "workflowRuns", "executions"])
+def test_every_documented_wrapper_key_holds_records(key: str) -> None:
+    """docs/architecture.md: the list under any of the seven wrapper keys of an object without a run's members is read
+    as records (the reference reader knows only three of them)."""
+    recs = tricky_records()[:3]
+    text = json.dumps({"exportedAt": "2026-03-02T00:00:00Z", key: recs, "next": None}, indent=2)
+    splitter = JsonSplitter(Limits())
+    assert [json.loads(raw) for raw, _, _ in collect(splitter.split([text.encode()]))] == recs
+    assert splitter.warnings == []
+    other = text.replace(f'"{key}"', '"runList"')
+    assert [json.loads(raw) for raw, _, _ in collect(JsonSplitter(Limits()).split([other.encode()]))] == [
+        json.loads(other)
+    ]
+
+
 @pytest.mark.parametrize("chunk_bytes", [7, 48, 64])
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
 def test_line_ends_are_told_from_the_first_head_bytes_whatever_the_blocks_and_encoding(

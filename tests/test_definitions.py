@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 import reference as ref
@@ -19,8 +23,10 @@ from dagster._core.events import DagsterEvent, DagsterEventType
 from processes import RUNLENS
 from runlens import ingest as runlens_ingest
 from runlens import pipeline as pipeline_module
+from runlens import runs as runs_table
 from runlens.config import Settings
 from runlens.definitions import defs
+from runlens.defs.assets.metrics import DAILY
 from runlens.defs.resources import RunlensResource
 from runlens.defs.sensors import BLOCKING_INGEST_CHECKS, export_files_sensor, runs_refresh_sensor
 from runlens.errors import RunlensError
@@ -874,3 +880,270 @@ def test_export_sensor_names_what_it_could_not_read_in_path_order(
         "export files and folders that could not be read (tried again next time): "
         "{'a.json': 'Permission denied', 'b/': 'Permission denied'}"
     ]
+
+
+# Found by a mutation audit of the assets, the resource and the partitions: what the assets record in Dagster (the
+# ingest's counts and preview, the daily metrics' worst workflows, the report's window and headline), the path order
+# of an ingest run, the final refresh run after a failed one, and the resource's data directory went unpinned.
+
+
+def ingest_through_dagster(
+    definitions: dg.Definitions, data_dir: Path, keys: list[str]
+) -> tuple[dg.DagsterInstance, dg.ExecuteInProcessResult]:
+    """One ingest run over the export partitions ``keys``, added in that order (as the sensor and `runlens run` add
+    them: path order) to a new instance, its range from the first key to the last; returns the instance and run."""
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("export_files", keys)
+    request = dg.RunRequest(
+        asset_selection=[dg.AssetKey("ingested_exports")], tags={RANGE_START: keys[0], RANGE_END: keys[-1]}
+    )
+    result = launch(definitions, instance, data_dir, request)
+    assert result.success
+    return instance, result
+
+
+def test_an_ingest_run_numbers_its_files_in_path_order_not_in_the_order_of_their_partition_keys(
+    data_dir: Path, definitions: dg.Definitions
+) -> None:
+    """`x<tab>y.jsonl` comes before `x y.jsonl` in path order (a tab sorts before a space), but its partition key is
+    percent-encoded, `x%09y.jsonl`, which sorts after `x y.jsonl`: the ingest run takes the files in path order, so
+    the tab's file is ingest 1 and the space's ingest 2."""
+    exports = data_dir / "exports"
+    names = ["x\ty.jsonl", "x y.jsonl"]  # path order
+    for i, name in enumerate(names):
+        (exports / name).write_text(json.dumps(record(f"run_{i}", "queued", "2026-03-01T00:00:00Z")) + "\n")
+    assert ref.export_names(exports) == names
+    ingest_through_dagster(definitions, data_dir, ["x%09y.jsonl", "x y.jsonl"])
+    logs = [pq.read_table(p).to_pylist()[0] for p in (data_dir / "lake" / "ingest").glob("*/ingest_log.parquet")]
+    assert sorted((row["ingest_seq"], row["source_file"]) for row in logs) == [(1, "x\ty.jsonl"), (2, "x y.jsonl")]
+
+
+def test_an_ingest_runs_metadata_counts_its_files_and_records_and_names_what_it_did_not_read(
+    data_dir: Path, definitions: dg.Definitions
+) -> None:
+    """`a|b.jsonl` holds 2 valid records and a line that is not JSON; `copy.jsonl` the same bytes (skipped);
+    `pretty.jsonl` one pretty-printed document (not read); `gone.jsonl` is a partition whose file is no longer
+    there; `z.jsonl` holds one valid record. The metadata counts the four files looked at, their 4 records read = 3
+    valid + 1 quarantined and the one missing file, names the file not read with the reason, and tables each file,
+    its name escaped (a `|` would split the row). Only the two files committed take an ingest number."""
+    exports = data_dir / "exports"
+    lines = [json.dumps(record(f"run_{i}", "queued", "2026-03-01T00:00:00Z")) for i in range(2)]
+    (exports / "a|b.jsonl").write_text("\n".join([*lines, "not json"]) + "\n")
+    shutil.copyfile(exports / "a|b.jsonl", exports / "copy.jsonl")
+    (exports / "pretty.jsonl").write_text(json.dumps([record("run_p", "queued", "2026-03-01T00:00:00Z")], indent=2))
+    (exports / "z.jsonl").write_text(json.dumps(record("run_z", "queued", "2026-03-01T00:00:00Z")) + "\n")
+    keys = ["a|b.jsonl", "copy.jsonl", "gone.jsonl", "pretty.jsonl", "z.jsonl"]
+    instance, result = ingest_through_dagster(definitions, data_dir, keys)
+    events = result.get_asset_materialization_events()  # one per partition, alike
+    assert sorted(event.partition for event in events) == keys
+    metadata = {name: value.value for name, value in events[0].materialization.metadata.items()}
+    assert all(event.materialization.metadata == events[0].materialization.metadata for event in events)
+    not_read = metadata.pop("not_read")
+    [(name, reason)] = not_read
+    assert name == "pretty.jsonl" and reason.endswith(", not one record per line: rename it to .json"), reason
+    assert metadata == {
+        "files": 4,
+        "records_read": 4,
+        "records_valid": 3,
+        "records_quarantined": 1,
+        "missing_files": 1,
+        "preview": "| file | outcome | read | valid | quarantined |\n|---|---|---|---|---|\n"
+        "| a\\|b\\.jsonl | ingested | 3 | 2 | 1 |\n"
+        "| copy\\.jsonl | skipped | 0 | 0 | 0 |\n"
+        "| pretty\\.jsonl | unreadable | 0 | 0 | 0 |\n"
+        "| z\\.jsonl | ingested | 1 | 1 | 0 |",
+    }
+    logs = [pq.read_table(p).to_pylist()[0] for p in (data_dir / "lake" / "ingest").glob("*/ingest_log.parquet")]
+    assert sorted((row["ingest_seq"], row["source_file"]) for row in logs) == [(1, "a|b.jsonl"), (2, "z.jsonl")]
+    logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert f"export files no longer present under {exports.resolve()}: gone.jsonl" in logged
+
+
+def test_the_runs_and_daily_metrics_of_a_partition_recompute_the_days_asked_for_and_record_what_they_wrote(
+    data_dir: Path, definitions: dg.Definitions
+) -> None:
+    """On 2026-03-01 `a|b` has 2 completed, 1 failed and 1 queued run (3 finished, 1 failed: 33.3%), `wf-ok` 2
+    completed (0.0%), `wf-q` 1 queued; `wf-q` has one more queued run on 2019-12-31, before the partitions' start.
+    Materialized as the partition 2026-03-01 with the days 2019-12-31, 2026-03-01 and 2026-03-02 (as a refresh
+    passes a day the partitions cannot name), both assets recompute those 3 days, not the partition's one: runs
+    writes 1 + 7 + 0 rows, the daily metrics 1 + 3 rows, and their metadata says so, with the table of the worst
+    workflows over those days (worst rate first, one without a finished run last, names escaped)."""
+    runs_of = {"a|b": ["completed", "completed", "failed", "queued"], "wf-ok": ["completed"] * 2, "wf-q": ["queued"]}
+    records = [
+        record(f"run_{w}{i}", status, "2026-03-01T10:00:00Z")
+        | {"workflowName": name}
+        | ({"completedAt": "2026-03-01T10:01:00Z"} if status in ("completed", "failed") else {})
+        | ({"error": "boom"} if status == "failed" else {})
+        for w, (name, statuses) in enumerate(runs_of.items())
+        for i, status in enumerate(statuses)
+    ]
+    records.append(record("run_old", "queued", "2019-12-31T10:00:00Z") | {"workflowName": "wf-q"})
+    (data_dir / "exports" / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    settings = Settings.from_env(data_dir)
+    ingest_file(data_dir / "exports" / "a.jsonl", settings, RecordValidator.from_file(settings.schema_path), "a.jsonl")
+    days = ["2019-12-31", "2026-03-01", "2026-03-02"]
+    result = dg.materialize(
+        [*definitions.assets, *definitions.asset_checks],
+        selection=["runs", DAILY],
+        partition_key="2026-03-01",
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={"runlens": RunlensResource(data_dir=str(data_dir))},
+        run_config={"ops": {op: {"config": {"only_days": days}} for op in ("runs", DAILY)}},
+    )
+    recorded = {
+        e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()
+    }
+    assert {name: value.value for name, value in recorded["runs"].items()} == {
+        "days_rebuilt": 3,  # 2026-03-02 too, which has no run: rebuilt as no partition
+        "rows_written": 8,
+        "preview": "| created_date | runs |\n|---|---|\n| 2019-12-31 | 1 |\n| 2026-03-01 | 7 |\n| 2026-03-02 | 0 |",
+    }
+    assert {name: value.value for name, value in recorded[DAILY].items()} == {
+        "days": 3,
+        "rows_written": 4,
+        "worst_workflows": "| workflow | finished | failed | failure rate |\n|---|---|---|---|\n"
+        "| a\\|b | 3 | 1 | 33.3% |\n"
+        "| wf\\-ok | 2 | 0 | 0.0% |\n"
+        "| wf\\-q | 0 | 0 | - |",
+    }
+
+
+def test_todays_runs_have_a_partition_and_the_partitions_start_on_2020_01_01() -> None:
+    """The days partitions end with today (UTC), so that the runs created today can be materialized and a refresh's
+    range reaching today names a partition; they start on 2020-01-01, where a refresh's earlier days ride along."""
+    from runlens.defs.partitions import days
+
+    before = datetime.now(UTC).date().isoformat()
+    last = days.get_last_partition_key()
+    assert last in (before, datetime.now(UTC).date().isoformat())
+    assert days.get_first_partition_key() == "2020-01-01"
+
+
+def test_a_fleet_table_materialized_without_only_days_is_computed_from_every_day_of_runs(
+    data_dir: Path, definitions: dg.Definitions
+) -> None:
+    """`dagster asset materialize --select workflow_hourly_throughput`, no only_days: the table is computed from
+    every runs partition, and written whole again once its files are gone. wf's runs finished at 10:01 (completed)
+    and 10:30 (failed) on 2026-03-01 and at 11:00 on 2026-03-02: one row per hour of completion."""
+    records = [
+        record("run_1", "completed", "2026-03-01T09:00:00Z") | {"completedAt": "2026-03-01T10:01:00Z"},
+        record("run_2", "failed", "2026-03-01T09:00:00Z") | {"completedAt": "2026-03-01T10:30:00Z", "error": "boom"},
+        record("run_3", "completed", "2026-03-02T09:00:00Z") | {"completedAt": "2026-03-02T11:00:00Z"},
+    ]
+    (data_dir / "exports" / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    settings = Settings.from_env(data_dir)
+    ingest_file(data_dir / "exports" / "a.jsonl", settings, RecordValidator.from_file(settings.schema_path), "a.jsonl")
+    runs_table.rebuild_days(settings.lake_dir, runs_table.all_days(settings.lake_dir))
+    table = settings.lake_dir / "metrics" / "workflow_hourly_throughput"
+
+    def materialized() -> list[tuple[Any, ...]]:
+        dg.materialize(
+            [*definitions.assets, *definitions.asset_checks],
+            selection=["workflow_hourly_throughput"],
+            instance=dg.DagsterInstance.ephemeral(),
+            resources={"runlens": RunlensResource(data_dir=str(data_dir))},
+        )
+        with duckdb.connect() as con:
+            con.execute("set TimeZone = 'UTC'")
+            query = "select workflow_name, hour, finished, completed, failed, day::varchar from read_parquet($glob)"
+            return con.execute(query + " order by hour", {"glob": str(table / "*" / "*.parquet")}).fetchall()
+
+    expected = [
+        ("wf", datetime(2026, 3, 1, 10, tzinfo=UTC), 2, 1, 1, "2026-03-01"),
+        ("wf", datetime(2026, 3, 2, 11, tzinfo=UTC), 1, 1, 0, "2026-03-02"),
+    ]
+    assert materialized() == expected
+    shutil.rmtree(table)
+    assert materialized() == expected
+
+
+def test_the_report_asset_reviews_seven_days_and_records_the_window_and_the_headline_numbers_it_has(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The asset renders the review of the last 7 days to `<data dir>/reports/reliability-review.html`, logs what
+    the rendering says as warnings, and records the page's path, the window as "since .. until (UTC)" and each
+    current-window headline number it has (an integer as one, a rate as a float; a number the window lacks is left
+    out). The rendering is replaced by one returning a headline written here."""
+    from runlens.defs.assets import report as report_asset
+    from runlens.report import ReportResult
+
+    settings = Settings.from_env(data_dir)
+    settings.warehouse_path.touch()  # unreadable as a warehouse: left to the rendering, as refuse_foreign says
+    window = {
+        "since": "2026-02-22T10:00:00.000001+00:00",
+        "until": "2026-03-01T10:00:00.000001+00:00",
+        "previous_since": "2026-02-15T10:00:00.000001+00:00",
+        "workflows": [],
+        "min_runs": 20,
+    }
+    calls: list[tuple[Path, Path, int | None]] = []
+
+    def render(warehouse: Path, out: Path, *, days: int | None, echo: Any) -> ReportResult:
+        calls.append((warehouse, out, days))
+        echo("a warning of the rendering")
+        return ReportResult(out, {"window": window, "current": {"runs": 40, "failure_rate": 0.25, "p95_s": None}})
+
+    monkeypatch.setattr(report_asset, "render_report", render)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [report_asset.reliability_report],
+        resources={"runlens": RunlensResource(data_dir=str(data_dir))},
+        instance=instance,
+    )
+    assert calls == [(settings.warehouse_path, settings.data_dir / "reports" / "reliability-review.html", 7)]
+    [event] = result.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    assert {name: value.value for name, value in metadata.items()} == {
+        "path": str(settings.data_dir / "reports" / "reliability-review.html"),
+        "window": "2026-02-22T10:00:00.000001+00:00 .. 2026-03-01T10:00:00.000001+00:00 (UTC)",
+        "runs": 40,
+        "failure_rate": 0.25,
+    }
+    assert isinstance(metadata["runs"], dg.IntMetadataValue)
+    assert isinstance(metadata["failure_rate"], dg.FloatMetadataValue)
+    logged = [(e.level, e.user_message) for e in instance.all_logs(result.run_id) if e.user_message]
+    assert (logging.WARNING, "a warning of the rendering") in logged
+
+
+def test_the_final_run_of_a_refresh_plan_one_of_whose_runs_failed_marks_nothing_applied(
+    data_dir: Path, definitions: dg.Definitions
+) -> None:
+    """A run of the plan failed before its final run: that run still succeeds, but records no ingest as applied (it
+    says so in its log), so the next tick plans the same day again; recorded, the failed run's days would never be
+    rebuilt. Its warehouse metadata names the relations the warehouse holds (the views over the lake among them)."""
+    exports = data_dir / "exports"
+    (exports / "1.jsonl").write_text(json.dumps(record("run_1", "queued", "2026-03-01T10:00:00Z")))
+    settings = Settings.from_env(data_dir)
+    ingest_file(exports / "1.jsonl", settings, RecordValidator.from_file(settings.schema_path), "1.jsonl")
+    instance = dg.DagsterInstance.ephemeral()
+    planned = runs_refresh_sensor(context(instance, data_dir))
+    assert isinstance(planned, dg.SensorResult)
+    [request] = planned.run_requests
+    failed = dg.DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.FAILURE, tags=dict(request.tags))
+    instance.add_run(failed)
+    final = launch(definitions, instance, data_dir, request)
+    assert final.success
+    assert runs_applied(data_dir) == 0
+    logged = [entry.user_message for entry in instance.all_logs(final.run_id)]
+    assert "a run of this refresh failed: its days are planned again, nothing marked applied" in logged
+    assert refresh_days(runs_refresh_sensor(context(instance, data_dir))) == ["2026-03-01"]
+    [warehouse] = [e for e in final.get_asset_materialization_events() if e.asset_key == dg.AssetKey("warehouse")]
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        query = (
+            "select view_name from duckdb_views() where not internal union all select table_name from duckdb_tables()"
+        )
+        relations = sorted(name for (name,) in con.execute(query).fetchall())
+    assert {"runs", "quarantine", "ingest_log", "workflow_daily_metrics", "stuck_runs"} <= set(relations)
+    assert warehouse.materialization.metadata["relations"].value == ", ".join(relations)
+
+
+def test_the_code_locations_resource_reads_runlens_data_dir_each_time_a_run_asks(
+    tmp_path: Path, isolated_env: Path, definitions: dg.Definitions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The definitions' one resource sets no data directory: the settings a run or tick asks for are those of
+    RUNLENS_DATA_DIR as it is then (the code location's environment), not ./data nor the value at load time."""
+    resource = definitions.resources["runlens"]
+    assert isinstance(resource, RunlensResource)
+    for name in ("first", "second"):
+        monkeypatch.setenv("RUNLENS_DATA_DIR", str(tmp_path / name))
+        assert resource.settings().data_dir == (tmp_path / name).resolve()

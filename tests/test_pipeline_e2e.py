@@ -34,6 +34,7 @@ from runlens import runs as runs_module
 from runlens.config import SQL_DIR, Settings
 from runlens.contracts import RUNS_SCHEMA
 from runlens.defs.assets import ingest as ingest_asset
+from runlens.validation import RecordValidator
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PROJECT_DIR / "data" / "exports"
@@ -706,7 +707,9 @@ def test_an_unreadable_export_is_not_counted_as_already_ingested(data_dir: Path,
     result = run_cli("run", "--data-dir", data_dir)
     assert result.code == 0, result.err
     assert re.search(r"\b1 new export file\(s\) ingested, 0 already ingested", result.out), result.out
-    assert "not read now (left for the next run): pretty.jsonl (" in result.out, result.out
+    # the reason the ingest gave, not only its outcome (found by a mutation audit)
+    advice = r"pretty\.jsonl \(this \.jsonl file holds .+, not one record per line: rename it to \.json\)"
+    assert re.search(r"not read now \(left for the next run\): " + advice, result.out), result.out
 
 
 def test_an_export_folder_that_cannot_be_listed_is_named_and_read_once_it_can(
@@ -1204,3 +1207,18 @@ def test_a_check_that_fails_in_one_run_of_a_refresh_and_passes_in_a_later_one_is
     lines = result.out.splitlines()
     assert f"checks: {total}/{total} passed" in lines, result.out
     assert not [line for line in lines if line.startswith("  daily_metrics_reconcile")], result.out
+
+
+def test_each_ingest_records_the_sha256_of_its_schema_under_the_documented_key(data_dir: Path) -> None:
+    """README: each ingest records the sha256 of its schema (keys sorted, no whitespace) in ingest_log.parquet's
+    key-value metadata, `runlens.schema_sha256`, where the schema-change notice of a later runlens looks for it (the
+    key's name was pinned by nothing but its own constant: found by a mutation audit)."""
+    settings = Settings.from_env(data_dir)
+    export = settings.exports_dir / "a.jsonl"
+    export.write_text(ndjson(r("run_1", "queued", "2026-03-01T10:00:00Z")))
+    validator = RecordValidator.from_file(settings.schema_path)
+    assert runlens_ingest.ingest_file(export, settings, validator, "a.jsonl").outcome == "ingested"
+    [log] = (settings.lake_dir / "ingest").glob("*/ingest_log.parquet")
+    canonical = json.dumps(json.loads(settings.schema_path.read_text()), sort_keys=True, separators=(",", ":"))
+    recorded = (pq.read_metadata(log).metadata or {}).get(b"runlens.schema_sha256")
+    assert recorded == hashlib.sha256(canonical.encode()).hexdigest().encode()

@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -23,7 +24,8 @@ import reference as ref
 from processes import RUNLENS
 from runlens import exports, readers
 from runlens import ingest as ingest_module
-from runlens.config import Settings
+from runlens.config import SQL_DIR, Settings
+from runlens.contracts import ANOMALIES
 from runlens.ingest import IngestResult, ingest_file
 from runlens.validation import RecordValidator
 
@@ -1350,3 +1352,13 @@ def test_nan_and_infinity_are_quarantined_as_not_json(data_dir: Path, constant: 
     [row] = got.quarantine
     assert [(e["path"], e["keyword"]) for e in row["errors"]] == [("$", "json")]
     assert row["errors"][0]["message"].startswith("not valid JSON: "), row["errors"]
+
+
+def test_the_anomaly_names_the_sql_writes_are_the_vocabulary_contracts_documents() -> None:
+    """``contracts.ANOMALIES`` is where a reader looks up what a name in ``anomalies`` means; nothing else read it, so
+    a name added to or renamed in the SQL could leave it behind (found by a mutation audit: renaming a key changed
+    nothing). Staging writes all but one; the runs resolution adds ``status_conflict``."""
+    staged = re.findall(r"then '([a-z_]+)'", (SQL_DIR / "stage_records.sql").read_text())
+    resolved = re.findall(r"list_append\(s\.anomalies, '([a-z_]+)'\)", (SQL_DIR / "runs_latest.sql").read_text())
+    assert resolved == ["status_conflict"]
+    assert sorted(staged + resolved) == sorted(ANOMALIES)

@@ -25,8 +25,6 @@ ANOMALIES = {
     " a mistyped date in the export): the run is left out of the default as_of of stuck runs and regressions",
 }
 
-STATUS_RANK = {"queued": 0, "running": 1, "completed": 2, "failed": 2}
-
 # The state of a run as one record reported it; staged rows and runs rows share these columns.
 _RUN_STATE = [
     ("run_id", pa.string()),

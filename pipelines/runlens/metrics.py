@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
@@ -392,10 +393,10 @@ def _write_partitions(table_dir: Path, result: pa.Table, selected: list[date] | 
     result = result.sort_by(PARTITION_COLUMN)
     day_runs = pc.run_end_encode(result.column(PARTITION_COLUMN).combine_chunks())
     data = result.drop_columns([PARTITION_COLUMN])
-    ends = day_runs.run_ends.to_pylist()
+    bounds = pairwise([0, *day_runs.run_ends.to_pylist()])
     pieces = {
         day: data.slice(start, end - start)
-        for day, start, end in zip(day_runs.values.to_pylist(), [0, *ends], ends, strict=False)
+        for day, (start, end) in zip(day_runs.values.to_pylist(), bounds, strict=True)
     }
     with ThreadPoolExecutor(lake.FSYNC_THREADS, thread_name_prefix="metrics-writer") as pool:
         list(pool.map(lambda day: _write(_partition_file(table_dir, day), pieces[day]), pieces))

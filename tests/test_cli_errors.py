@@ -91,6 +91,81 @@ def test_sql_edge_cases(tmp_path: Path, run_cli: CliRunner) -> None:
     assert stopped.value.code == 2
 
 
+def lake_files(lake: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``lake`` with its size and modification time."""
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(lake.rglob("*")) if p.is_file()}
+
+
+def test_runlens_sql_refuses_a_statement_that_would_write_into_the_lake_or_the_warehouse(
+    tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`runlens sql` opens the warehouse read-only, but DuckDB's COPY ... TO, EXPORT DATABASE and ATTACH write files
+    anywhere: a file in a runs partition is read as part of runs, and COPY with OVERWRITE to the data directory
+    empties it, lake and all. Every spelling of a target DuckDB accepts is computed and refused before anything runs
+    when it is the lake, inside it, the warehouse, or a folder holding either; nothing under lake/ changes."""
+    data = (tmp_path / "d").resolve()
+    exports(data)
+    assert run_cli("run", "--data-dir", data).code == 0
+    lake, before, top = data / "lake", lake_files(data / "lake"), sorted(p.name for p in data.iterdir())
+    monkeypatch.chdir(data)  # relative targets are the working folder's
+    (tmp_path / "link").symlink_to(lake)
+    refused = {
+        f"copy (select 1) to '{lake}/runs/x.parquet'": (1, f"{lake}/runs/x.parquet", "is the lake or lies inside"),
+        "copy (select 1) to 'lake/../lake/rel.csv'": (1, f"{lake}/rel.csv", "is the lake or lies inside"),
+        f"copy (select 1) to ('{lake}' || '/concat.csv')": (1, f"{lake}/concat.csv", "is the lake or lies inside"),
+        'copy (select 1) to "lake/quo""ted.csv"': (1, f'{lake}/quo"ted.csv', "is the lake or lies inside"),
+        f"copy (select 1) to '{tmp_path}/link/symlinked.csv'": (
+            1,
+            f"{lake}/symlinked.csv",
+            "is the lake or lies inside",
+        ),
+        "copy (select 1) to E'lake/escaped.csv'": (1, f"{lake}/escaped.csv", "is the lake or lies inside"),
+        "copy (select 1) to $$lake/dollar.csv$$": (1, f"{lake}/dollar.csv", "is the lake or lies inside"),
+        f"copy (select 1) to 'file://{lake}/uri.csv'": (1, f"{lake}/uri.csv", "is the lake or lies inside"),
+        f"copy (select 1) to '{lake}'": (1, str(lake), "is the lake or lies inside"),
+        "export database 'lake/exported'": (1, f"{lake}/exported", "is the lake or lies inside"),
+        "attach if not exists 'lake/attached.db' as a": (1, f"{lake}/attached.db", "is the lake or lies inside"),
+        f"set variable target = '{lake}/variable.csv'; copy (select 1) to (getvariable('target'))": (
+            2,
+            f"{lake}/variable.csv",
+            "is the lake or lies inside",
+        ),
+        f"copy (select 1 as a, 2 as b) to '{data}' (format parquet, partition_by (a), overwrite)": (
+            1,
+            str(data),
+            "holds the lake",
+        ),
+        "copy (select 1) to 'warehouse.duckdb'": (1, f"{data}/warehouse.duckdb", "is or holds the warehouse"),
+    }
+    for query, (number, path, relation) in refused.items():
+        result = run_cli("sql", query, "--data-dir", data)
+        user_error(result, f"refused, statement {number} (")
+        assert f"it would write {path}, which {relation}" in result.err, (query, result.err)
+    cannot = run_cli("sql", "copy (select 'x' as name) to (name || '.csv')", "--data-dir", data)
+    user_error(cannot, "cannot compute the file name (name || '.csv') on its own")
+    assert lake_files(lake) == before
+    assert sorted(p.name for p in data.iterdir()) == top  # the relative targets were not written either
+
+
+def test_runlens_sql_writes_files_outside_the_lake_and_runs_statements_in_order(
+    tmp_path: Path, run_cli: CliRunner
+) -> None:
+    """What the guard against writing into the lake must not stop: a COPY to a file elsewhere, one whose name an
+    earlier statement of the same query set, and several statements of which the last one's rows are shown."""
+    data = tmp_path / "d"
+    exports(data, count=5)
+    assert run_cli("run", "--data-dir", data).code == 0
+    out, named = tmp_path / "out" / "runs.csv", tmp_path / "named.csv"
+    out.parent.mkdir()
+    assert run_cli("sql", f"copy (select count(*) as n from runs) to '{out}'", "--data-dir", data).code == 0
+    assert out.read_text().splitlines() == ["n", "5"]
+    query = f"set variable target = '{named}'; copy (select 7 as seven) to (getvariable('target'))"
+    assert run_cli("sql", query, "--data-dir", data).code == 0
+    assert named.read_text().splitlines() == ["seven", "7"]
+    shown = run_cli("sql", "select 1 as first_one; select 2 as second_one", "--data-dir", data)
+    assert shown.code == 0 and "second_one" in shown.out and "first_one" not in shown.out, shown.out
+
+
 def test_a_warehouse_another_process_writes_is_a_user_error_that_says_so(tmp_path: Path, run_cli: CliRunner) -> None:
     """A DuckDB client holding the warehouse open for writing: `runlens report` failed with an internal error (a
     traceback hint) and `runlens sql` said `runlens run` rebuilds it, which does not help (found by a review)."""

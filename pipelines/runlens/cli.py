@@ -163,6 +163,7 @@ def _report(args: argparse.Namespace) -> int:
 def _sql(args: argparse.Namespace) -> int:
     import duckdb
 
+    from runlens.adhoc_sql import run_statements
     from runlens.runs import refuse_stray_folders
     from runlens.warehouse import open_warehouse, refuse_foreign
 
@@ -175,7 +176,7 @@ def _sql(args: argparse.Namespace) -> int:
     con = open_warehouse(settings.warehouse_path)
 
     def query() -> None:
-        result = con.sql(args.query)
+        result = run_statements(con, args.query, settings.lake_dir, settings.warehouse_path)
         if result is not None:  # None: a statement without rows (SET, a comment only)
             result.show(max_rows=args.max_rows, max_width=200)
 

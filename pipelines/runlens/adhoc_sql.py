@@ -1,0 +1,134 @@
+"""What ``runlens sql`` runs: the user's statements one at a time, none of which may write into the lake.
+
+The warehouse is opened read-only, but DuckDB's ``COPY ... TO``, ``EXPORT DATABASE`` and ``ATTACH`` write files
+wherever the user may. One pointed into ``lake/`` would be read as part of it (a stray file in a runs partition, a
+folder under ``lake/ingest``) or replace what runlens wrote, and one with ``OVERWRITE`` pointed at a folder holding
+the lake empties it. So each such statement's target is found with DuckDB's own tokenizer and its value computed by
+DuckDB (a string in any quoting, a parenthesised expression, a file name written as an identifier) just before the
+statement runs, after the statements before it, whose variables it may read. A target that is the lake or the
+warehouse, lies inside the lake, or holds either is refused; so is one DuckDB cannot compute on its own (it reads a
+column), since it cannot be checked. Other ways DuckDB writes files (its settings ``temp_directory``,
+``profiling_output``, ``log_query_path``) are not checked.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from runlens.errors import RunlensError
+
+WRITERS = {
+    duckdb.StatementType.COPY: "COPY ... TO",
+    duckdb.StatementType.EXPORT: "EXPORT DATABASE",
+    duckdb.StatementType.ATTACH: "ATTACH",
+}
+ATTACH_WORDS = {"attach", "database", "if", "not", "exists"}  # what may come before ATTACH's path
+NOT_A_FILE = {"stdout", "stderr"}  # COPY ... TO STDOUT
+
+
+def run_statements(
+    con: duckdb.DuckDBPyConnection, query: str, lake_dir: Path, warehouse_path: Path
+) -> duckdb.DuckDBPyRelation | None:
+    """Run ``query``'s statements in order, each checked first (``refuse_protected_target``); the last one's rows
+    (None: it has none, or there is no statement)."""
+    statements = duckdb.extract_statements(query)
+    for number, statement in enumerate(statements, 1):
+        refuse_protected_target(con, statement, lake_dir, warehouse_path, number)
+        if number < len(statements):
+            con.execute(statement.query).complete()  # run to its end, its rows unread
+    return con.sql(statements[-1].query) if statements else None
+
+
+def refuse_protected_target(
+    con: duckdb.DuckDBPyConnection, statement: duckdb.Statement, lake_dir: Path, warehouse_path: Path, number: int
+) -> None:
+    """Raise when ``statement`` (the query's ``number``-th) would write the lake, inside it, the warehouse, or a
+    folder holding either, or writes somewhere DuckDB cannot compute without running it. ``lake_dir`` and
+    ``warehouse_path`` are absolute and resolved, as ``Settings`` gives them."""
+    verb = WRITERS.get(statement.type)
+    if verb is None:
+        return
+    where = f"statement {number} ({verb})" + (": the statements before it have run" if number > 1 else "")
+    found = _target_text(statement)
+    if found is None:
+        return
+    target, kind = found
+    value = _value(con, target, kind)
+    if not isinstance(value, str):
+        raise RunlensError(
+            f"refused, {where}: runlens sql cannot compute the file name {target} on its own (name the file with a"
+            " string, or an expression of constants giving one), so it cannot check that it is outside the lake"
+        )
+    path = _local_path(value)
+    if path is None:
+        return
+    if path == lake_dir or lake_dir in path.parents:
+        relation = f"is the lake or lies inside it ({lake_dir})"
+    elif path in lake_dir.parents:
+        relation = f"holds the lake ({lake_dir})"
+    elif path == warehouse_path or path in warehouse_path.parents:
+        relation = f"is or holds the warehouse ({warehouse_path})"
+    else:
+        return
+    raise RunlensError(
+        f"refused, {where}: it would write {path}, which {relation}; runlens sql never writes there (only runlens"
+        " does, atomically): write the file elsewhere"
+    )
+
+
+def _target_text(statement: duckdb.Statement) -> tuple[str, duckdb.token_type] | None:
+    """The target of a writing statement as written (a string literal, an identifier, a parenthesised
+    expression) and the kind of its first token, or None when it writes no file (``COPY ... FROM``, ``TO
+    STDOUT``)."""
+    text = statement.query
+    tokens = duckdb.tokenize(text)
+    ends = [start for start, _ in tokens[1:]] + [len(text)]
+    words = [text[start:end].strip() for (start, _), end in zip(tokens, ends, strict=True)]
+    nesting = [
+        word.count("(") - word.count(")") if kind is duckdb.token_type.operator else 0
+        for word, (_, kind) in zip(words, tokens, strict=True)
+    ]
+    if statement.type is duckdb.StatementType.ATTACH:
+        first = next((i for i, word in enumerate(words) if word.lower() not in ATTACH_WORDS), None)
+    else:
+        depth, first = 0, None
+        for i, word in enumerate(words):
+            depth += nesting[i]
+            if depth == 0 and word.lower() == "to" and tokens[i][1] is duckdb.token_type.keyword:
+                first = i + 1
+                break
+        if first is None and statement.type is duckdb.StatementType.EXPORT:
+            first = 2  # EXPORT DATABASE 'folder'
+    if first is None or first >= len(words) or words[first].lower() in NOT_A_FILE:
+        return None
+    last, depth = first, nesting[first]
+    while depth > 0 and last + 1 < len(words):  # a parenthesised expression: to its closing parenthesis
+        last += 1
+        depth += nesting[last]
+    return text[tokens[first][0] : ends[last]].strip(), tokens[first][1]
+
+
+def _value(con: duckdb.DuckDBPyConnection, target: str, kind: duckdb.token_type) -> object:
+    """What DuckDB makes of a target: an identifier or a key word is a file name as written (unquoted), anything
+    else is computed; None when it cannot be computed on its own."""
+    if kind in (duckdb.token_type.identifier, duckdb.token_type.keyword):
+        quoted = target.startswith('"') and target.endswith('"') and len(target) > 1
+        return target[1:-1].replace('""', '"') if quoted else target
+    try:
+        [(value,)] = con.execute(f"select {target}").fetchall()
+    except (duckdb.Error, ValueError):  # it reads a column, or is no single value
+        return None
+    return value
+
+
+def _local_path(target: str) -> Path | None:
+    """The absolute path a target names on this machine (relative to the working folder, ``~`` expanded), or None
+    for a URL of another file system (``s3://``) or an in-memory database."""
+    if target.startswith("file://"):
+        target = target.removeprefix("file://")
+    elif "://" in target or target in ("", ":memory:"):
+        return None
+    return Path(os.path.abspath(Path(target).expanduser())).resolve()

@@ -54,7 +54,8 @@ with failed_runs as (
 normalised_errors as (
     select
         *,
-        trim(regexp_replace(coalesce(error, ''), '\s+', ' ', 'g')) as collapsed,
+        -- a run of two or more, or one that is not a space: a single space (most of them) is no match to replace
+        trim(regexp_replace(coalesce(error, ''), '\s{2,}|[^\S ]', ' ', 'g')) as collapsed,
         regexp_replace(collapsed, '[A-Za-z][A-Za-z0-9+.-]*://[^\s''"<>]+', '<url>', 'g') as without_urls,
         regexp_replace(
             without_urls, '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '<uuid>', 'g'

@@ -110,6 +110,9 @@ SIGNATURES = {
 # digits holding a letter is hex), ISO dates and date-times, which become one <ts> unless inside a word or path,
 # numbers with units, Go durations and exponents, and words with digits that stay.
 SIGNATURE_RULES = {
+    " \tqueue   stalled\r\n\r\nwhile draining\f ": "queue stalled while draining",
+    "lease\tlost": "lease lost",
+    "single spaces stay as they are": "single spaces stay as they are",
     "buffer of 4194304B exceeds the limit": "buffer of <n>B exceeds the limit",
     "wrote 1048576b in 1500000ms": "wrote <n>b in <n>ms",
     "retry budget of 10000000d exhausted": "retry budget of <n>d exhausted",

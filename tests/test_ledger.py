@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from conftest import CliRunner
-from runlens import ingest, ledger, runs
+from runlens import ingest, invariants, ledger, runs, warehouse
 from runlens.config import Settings
 from runlens.contracts import INGEST_LOG_SCHEMA, INGEST_LOG_SCHEMA_KEY
 from runlens.errors import RunlensError
@@ -187,3 +187,26 @@ def test_an_empty_lake_has_no_rows_and_the_bookkeeping_agrees(data_dir: Path, la
     assert ingest.committed_readings(lake_dir, one["sha256"]) == {
         one["export_id"][:24]: readings[one["export_id"][:24]]
     }
+
+
+def test_a_dot_folder_under_lake_ingest_is_no_ingest_to_any_reader(data_dir: Path, lake_dir: Path) -> None:
+    """A copy of a committed ingest's folder under a name starting with a dot (a backup made by hand) is left out by
+    the ledger, and was read as one more ingest by the globs of the runs rebuild, the checks and the warehouse views
+    (found by a mutation audit). Every reader now skips it, as the ledger does: the counts are the three ingests'."""
+    folders = sorted(p for p in (lake_dir / "ingest").iterdir() if p.is_dir())
+    shutil.copytree(folders[0], lake_dir / "ingest" / f".backup-{folders[0].name}")
+    assert runs.staged_files(lake_dir) == [str(folder / "staged.parquet") for folder in folders]
+    settings = Settings.from_env(lake_dir.parent)
+    assert invariants.violations(settings, "ingest_reconciles").count == 0
+    warehouse.refresh_warehouse(lake_dir, settings.warehouse_path)
+    with warehouse.connect_readonly(settings.warehouse_path) as con:
+        logged = con.execute("select count(*), sum(records_read) from ingest_log").fetchall()
+        quarantined = con.execute("select count(*) from quarantine").fetchall()
+    # a.jsonl, b.jsonl, c.jsonl: 1, 2 and 3 records and one line that is not JSON each (`ingest_all`); every record
+    # is quarantined too, its runId ("a.jsonl-0") not matching the schema's ^run_ pattern
+    assert logged == [(3, 2 + 3 + 4)] and quarantined == [(2 + 3 + 4,)]
+    for folder in folders:  # the backup alone: a lake without ingests, whose views are empty
+        shutil.rmtree(folder)
+    warehouse.refresh_warehouse(lake_dir, settings.warehouse_path)
+    with warehouse.connect_readonly(settings.warehouse_path) as con:
+        assert con.execute("select count(*) from ingest_log").fetchall() == [(0,)]

@@ -6,7 +6,8 @@ temporary folders live under ``.tmp/``, outside every glob):
 - ``ingest/<export_id>/staged.parquet``      valid records of one export file version, typed
 - ``ingest/<export_id>/quarantine.parquet``  its invalid records and unreadable parts, with every reason
 - ``ingest/<export_id>/ingest_log.parquet``  one row: the file's counts (records_read = valid + quarantined)
-  (the folder is written under ``.tmp/`` and renamed into place: one atomic step commits the whole ingest)
+  (the folder is written under ``.tmp/`` and renamed into place: one atomic step commits the whole ingest; a
+  folder whose name starts with a dot, such as a backup made by hand, is no ingest to any reader: ``COMMITTED``)
 - ``runs/created_date=YYYY-MM-DD/data.parquet``   latest state per run id, one file per UTC day (another folder
   there holding Parquet is refused: ``runs.stray_folders``)
 - ``metrics/<table>/...``                    metric tables computed by ``sql/*.sql``
@@ -29,6 +30,7 @@ INGEST = "ingest"
 TMP = ".tmp"
 RUNS = "runs"
 METRICS = "metrics"
+COMMITTED = "[!.]*"  # the folder of a committed ingest: a name that does not start with a dot (the ledger's rule)
 FSYNC_THREADS = 8  # files written into the lake at once: each waits on its fsyncs, so they overlap on the disk
 
 
@@ -44,7 +46,7 @@ def table_glob(lake_dir: Path, table: str, partitioned: bool = False) -> str:
 
 def ingest_glob(lake_dir: Path, part: str) -> str:
     """Glob over one part (``staged``, ``quarantine`` or ``ingest_log``) of every committed ingest."""
-    return folder_glob(lake_dir / INGEST) + f"/*/{part}.parquet"
+    return folder_glob(lake_dir / INGEST) + f"/{COMMITTED}/{part}.parquet"
 
 
 def folder_glob(folder: Path) -> str:
@@ -61,7 +63,7 @@ def literal(paths: Iterable[str | Path]) -> list[str]:
 
 def has_files(lake_dir: Path, table: str, partitioned: bool = False) -> bool:
     base = lake_dir / table
-    pattern = "*/*.parquet" if partitioned else "*.parquet"
+    pattern = f"{COMMITTED if table == INGEST else '*'}/*.parquet" if partitioned else "*.parquet"
     return base.is_dir() and next(base.glob(pattern), None) is not None
 
 

@@ -116,7 +116,7 @@ def staged_files(lake_dir: Path, export_ids: Iterable[str] | None = None) -> lis
     """Staged Parquet files of committed ingests (all, or those of ``export_ids``)."""
     root = lake.table_dir(lake_dir, lake.INGEST)
     if export_ids is None:
-        return sorted(str(p) for p in root.glob("*/staged.parquet"))
+        return sorted(str(p) for p in root.glob(f"{lake.COMMITTED}/staged.parquet"))
     return [str(root / eid / "staged.parquet") for eid in sorted(export_ids) if (root / eid).is_dir()]
 
 

@@ -1018,3 +1018,20 @@ def test_line_ends_are_told_from_the_first_head_bytes_whatever_the_blocks_and_en
     source = ByteSource(path, Limits(), path.name)
     assert collect(iter_records(source, "ndjson", Limits())) == [(text.encode(), 1, None)]
     assert source.error is None
+
+
+def test_stray_nuls_after_accented_letters_in_a_utf8_file_do_not_make_it_utf16(tmp_path: Path) -> None:
+    """Only ASCII code units tell a BOM-less UTF-16 file (_detect_encoding): a byte of 0x80 or more before a NUL is
+    the end of a UTF-8 letter (é is C3 A9), not a Latin-1 character in UTF-16. NUL-damaged lines of accented text at
+    a UTF-8 file's start leave it UTF-8: those lines are records (quarantined later), the ones after them are read."""
+    body = "\n".join(json.dumps({"runId": f"run_{i}", "workflowName": "Café", "status": "queued"}) for i in range(3))
+    text = "\n\0\n\0Café\0Café\0\n" + body + "\n"
+    data = text.encode()
+    assert [data[i : i + 2] for i in (0, 2, 8, 14)] == [b"\n\0", b"\n\0", b"\xa9\0", b"\xa9\0"]  # UTF-16-LE code units
+    path = tmp_path / "damaged.jsonl"
+    path.write_bytes(data)
+    source = ByteSource(path, Limits(), path.name)
+    got = collect(iter_records(source, "ndjson", Limits()))
+    assert got == [(item.raw.encode(), item.line, None) for item in ref.split_ndjson(text)]
+    assert [json.loads(raw)["runId"] for raw, _, _ in got[-3:]] == ["run_0", "run_1", "run_2"]
+    assert source.error is None

@@ -1035,3 +1035,26 @@ def test_stray_nuls_after_accented_letters_in_a_utf8_file_do_not_make_it_utf16(t
     assert got == [(item.raw.encode(), item.line, None) for item in ref.split_ndjson(text)]
     assert [json.loads(raw)["runId"] for raw, _, _ in got[-3:]] == ["run_0", "run_1", "run_2"]
     assert source.error is None
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_records_that_end_before_the_decompression_cap_in_a_block_past_the_head_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    """The bytes up to RUNLENS_MAX_DECOMPRESSED_BYTES count past the head as in it: of the block that crosses the
+    cap, the records that end before the cap are read, and only the line the cap cuts is left for a reading under a
+    larger cap (blocks and head made 100 bytes, so the cap falls in the fifth block)."""
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 100)
+    monkeypatch.setattr(readers, "LINE_END_HEAD_BYTES", 100)
+    recs = [json.dumps({"runId": f"run_{i}", "workflowName": "w", "status": "queued"}) for i in range(12)]
+    text = "".join(r + "\n" for r in recs).encode()
+    ends = [len("".join(r + "\n" for r in recs[: i + 1])) for i in range(len(recs))]
+    cap = ends[6] + 5
+    assert 100 < cap // 100 * 100 < ends[6] < cap < len(text)  # a record ends in the crossing block, before the cap
+    path = tmp_path / f"capped{suffix}"
+    path.write_bytes(gzip.compress(text, mtime=0) if suffix.endswith(".gz") else text)
+    limits = Limits(max_decompressed_bytes=cap)
+    source = ByteSource(path, limits, path.name)
+    got = collect(iter_records(source, "ndjson", limits))
+    assert got == [(r.encode(), i + 1, None) for i, r in enumerate(recs) if ends[i] <= cap]
+    assert len(got) == 7 and source.stopped_at_cap()

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from runlens import exports, readers
 from runlens.config import Limits, Settings
 from runlens.errors import ConfigError, NotLineDelimitedError
-from runlens.ingest import POOL_MIN_BYTES
+from runlens.ingest import POOL_MIN_BYTES, ingest_file
 from runlens.readers import Batch, ByteSource, JsonSplitter, export_format, iter_ndjson, iter_records
+from runlens.validation import RecordValidator
 
 TRICKY = [
     "a]b",
@@ -1058,3 +1059,29 @@ def test_records_that_end_before_the_decompression_cap_in_a_block_past_the_head_
     got = collect(iter_records(source, "ndjson", limits))
     assert got == [(r.encode(), i + 1, None) for i, r in enumerate(recs) if ends[i] <= cap]
     assert len(got) == 7 and source.stopped_at_cap()
+
+
+def test_an_ndjson_file_whose_reading_fails_before_its_first_block_is_left_to_the_ingest_not_unread(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """one_document_problem names only an NDJSON file holding a JSON document; any other read error is the
+    ingest's to report. A UTF-32 .jsonl with a code point beyond U+10FFFF within a small decompression cap fails
+    before its first block is yielded: it is still a new file (not listed unreadable and tried again at every run),
+    and its ingest records a partial reading that names the error."""
+    record_line = json.dumps({"runId": "run_1", "workflowName": "w", "status": "queued"}) + "\n"
+    data = (record_line * 5).encode("utf-32")
+    data = data[:40] + (0x110000).to_bytes(4, "little") + data[44:]  # the 10th character (after the 4-byte BOM)
+    monkeypatch.setenv("RUNLENS_MAX_DECOMPRESSED_BYTES", "100")
+    settings = Settings.from_env(data_dir)
+    path = settings.exports_dir / "bad.jsonl"
+    path.write_bytes(data)
+    source = ByteSource(path, settings.limits, path.name)
+    assert collect(iter_records(source, "ndjson", settings.limits)) == []
+    assert source.error is not None and source.error.reason.startswith("not valid utf-32")
+    assert readers.one_document_problem(path, settings.limits, path.name) is None
+    new = exports.new_exports(settings, exports.discover(settings))
+    assert ([f.name for f in new.files], new.unreadable) == (["bad.jsonl"], {})
+    validator = RecordValidator.from_file(settings.schema_path)
+    result = ingest_file(path, settings, validator, "bad.jsonl")
+    assert (result.outcome, result.records_read) == ("partial", 0)
+    assert result.message.startswith("not valid utf-32"), result.message

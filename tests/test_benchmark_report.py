@@ -4,13 +4,19 @@ the Markdown table shows what the JSON holds. No timing is asserted: every numbe
 
 from __future__ import annotations
 
+import gzip
+import json
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from reference import SCHEMA, VALIDATOR
 
-from benchmarks import datasets, scenarios
+from benchmarks import baselines, child, datasets, measure, scenarios
 from benchmarks.measure import MIB, ChildRun, MemoryGuardTripped
 from benchmarks.pipeline_probe import DATA, NESTED, OUTSIDE
 from benchmarks.report import Measurement, Report, Target
@@ -400,3 +406,71 @@ def test_the_end_to_end_breakdown_counts_nested_timings_once(tmp_path: Path, mon
 def test_a_failed_runlens_run_is_an_error_not_a_measurement(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(RuntimeError, match="runlens run exited with 1"):
         end_to_end(tmp_path, monkeypatch, pipeline_run(exit_code=1))
+
+
+# --- The tasks and the measuring of a child ---------------------------------------------------------------------
+
+
+def test_an_incremental_refresh_rebuilds_and_refreshes_only_the_affected_days(monkeypatch: pytest.MonkeyPatch) -> None:
+    days = {date(2026, 11, 2), date(2026, 11, 1)}
+    calls: list[tuple[str, Any]] = []
+
+    def record(name: str, value: Any) -> Callable[..., Any]:
+        def fake(lake_dir: Path, *args: Any, **kwargs: Any) -> Any:
+            calls.append((name, (args, kwargs)))
+            return value
+
+        return fake
+
+    monkeypatch.setattr(child.runs, "affected_days", record("affected_days", days))
+    monkeypatch.setattr(child.runs, "rebuild_days", record("rebuild_days", {d: 5 for d in days}))
+    monkeypatch.setattr(child.metrics, "refresh_metrics", record("refresh_metrics", {}))
+    result = child.incremental("/nowhere/lake", "export-1")
+    ordered = sorted(days)
+    assert calls[0] == ("affected_days", ((["export-1"],), {}))
+    assert calls[1] == ("rebuild_days", ((ordered,), {}))
+    refreshes = [args for name, args in calls if name == "refresh_metrics"]
+    assert refreshes and all(args[0] == (ordered,) for args in refreshes)
+    assert result["records"] == 10 and result["days"] == ["2026-11-01", "2026-11-02"]
+
+
+def test_the_decoded_size_of_a_gzipped_export_is_its_uncompressed_size(tmp_path: Path) -> None:
+    text = b'{"runId": "run_1", "workflowName": "w", "status": "queued"}\n' * 1_000
+    path = tmp_path / "runs.jsonl.gz"
+    path.write_bytes(gzip.compress(text))
+    assert path.stat().st_size < len(text)
+    assert datasets.decoded_size(path) == len(text)
+
+
+def test_baseline_a_counts_invalid_records_not_their_violations(tmp_path: Path) -> None:
+    records = [
+        {"runId": "run_ok", "workflowName": "w", "status": "completed"},
+        {"runId": "bad id", "workflowName": "w", "status": "unknown"},  # two violations, one invalid record
+        {"runId": "run_x", "status": "failed"},  # one violation
+    ]
+    assert [len(list(VALIDATOR.iter_errors(r))) for r in records] == [0, 2, 1]
+    path = tmp_path / "runs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records) + "{not json\n")
+    result = baselines.baseline_a(path, "lines", SCHEMA, sample=10)
+    assert (result["records"], result["invalid"]) == (4, 3)
+
+
+def test_a_child_task_leaves_runlens_and_dagster_settings_of_the_caller_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNLENS_LAKE_DIR", "/elsewhere")
+    monkeypatch.setenv("DAGSTER_HOME", "/elsewhere/dagster")
+    monkeypatch.setenv("BENCHMARK_TEST_KEPT", "1")
+    env = measure.child_env()
+    assert not [name for name in env if name.startswith(("RUNLENS_", "DAGSTER_"))]
+    assert env["BENCHMARK_TEST_KEPT"] == "1"
+    assert str(measure.PROJECT_DIR) in env["PYTHONPATH"].split(":")
+
+
+def test_a_task_that_outgrows_the_memory_guard_is_killed_and_reported_as_tripped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sleeper = [sys.executable, "-c", "import time; time.sleep(30)"]
+    monkeypatch.setattr(measure, "child_command", lambda task, args_path, out_path: sleeper)
+    monkeypatch.setattr(measure, "GUARD_SHARE", 1e-9)  # a few bytes: any process is above it
+    with pytest.raises(MemoryGuardTripped) as tripped:
+        measure.run_child("ingest")
+    assert tripped.value.wall_s < 10

@@ -6,7 +6,9 @@ import contextlib
 import io
 import json
 import math
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +98,24 @@ def test_report_is_printed(smoke: SmokeRun) -> None:
     assert "### Targets" in smoke.printed
     assert "Scenario 5: where `runlens run` spends its time" in smoke.printed
     assert smoke.printed.count("PASS") + smoke.printed.count("FAIL") == len(smoke.results["targets"])
+
+
+def test_results_file_is_named_after_the_scale_and_the_start_time(smoke: SmokeRun) -> None:
+    [line] = [line for line in smoke.printed.splitlines() if line.startswith("results: ")]
+    name = Path(line.removeprefix("results: ")).name
+    match = re.fullmatch(r"smoke-(\d{8}T\d{6}Z)\.json", name)
+    assert match, name
+    started = datetime.strptime(smoke.results["started_at"], "%Y-%m-%dT%H:%M:%SZ")
+    assert datetime.strptime(match[1], "%Y%m%dT%H%M%SZ") == started
+
+
+def test_scenario_4_names_each_lake_by_the_runs_its_rebuild_wrote(smoke: SmokeRun) -> None:
+    lake = [m for m in smoke.results["measurements"] if m["scenario"] == "4"]
+    rebuilds = [m for m in lake if m["label"].startswith("runs.rebuild_days")]
+    refreshes = [m for m in lake if m["label"] == "metrics.refresh_metrics, full"]
+    assert len(rebuilds) == len(refreshes) == 2
+    for rebuild, refresh in zip(rebuilds, refreshes, strict=True):
+        assert refresh["records"] == rebuild["records"] > 0
+        assert refresh["ratio"] == rebuild["ratio"] == f"lake of {rebuild['records']:,} runs"
+    targets = [t["description"] for t in smoke.results["targets"] if t["key"] == "4"]
+    assert sum(f"({rebuilds[-1]['records']:,} runs)" in t for t in targets) == 2

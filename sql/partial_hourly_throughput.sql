@@ -9,12 +9,15 @@
 -- Columns: created_date (the runs partition the counts come from); workflow_name; hour (TIMESTAMPTZ, start of the
 -- UTC hour); day = the UTC date of hour; finished = completed + failed; completed; failed.
 -- Parameters: none; it reads whatever `runs` holds (refresh_metrics points it at the changed partitions).
+-- The hour is grouped as a whole number, hours since 1970-01-01 00:00 UTC, floored (a time before 1970 is in the hour
+-- that starts at or before it, as `%` and `//` round toward zero): about half the cost of `date_trunc` on a timestamp.
 with finished_runs as (
     select
         created_date,
         workflow_name,
         status,
-        date_trunc('hour', timezone('UTC', completed_at)) as utc_hour
+        epoch_us(completed_at) as completed_us,
+        (completed_us - (completed_us % 3600000000 + 3600000000) % 3600000000) // 3600000000 as utc_hour
     from runs
     where status in ('completed', 'failed') and completed_at is not null
 )
@@ -22,8 +25,8 @@ with finished_runs as (
 select
     created_date,
     workflow_name,
-    timezone('UTC', utc_hour) as hour,
-    utc_hour::date as day,
+    make_timestamptz(utc_hour * 3600000000) as hour,
+    make_timestamp(utc_hour * 3600000000)::date as day,
     count(*) as finished,
     count(*) filter (where status = 'completed') as completed,
     count(*) filter (where status = 'failed') as failed

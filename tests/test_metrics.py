@@ -930,6 +930,37 @@ def test_partitions_without_rows_are_removed(tmp_path: Path) -> None:
     )
 
 
+def test_hourly_throughput_floors_completions_before_1970_and_at_the_calendars_ends_to_their_own_hour(
+    tmp_path: Path,
+) -> None:
+    """The hour is grouped as a whole number of hours since 1970; a time before 1970 is a negative number, which
+    integer division rounds up toward zero: 1969-12-31 23:30 would have been counted in 1970-01-01 00:00. Each run
+    here counts in the hour that contains its completion, down to the microsecond before an hour ends."""
+
+    def utc(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    completions = {
+        "run_before_epoch": ("1969-12-31T23:00:00", "1969-12-31T23:30:00", "1969-12-31T23:00:00"),
+        "run_last_microsecond_before_epoch": ("1969-12-31T22:00:00", "1969-12-31T23:59:59.999999", "1969-12-31T23:00"),
+        "run_at_epoch": ("1969-12-31T23:59:00", "1970-01-01T00:00:00", "1970-01-01T00:00:00"),
+        "run_first_year": ("0001-01-01T00:00:00", "0001-01-01T00:30:00", "0001-01-01T00:00:00"),
+        "run_last_year": ("9999-12-31T23:00:00", "9999-12-31T23:59:59.999999", "9999-12-31T23:00:00"),
+    }
+    runs = [
+        ref.Run(run_id, "a", "completed", utc(created), utc(done)) for run_id, (created, done, _) in completions.items()
+    ]
+    write_runs(tmp_path, runs)
+    refresh_metrics(tmp_path, as_of=AS_OF)
+    rows = read_metric(tmp_path, "workflow_hourly_throughput")
+    assert_matches(rows, ("workflow_name", "hour"), ref.hourly_throughput(runs))
+    expected: dict[datetime, int] = {}
+    for _, _, hour in completions.values():
+        expected[utc(hour)] = expected.get(utc(hour), 0) + 1
+    assert {row["hour"]: row["finished"] for row in rows} == expected
+    assert {row["hour"]: row["day"] for row in rows} == {hour: hour.date() for hour in expected}
+
+
 def test_empty_lake_gives_empty_tables(tmp_path: Path) -> None:
     counts = refresh_metrics(tmp_path, as_of=AS_OF)
     assert counts == {table.name: 0 for table in METRIC_TABLES}

@@ -9,8 +9,9 @@
 -- Columns: created_date (the runs partition the counts come from); workflow_name; hour (TIMESTAMPTZ, start of the
 -- UTC hour); day = the UTC date of hour; finished = completed + failed; completed; failed.
 -- Parameters: none; it reads whatever `runs` holds (refresh_metrics points it at the changed partitions).
--- The hour is grouped as a whole number, hours since 1970-01-01 00:00 UTC, floored (a time before 1970 is in the hour
--- that starts at or before it, as `%` and `//` round toward zero): about half the cost of `date_trunc` on a timestamp.
+-- The hour is grouped as a whole number, hours since 1970-01-01 00:00 UTC, floored: `%` and `//` round toward zero,
+-- so the remainder is made positive before it is taken off, and a time before 1970 falls in the hour that starts at
+-- or before it. About half the cost of `date_trunc` on a timestamp.
 with finished_runs as (
     select
         created_date,

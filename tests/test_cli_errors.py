@@ -107,24 +107,24 @@ def test_runlens_sql_refuses_a_statement_that_would_write_into_the_lake_or_the_w
     exports(data)
     assert run_cli("run", "--data-dir", data).code == 0
     lake, before, top = data / "lake", lake_files(data / "lake"), sorted(p.name for p in data.iterdir())
-    monkeypatch.chdir(data)  # relative targets are the working folder's
+    monkeypatch.chdir(lake)  # relative targets are the working folder's
     (tmp_path / "link").symlink_to(lake)
     refused = {
         f"copy (select 1) to '{lake}/runs/x.parquet'": (1, f"{lake}/runs/x.parquet", "is the lake or lies inside"),
-        "copy (select 1) to 'lake/../lake/rel.csv'": (1, f"{lake}/rel.csv", "is the lake or lies inside"),
+        "copy (select 1) to '../lake/rel.csv'": (1, f"{lake}/rel.csv", "is the lake or lies inside"),
         f"copy (select 1) to ('{lake}' || '/concat.csv')": (1, f"{lake}/concat.csv", "is the lake or lies inside"),
-        'copy (select 1) to "lake/quo""ted.csv"': (1, f'{lake}/quo"ted.csv', "is the lake or lies inside"),
+        'copy (select 1) to "quo""ted.csv"': (1, f'{lake}/quo"ted.csv', "is the lake or lies inside"),
         f"copy (select 1) to '{tmp_path}/link/symlinked.csv'": (
             1,
             f"{lake}/symlinked.csv",
             "is the lake or lies inside",
         ),
-        "copy (select 1) to E'lake/escaped.csv'": (1, f"{lake}/escaped.csv", "is the lake or lies inside"),
-        "copy (select 1) to $$lake/dollar.csv$$": (1, f"{lake}/dollar.csv", "is the lake or lies inside"),
+        "copy (select 1) to E'escaped.csv'": (1, f"{lake}/escaped.csv", "is the lake or lies inside"),
+        "copy (select 1) to $$dollar.csv$$": (1, f"{lake}/dollar.csv", "is the lake or lies inside"),
         f"copy (select 1) to 'file://{lake}/uri.csv'": (1, f"{lake}/uri.csv", "is the lake or lies inside"),
         f"copy (select 1) to '{lake}'": (1, str(lake), "is the lake or lies inside"),
-        "export database 'lake/exported'": (1, f"{lake}/exported", "is the lake or lies inside"),
-        "attach if not exists 'lake/attached.db' as a": (1, f"{lake}/attached.db", "is the lake or lies inside"),
+        "export database 'exported'": (1, f"{lake}/exported", "is the lake or lies inside"),
+        "attach if not exists 'attached.db' as a": (1, f"{lake}/attached.db", "is the lake or lies inside"),
         f"set variable target = '{lake}/variable.csv'; copy (select 1) to (getvariable('target'))": (
             2,
             f"{lake}/variable.csv",
@@ -135,7 +135,8 @@ def test_runlens_sql_refuses_a_statement_that_would_write_into_the_lake_or_the_w
             str(data),
             "holds the lake",
         ),
-        "copy (select 1) to 'warehouse.duckdb'": (1, f"{data}/warehouse.duckdb", "is or holds the warehouse"),
+        "copy (select 1) to '../warehouse.duckdb'": (1, f"{data}/warehouse.duckdb", "is or holds the warehouse"),
+        "copy (select 1) to stderr": (1, f"{lake}/stderr", "is the lake or lies inside"),  # a file named stderr
     }
     for query, (number, path, relation) in refused.items():
         result = run_cli("sql", query, "--data-dir", data)
@@ -148,10 +149,11 @@ def test_runlens_sql_refuses_a_statement_that_would_write_into_the_lake_or_the_w
 
 
 def test_runlens_sql_writes_files_outside_the_lake_and_runs_statements_in_order(
-    tmp_path: Path, run_cli: CliRunner
+    tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the guard against writing into the lake must not stop: a COPY to a file elsewhere, one whose name an
-    earlier statement of the same query set, and several statements of which the last one's rows are shown."""
+    earlier statement of the same query set, several statements of which the last one's rows are shown, and a COPY
+    TO STDOUT, no file even when the working folder is inside the lake."""
     data = tmp_path / "d"
     exports(data, count=5)
     assert run_cli("run", "--data-dir", data).code == 0
@@ -164,6 +166,9 @@ def test_runlens_sql_writes_files_outside_the_lake_and_runs_statements_in_order(
     assert named.read_text().splitlines() == ["seven", "7"]
     shown = run_cli("sql", "select 1 as first_one; select 2 as second_one", "--data-dir", data)
     assert shown.code == 0 and "second_one" in shown.out and "first_one" not in shown.out, shown.out
+    monkeypatch.chdir(data / "lake")
+    assert run_cli("sql", "copy (select 1) to stdout", "--data-dir", data).code == 0
+    assert not (data / "lake" / "stdout").exists()
 
 
 def test_a_warehouse_another_process_writes_is_a_user_error_that_says_so(tmp_path: Path, run_cli: CliRunner) -> None:

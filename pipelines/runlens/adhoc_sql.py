@@ -26,7 +26,7 @@ WRITERS = {
     duckdb.StatementType.ATTACH: "ATTACH",
 }
 ATTACH_WORDS = {"attach", "database", "if", "not", "exists"}  # what may come before ATTACH's path
-NOT_A_FILE = {"stdout", "stderr"}  # COPY ... TO STDOUT
+NOT_A_FILE = {"stdout"}  # COPY ... TO STDOUT (TO STDERR writes a file named stderr)
 
 
 def run_statements(

@@ -35,6 +35,15 @@ class CliResult:
 CliRunner = Callable[..., CliResult]
 
 
+def file_stamps(root: Path, skip: Path | None = None) -> dict[str, tuple[int, int]]:
+    """Every file under ``root`` (outside ``skip``), by its path relative to ``root``: size and modification time."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if (skip is None or not p.is_relative_to(skip)) and p.is_file()
+    }
+
+
 @pytest.fixture
 def dagster_home(tmp_path: Path) -> Iterator[Path]:
     """A fresh, empty Dagster instance folder with telemetry off.

@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import CliRunner
+from conftest import CliRunner, file_stamps
 from runlens import exports, invariants, runs, warehouse
 from runlens.config import Limits, Settings
 from runlens.ingest import IngestResult, ingest_file
@@ -321,15 +321,6 @@ BIG_STRING = Case(
 )
 
 
-def snapshot(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
-    """Every file under ``root`` outside ``skip``: size and modification time."""
-    return {
-        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
-        for p in root.rglob("*")
-        if not p.is_relative_to(skip) and p.is_file()
-    }
-
-
 def test_corpus_goes_through_runlens_run(tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "da'ta = 1 😀" / "root"
     for case in CASES:
@@ -340,12 +331,12 @@ def test_corpus_goes_through_runlens_run(tmp_path: Path, run_cli: CliRunner, mon
         (tmp_path / folder).mkdir()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path / "cwd")
-    before = snapshot(tmp_path, data)
+    before = file_stamps(tmp_path, data)
 
     result = run_cli("run", "--data-dir", data)
 
     assert result.code == 0, result.err
-    assert snapshot(tmp_path, data) == before, "runlens wrote outside its data directory"
+    assert file_stamps(tmp_path, data) == before, "runlens wrote outside its data directory"
     settings = Settings.from_env(data)
     for check in CHECKS:
         assert invariants.violations(settings, check).count == 0, check

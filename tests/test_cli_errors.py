@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import CliResult, CliRunner
+from conftest import CliResult, CliRunner, file_stamps
 from runlens import readers
 from runlens.config import PROJECT_DIR
 from runlens.warehouse import connect_readonly
@@ -91,11 +91,6 @@ def test_sql_edge_cases(tmp_path: Path, run_cli: CliRunner) -> None:
     assert stopped.value.code == 2
 
 
-def lake_files(lake: Path) -> dict[str, tuple[int, int]]:
-    """Every file under ``lake`` with its size and modification time."""
-    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(lake.rglob("*")) if p.is_file()}
-
-
 def test_runlens_sql_refuses_a_statement_that_would_write_into_the_lake_or_the_warehouse(
     tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -106,7 +101,7 @@ def test_runlens_sql_refuses_a_statement_that_would_write_into_the_lake_or_the_w
     data = (tmp_path / "d").resolve()
     exports(data)
     assert run_cli("run", "--data-dir", data).code == 0
-    lake, before, top = data / "lake", lake_files(data / "lake"), sorted(p.name for p in data.iterdir())
+    lake, before, top = data / "lake", file_stamps(data / "lake"), sorted(p.name for p in data.iterdir())
     monkeypatch.chdir(lake)  # relative targets are the working folder's
     (tmp_path / "link").symlink_to(lake)
     refused = {
@@ -144,7 +139,7 @@ def test_runlens_sql_refuses_a_statement_that_would_write_into_the_lake_or_the_w
         assert f"it would write {path}, which {relation}" in result.err, (query, result.err)
     cannot = run_cli("sql", "copy (select 'x' as name) to (name || '.csv')", "--data-dir", data)
     user_error(cannot, "cannot compute the file name (name || '.csv') on its own")
-    assert lake_files(lake) == before
+    assert file_stamps(lake) == before
     assert sorted(p.name for p in data.iterdir()) == top  # the relative targets were not written either
 
 

@@ -69,19 +69,19 @@ def compare_ingest(
     """runlens, baseline A and baseline B on ``export``; with ``one_process``, runlens in one process too
     (``RUNLENS_INGEST_WORKERS=1``): what the worker pool buys on this machine (not a target; the smoke scale's file
     is below the pool's threshold, so both are one process there)."""
-    runlens_runs, b_runs, alone_runs = [], [], []
+    runlens_runs, a_runs, b_runs, alone_runs = [], [], [], []
     b_out = bench.work / "baseline-b.parquet"
+    sample = bench.scale.baseline_a_sample
     for _ in range(bench.scale.repeats):  # alternated, so that a noisy minute hits them all
         runlens_runs.append(bench.ingest(export))
         b_runs.append(bench.child("baseline_b", file=str(export.path), layout=export.layout, out=str(b_out)))
+        a_runs.append(bench.child("baseline_a", file=str(export.path), layout=export.layout, sample=sample))
         if one_process:
             alone_runs.append(bench.ingest(export, workers=1))
     b_out.unlink(missing_ok=True)
-    sample = bench.scale.baseline_a_sample
-    a_run = bench.child("baseline_a", file=str(export.path), layout=export.layout, sample=sample)
     size = f"{export.path.stat().st_size / MIB:,.0f} MiB"
     runlens = Measurement.of(scenario, f"runlens ingest_file: {export.fmt}, {size}", runlens_runs)
-    a = Measurement.of(scenario, f"baseline A: json.loads + jsonschema, first {sample:,} records", [a_run])
+    a = Measurement.of(scenario, f"baseline A: json.loads + jsonschema, first {sample:,} records", a_runs)
     b = Measurement.of(scenario, "baseline B: DuckDB read_json(l) -> Parquet", b_runs, records=export.records)
     ratio_a, ratio_b = runlens.rate / a.rate, runlens.rate / b.rate
     streamed = runlens.peak_main_rss_mib * MIB / export.decoded_bytes

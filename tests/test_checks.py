@@ -314,3 +314,30 @@ def test_a_check_of_two_tables_one_without_files_finds_nothing(data_dir: Path) -
     runs.rebuild_days(settings.lake_dir, runs.all_days(settings.lake_dir))
     assert invariants.violations(settings, "daily_metrics_reconcile") == invariants.Violations()
     assert invariants.violations(settings, "daily_metrics_valid") == invariants.Violations()
+
+
+@pytest.mark.parametrize(
+    ("valid", "invalid", "part", "keep"),
+    [(8, 2, "staged", 0), (8, 2, "quarantine", 0), (10, 0, "staged", 9), (0, 10, "quarantine", 9)],
+    ids=[
+        "every staged record lost",
+        "every quarantined record lost",
+        "a staged record lost, none quarantined",
+        "a quarantined record lost, none staged",
+    ],
+)
+def test_ingest_reconciles_reports_a_file_with_no_rows_on_one_side_with_its_counts(
+    data_dir: Path, valid: int, invalid: int, part: str, keep: int
+) -> None:
+    """A file whose staged or quarantine rows are all gone, or a file with nothing on the other side (every record
+    valid, or every one quarantined) that lost a row, is reported with 0 for the side with no rows. Only files
+    with rows on both sides were tested: joining the staged or quarantine counts without keeping the files that
+    have none hid these files, and an empty side was shown as None (found by a mutation audit)."""
+    settings = Settings.from_env(data_dir)
+    ingest(settings, "a.jsonl", export(valid, invalid))
+    (path,) = (settings.lake_dir / "ingest").glob(f"*/{part}.parquet")
+    pq.write_table(pq.read_table(path).slice(0, keep), path)
+    staged, quarantined = (keep, invalid) if part == "staged" else (valid, keep)
+    found = invariants.violations(settings, "ingest_reconciles")
+    assert found.columns[-2:] == ["staged_rows", "quarantine_rows"]
+    assert (found.count, found.examples) == (1, [("a.jsonl", valid + invalid, valid, invalid, staged, quarantined)])

@@ -14,7 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 from runlens import invariants, metrics, runs
 from runlens.config import Settings
-from runlens.defs.checks import daily_metrics_reconcile, daily_metrics_valid, quarantine_rate
+from runlens.defs.checks import (
+    daily_metrics_reconcile,
+    daily_metrics_valid,
+    quarantine_rate,
+    run_ids_unique,
+    runs_created_date_matches,
+)
 from runlens.defs.resources import RunlensResource
 from runlens.ingest import ingest_file
 from runlens.validation import RecordValidator
@@ -341,3 +347,17 @@ def test_ingest_reconciles_reports_a_file_with_no_rows_on_one_side_with_its_coun
     found = invariants.violations(settings, "ingest_reconciles")
     assert found.columns[-2:] == ["staged_rows", "quarantine_rows"]
     assert (found.count, found.examples) == (1, [("a.jsonl", valid + invalid, valid, invalid, staged, quarantined)])
+
+
+def test_the_runs_checks_find_nothing_when_no_record_reached_runs(data_dir: Path) -> None:
+    """Every record of the only export is quarantined: runs has no partition, and its checks have nothing to break.
+    They read an empty list of files instead, which DuckDB refuses (untested: found by a mutation audit)."""
+    settings = Settings.from_env(data_dir)
+    ingest(settings, "bad.jsonl", export(0, 3))
+    runs.rebuild_days(settings.lake_dir, runs.all_days(settings.lake_dir))
+    assert not list((settings.lake_dir / "runs").glob("*/*.parquet"))
+    for check in ("run_ids_unique", "runs_created_date_matches"):
+        assert invariants.violations(settings, check) == invariants.Violations(), check
+    resource = RunlensResource(data_dir=str(data_dir))
+    assert run_ids_unique(runlens=resource).passed
+    assert runs_created_date_matches(runlens=resource).passed

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from runlens import invariants, metrics, runs
@@ -361,3 +362,19 @@ def test_the_runs_checks_find_nothing_when_no_record_reached_runs(data_dir: Path
     resource = RunlensResource(data_dir=str(data_dir))
     assert run_ids_unique(runlens=resource).passed
     assert runs_created_date_matches(runlens=resource).passed
+
+
+def test_the_runs_checks_read_a_data_directory_named_with_glob_characters(tmp_path: Path, isolated_env: Path) -> None:
+    """Under `br[1]` (a glob that matches `br1`), the runs checks read the lake's own partitions: a run id in two
+    partitions is found. The partition folders were not escaped, and every check of runs failed to find its files
+    (only a whole `runlens run` with a sibling `br1x` holding the same runs covered it: found by a mutation audit)."""
+    settings = Settings.from_env(tmp_path / "br[1]")
+    settings.exports_dir.mkdir(parents=True)
+    ingest(settings, "a.jsonl", [rec("run_a1", "queued"), rec("run_a2", "queued")])
+    runs.rebuild_days(settings.lake_dir, runs.all_days(settings.lake_dir))
+    (partition,) = (settings.lake_dir / "runs").glob("*/data.parquet")
+    copy = settings.lake_dir / "runs" / "created_date=2026-03-02" / "data.parquet"  # run_a1 again, a day later
+    copy.parent.mkdir()
+    pq.write_table(pq.read_table(partition).filter(pc.field("run_id") == "run_a1"), copy)
+    found = invariants.violations(settings, "run_ids_unique")
+    assert (found.columns, found.count, found.examples) == (["run_id", "copies"], 1, [("run_a1", 2)])

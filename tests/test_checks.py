@@ -5,7 +5,7 @@ written by hand from those rules."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -378,3 +378,27 @@ def test_the_runs_checks_read_a_data_directory_named_with_glob_characters(tmp_pa
     pq.write_table(pq.read_table(partition).filter(pc.field("run_id") == "run_a1"), copy)
     found = invariants.violations(settings, "run_ids_unique")
     assert (found.columns, found.count, found.examples) == (["run_id", "copies"], 1, [("run_a1", 2)])
+
+
+def test_daily_metrics_reconcile_lists_its_problems_in_the_order_of_their_text(data_dir: Path) -> None:
+    """Twelve days the metrics have and runs does not, each with two workflows runs does not have (written in
+    no order): 36 problems, listed by their text (the days in date order, then the workflows by name), so a
+    failed check shows the same first examples each time (found by a mutation audit: two rows were tested)."""
+    settings = metric_lake(data_dir)
+    schema = pq.read_schema(daily_file(settings))
+    days = [date(2026, 4, 1) + timedelta(days=i) for i in range(12)]
+    names = [f"ghost-{(i * 7) % 24:02d}" for i in range(24)]  # every number below 24 once, out of order
+    for i, day in enumerate(days):
+        rows = [
+            {name: None for name in schema.names}
+            | {"workflow_name": name, "runs": 1, "completed": 0, "failed": 0, "in_flight": 1}
+            for name in names[2 * i : 2 * i + 2]
+        ]
+        path = daily_file(settings, day)
+        path.parent.mkdir()
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+    found = reconcile(settings)
+    expected = [(f"day {day}", 2, None) for day in days] + [
+        (f"workflow not in runs: {name}", None, None) for name in sorted(names)
+    ]
+    assert (found.count, found.examples) == (36, expected[: invariants.EXAMPLES])

@@ -210,6 +210,25 @@ def test_lock_waits_says_so_once_and_times_out_naming_the_file(tmp_path: Path, m
         pass
 
 
+def test_a_run_that_waited_the_hour_for_the_lock_ends_with_one_error_line_and_exit_2(
+    data_dir: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`runlens run` waits up to an hour for another run of the same data directory; then it stops as every
+    RunlensError does: after the notice that it waits, one `runlens: error:` line naming the lock, exit 2, nothing
+    ingested. A LockedError that was not a RunlensError ended as an internal error, exit 1 (untested: found by a
+    mutation audit)."""
+    monkeypatch.setattr(locks, "time", LockClock())  # the hour passes in the lock's sleeps, at once
+    (data_dir / "exports" / "a.jsonl").write_text('{"runId": "run_1", "workflowName": "wf", "status": "queued"}\n')
+    path = data_dir / ".runlens-run.lock"
+    with file_lock(path):
+        result = run_cli("run", "--data-dir", data_dir)
+    assert result.code == 2
+    waited, error = result.err.splitlines()  # the notice that it waits, then the error
+    assert waited.startswith(f"runlens: {WAITING} {data_dir}")
+    assert error.startswith(f"runlens: error: {path}: another runlens process still holds the lock after ")
+    assert not (data_dir / "lake").exists()
+
+
 def test_a_killed_holder_releases_the_lock(tmp_path: Path) -> None:
     path = tmp_path / ".write.lock"
     holder = subprocess.Popen(

@@ -230,17 +230,25 @@ def test_ctrl_c_during_a_report_ends_with_one_line_and_no_kernel_left(tmp_path: 
 
 
 class _ImportInterrupted(types.ModuleType):
-    """A module whose import is cut short by Ctrl-C: ``from runlens.cli import main`` raises KeyboardInterrupt."""
+    """A module whose import is cut short by Ctrl-C: ``from runlens.cli import main`` raises KeyboardInterrupt. Only
+    ``main`` does: pytest looks up ``__file__`` of the modules in a failed test's traceback, and a KeyboardInterrupt
+    there aborted the whole session instead of reporting the failure (seen in a mutation audit)."""
 
     def __getattr__(self, name: str) -> object:
-        raise KeyboardInterrupt
+        if name == "main":
+            raise KeyboardInterrupt
+        raise AttributeError(name)
 
 
 def test_a_ctrl_c_while_the_command_is_imported_is_one_line_and_exit_130(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setitem(sys.modules, "runlens.cli", _ImportInterrupted("runlens.cli"))
-    assert entry.main() == 130
+    try:
+        code = entry.main()
+    except KeyboardInterrupt:  # escaped: pytest would take it for the user's Ctrl-C and stop the session
+        pytest.fail("the Ctrl-C during the import escaped runlens.entry.main")
+    assert code == 130
     assert capsys.readouterr().err == "runlens: interrupted\n"
 
 

@@ -1,0 +1,104 @@
+"""What `runlens sql` runs and refuses (runlens.adhoc_sql), called directly on an in-memory DuckDB with tmp_path
+folders standing for the lake and the warehouse: fast, where test_cli_errors goes through a whole `runlens run`.
+Each test here pins a behaviour a mutation of adhoc_sql.py changed without any test failing (a mutation audit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import file_stamps
+from runlens.adhoc_sql import refuse_protected_target, run_statements
+from runlens.errors import RunlensError
+
+
+class Places:
+    """A data directory's lake and warehouse, absolute and resolved as Settings gives them, and a folder elsewhere."""
+
+    def __init__(self, root: Path) -> None:
+        self.data = (root / "d").resolve()
+        self.lake = self.data / "lake"
+        self.warehouse = self.data / "warehouse.duckdb"
+        self.elsewhere = (root / "elsewhere").resolve()
+        (self.lake / "runs").mkdir(parents=True)
+        self.elsewhere.mkdir()
+
+    def refusal(self, query: str, warehouse: Path | None = None) -> str:
+        """The one-line message `query` is refused with (it fails when the query is not refused)."""
+        with duckdb.connect() as con, pytest.raises(RunlensError) as refused:
+            run_statements(con, query, self.lake, warehouse or self.warehouse)
+        return str(refused.value)
+
+    def checked(self, query: str) -> None:
+        """Each statement of `query` passes the guard (none is run)."""
+        with duckdb.connect() as con:
+            for number, statement in enumerate(duckdb.extract_statements(query), 1):
+                refuse_protected_target(con, statement, self.lake, self.warehouse, number)
+
+
+@pytest.fixture
+def places(tmp_path: Path) -> Places:
+    return Places(tmp_path)
+
+
+def test_each_statement_runs_once_and_the_last_ones_rows_are_returned(places: Places) -> None:
+    """Statements before the last run to their end once; the last one runs once, as the rows returned (it ran twice
+    when the loop ran it too, a sequence then gave 3: a mutation audit)."""
+    query = "create temp sequence s; select nextval('s') as n; select nextval('s') as n"
+    with duckdb.connect() as con:
+        result = run_statements(con, query, places.lake, places.warehouse)
+        assert result is not None and result.fetchall() == [(2,)]
+        assert con.execute("select currval('s')").fetchall() == [(2,)]
+
+
+def test_a_refused_statement_is_not_run_nor_any_after_it_while_those_before_it_have_run(places: Places) -> None:
+    """Each statement is checked just before it runs: the second of three is refused with the first one's file
+    written, the lake untouched and the third not run; the message says the ones before it have run. A refused first
+    statement writes nothing (checking after running went unseen, and so did this message: a mutation audit)."""
+    first, third = places.elsewhere / "first.csv", places.elsewhere / "third.csv"
+    query = (
+        f"copy (select 1 as one) to '{first}'; copy (select 2 as two) to '{places.lake}/runs/two.csv'; "
+        f"copy (select 3 as three) to '{third}'"
+    )
+    message = places.refusal(query)
+    assert message.startswith("refused, statement 2 (COPY ... TO): the statements before it have run: "), message
+    assert first.read_text().splitlines() == ["one", "1"]
+    assert not third.exists() and file_stamps(places.lake) == {}
+    message = places.refusal(f"copy (select 1) to '{places.lake}/runs/one.csv'; select 1")
+    assert message.startswith("refused, statement 1 (COPY ... TO): it would write "), message
+    assert file_stamps(places.lake) == {}
+
+
+def test_a_refusal_names_the_statement_its_kind_the_file_the_protected_place_and_the_fix(
+    places: Places, tmp_path: Path
+) -> None:
+    """The message says which statement (and its kind), the file it would write, what that is (the lake or inside
+    it, a folder holding the lake, the warehouse or a folder holding it: each with its path) and what to do instead.
+    A warehouse kept outside the data directory (RUNLENS_WAREHOUSE) is protected with the folders that hold it (a
+    folder holding only the warehouse went unrefused, and dropped paths, kinds and the fix went unseen: a mutation
+    audit)."""
+    kept = (tmp_path / "kept" / "apart").resolve()
+    kept.mkdir(parents=True)
+    warehouse = kept / "warehouse.duckdb"
+    inside = f"is the lake or lies inside it ({places.lake})"
+    holds_lake = f"holds the lake ({places.lake})"
+    holds_warehouse = f"is or holds the warehouse ({warehouse})"
+    cases = {
+        f"copy (select 1) to '{places.lake}/runs/x.csv'": ("1 (COPY ... TO)", places.lake / "runs" / "x.csv", inside),
+        f"select 1; export database '{places.data}'": (
+            "2 (EXPORT DATABASE): the statements before it have run",
+            places.data,
+            holds_lake,
+        ),
+        f"attach '{warehouse}' as w": ("1 (ATTACH)", warehouse, holds_warehouse),
+        f"export database '{kept.parent}'": ("1 (EXPORT DATABASE)", kept.parent, holds_warehouse),
+    }
+    for query, (statement, path, relation) in cases.items():
+        assert places.refusal(query, warehouse) == (
+            f"refused, statement {statement}: it would write {path}, which {relation}; runlens sql never writes there"
+            " (only runlens does, atomically): write the file elsewhere"
+        ), query
+    assert places.refusal(f"set variable x = 1; select 2; copy (select 1) to '{places.lake}/y.csv'").startswith(
+        "refused, statement 3 (COPY ... TO): the statements before it have run: "
+    )

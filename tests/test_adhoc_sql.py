@@ -102,3 +102,73 @@ def test_a_refusal_names_the_statement_its_kind_the_file_the_protected_place_and
     assert places.refusal(f"set variable x = 1; select 2; copy (select 1) to '{places.lake}/y.csv'").startswith(
         "refused, statement 3 (COPY ... TO): the statements before it have run: "
     )
+
+
+def test_every_spelling_of_a_target_in_the_lake_is_refused_from_a_working_folder_outside_it(
+    places: Places, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Key words in capitals, ATTACH DATABASE, a TO inside the query being copied (SIMILAR TO), a quoted identifier
+    followed by options: each is found, and the file named is the one in the lake (each of these went unrefused
+    under a mutation no test saw: a mutation audit)."""
+    monkeypatch.chdir(places.elsewhere)
+    lake = places.lake
+    cases = {
+        f"COPY (SELECT 1) TO '{lake}/upper.csv'": lake / "upper.csv",
+        f"ATTACH '{lake}/upper.db' AS u": lake / "upper.db",
+        f"attach database '{lake}/database.db' as d": lake / "database.db",
+        f"Attach If Not Exists '{lake}/mixed.db' As m": lake / "mixed.db",
+        f"copy (select 'a' similar to 'b' as s) to '{lake}/similar.csv'": lake / "similar.csv",
+        f'copy (select 1) to "{lake}/identifier.csv" (header)': lake / "identifier.csv",
+        f"EXPORT DATABASE '{lake}/exported' (FORMAT parquet)": lake / "exported",
+    }
+    for query, path in cases.items():
+        assert f"it would write {path}, which is the lake or lies inside it" in places.refusal(query), query
+    assert file_stamps(lake) == {} and not any(places.elsewhere.iterdir())
+
+
+def test_targets_that_write_no_local_file_in_the_lake_pass_the_guard_even_from_inside_it(
+    places: Places, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a working folder inside the lake: TO STDOUT in capitals writes no file, an s3:// URL and an in-memory
+    database none here; none is refused (each was, under a mutation no test saw: a mutation audit)."""
+    monkeypatch.chdir(places.lake)
+    for query in (
+        "COPY (select 1) TO STDOUT",
+        "copy (select 1) to 's3://bucket/lake/runs.csv'",
+        "attach ':memory:' as m",
+        "attach '' as e",
+    ):
+        places.checked(query)
+
+
+def test_a_file_named_by_a_key_word_is_that_name_in_the_working_folder(
+    places: Places, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`TO data` writes a file named data (DuckDB takes a key word there as the name): it is written from a folder
+    outside the lake and refused, naming that file, from inside it (computing it as an expression refused both as
+    "cannot compute": a mutation audit)."""
+    monkeypatch.chdir(places.elsewhere)
+    with duckdb.connect() as con:
+        run_statements(con, "copy (select 5 as five) to data", places.lake, places.warehouse)
+    assert (places.elsewhere / "data").read_text().splitlines() == ["five", "5"]
+    monkeypatch.chdir(places.lake)
+    message = places.refusal("copy (select 5 as five) to data")
+    assert f"it would write {places.lake / 'data'}, which is the lake or lies inside it" in message, message
+
+
+def test_a_target_that_is_not_a_string_is_refused_as_one_that_cannot_be_checked(places: Places) -> None:
+    """`TO (42)` computes to a number, not a file name runlens can check: a one-line refusal, not an internal error
+    (checking only for None crashed on it: a mutation audit)."""
+    message = places.refusal("copy (select 1) to (42)")
+    assert message.startswith("refused, statement 1 (COPY ... TO): runlens sql cannot compute the file name (42)")
+
+
+def test_a_target_under_the_home_folder_is_found_where_tilde_points(
+    places: Places, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB expands ~ to $HOME: with HOME in the lake, '~/x.csv' is refused as the lake's x.csv (taken as a
+    folder named ~ in the working folder, it went unrefused: a mutation audit)."""
+    monkeypatch.setenv("HOME", str(places.lake))
+    monkeypatch.chdir(places.elsewhere)
+    message = places.refusal("copy (select 1) to '~/home.csv'")
+    assert f"it would write {places.lake / 'home.csv'}, which is the lake or lies inside it" in message, message

@@ -172,3 +172,31 @@ def test_a_target_under_the_home_folder_is_found_where_tilde_points(
     monkeypatch.chdir(places.elsewhere)
     message = places.refusal("copy (select 1) to '~/home.csv'")
     assert f"it would write {places.lake / 'home.csv'}, which is the lake or lies inside it" in message, message
+
+
+def test_a_target_is_refused_as_the_file_duckdb_would_write_for_file_urls_and_a_parent_after_a_link(
+    places: Places, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB opens 'file:/x', 'file:///x' and 'file://localhost/x' as /x, and 'link/../x' where the system does: in
+    the folder holding the link's target, not beside the link. Each names a file in the lake, from a working folder
+    outside it; it was let through (file:/x and file://localhost/x read as relative paths, the parent of the link
+    taken as text; found by a mutation audit). Where the refusal says is where DuckDB, run without the guard, writes."""
+    monkeypatch.chdir(places.elsewhere)
+    (places.elsewhere / "link").symlink_to(places.lake / "runs", target_is_directory=True)
+    lake = places.lake
+    cases = {
+        f"file:{lake}/file_colon.csv": lake / "file_colon.csv",
+        f"file://localhost{lake}/localhost.csv": lake / "localhost.csv",
+        f"file:///{lake}/four_slashes.csv": lake / "four_slashes.csv",
+        f"{places.elsewhere}/link/../after_link.csv": lake / "after_link.csv",
+        "link/../relative_after_link.csv": lake / "relative_after_link.csv",
+    }
+    for target, path in cases.items():
+        query = f"copy (select 1 as one) to '{target}'"
+        message = places.refusal(query)
+        assert f"it would write {path}, which is the lake or lies inside it" in message, (target, message)
+        assert file_stamps(lake) == {}
+        with duckdb.connect() as con:  # the same statement, unguarded: DuckDB writes the file the refusal names
+            con.execute(query)
+        assert path.read_text().splitlines() == ["one", "1"], target
+        path.unlink()

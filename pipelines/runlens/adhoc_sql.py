@@ -13,7 +13,6 @@ column), since it cannot be checked. Other ways DuckDB writes files (its setting
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
@@ -125,10 +124,14 @@ def _value(con: duckdb.DuckDBPyConnection, target: str, kind: duckdb.token_type)
 
 
 def _local_path(target: str) -> Path | None:
-    """The absolute path a target names on this machine (relative to the working folder, ``~`` expanded), or None
-    for a URL of another file system (``s3://``) or an in-memory database."""
-    if target.startswith("file://"):
-        target = target.removeprefix("file://")
+    """The absolute path a target names on this machine, as DuckDB opens it (``file:/x``, ``file:///x`` and
+    ``file://localhost/x`` are ``/x``; relative to the working folder, ``~`` expanded) and the system follows it (a
+    ``..`` after a symbolic link is the parent of the link's target, not the folder holding the link), or None for a
+    URL of another file system (``s3://``) or an in-memory database."""
+    if target.startswith("file://localhost/"):
+        target = target.removeprefix("file://localhost")
+    elif target.startswith("file:/"):
+        target = target.removeprefix("file:")
     elif "://" in target or target in ("", ":memory:"):
         return None
-    return Path(os.path.abspath(Path(target).expanduser())).resolve()
+    return Path(target).expanduser().resolve()  # not os.path.abspath first: it drops `link/..` as text

@@ -200,3 +200,75 @@ def test_a_target_is_refused_as_the_file_duckdb_would_write_for_file_urls_and_a_
             con.execute(query)
         assert path.read_text().splitlines() == ["one", "1"], target
         path.unlink()
+
+
+def test_a_setting_that_would_make_duckdb_write_into_the_lake_or_over_the_warehouse_is_refused(
+    places: Places, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB writes spill files into `temp_directory`, the profiler's output to `profiling_output` (alias
+    `profile_output`), every query to `log_query_path`, persistent secrets into `secret_directory`, installed
+    extensions into `extension_directory` and both of those under `home_directory` by default. A SET or PRAGMA
+    pointing one of them into the lake, in any spelling, or a file setting at the warehouse, is refused before it
+    runs, naming the setting and the place."""
+    monkeypatch.chdir(places.elsewhere)
+    lake, warehouse = places.lake, places.warehouse
+    inside = f"is the lake or lies inside it ({lake})"
+    cases = {
+        f"set temp_directory = '{lake}/spill'": ("temp_directory", lake / "spill", inside),
+        f"SET GLOBAL profiling_output TO '{lake}/runs/profile.json'": (
+            "profiling_output",
+            lake / "runs/profile.json",
+            inside,
+        ),
+        f"pragma log_query_path='{lake}/queries.log'": ("log_query_path", lake / "queries.log", inside),
+        f"set session profile_output = '{lake}/p.txt'": ("profile_output", lake / "p.txt", inside),
+        f"set \"Secret_Directory\" = ('{lake}' || '/secrets')": ("secret_directory", lake / "secrets", inside),
+        f"set extension_directory to '{lake}/ext'": ("extension_directory", lake / "ext", inside),
+        f"set home_directory = '{lake}'": ("home_directory", lake, inside),
+        f"set log_query_path = '{warehouse}'": (
+            "log_query_path",
+            warehouse,
+            f"is or holds the warehouse ({warehouse})",
+        ),
+    }
+    for query, (setting, path, relation) in cases.items():
+        assert places.refusal(f"select 1; {query}") == (
+            f"refused, statement 2 (SET {setting}): the statements before it have run: it would write {path}, which"
+            f" {relation}; runlens sql never writes there (only runlens does, atomically): point the setting elsewhere"
+        ), query
+    monkeypatch.chdir(lake)  # a relative folder, from inside the lake
+    assert f"it would write {lake / 'spill'}, which" in places.refusal("set temp_directory = 'spill'")
+    assert file_stamps(lake) == {} and not any(places.elsewhere.iterdir())
+
+
+def test_other_settings_and_file_settings_outside_the_lake_run(places: Places) -> None:
+    """Settings that write no file, a variable named like a setting, RESET, and a file setting pointing outside the
+    lake or at a folder holding it (DuckDB writes inside the folder a setting names, never over it) all run."""
+    query = (
+        f"set threads = 1; SET TimeZone = 'UTC'; set variable temp_directory = '{places.lake}'; reset temp_directory;"
+        f" set temp_directory = '{places.data}'; pragma enable_profiling = 'json';"
+        f" set profiling_output = '{places.elsewhere}/profile.json'; select current_setting('temp_directory') as t"
+    )
+    with duckdb.connect() as con:
+        result = run_statements(con, query, places.lake, places.warehouse)
+        assert result is not None and result.fetchall() == [(str(places.data),)]
+    assert (places.elsewhere / "profile.json").is_file(), "the profiler wrote where the setting points"
+
+
+def test_a_refused_setting_names_the_file_duckdb_would_write(places: Places, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the refusal says is where DuckDB, run without the guard, writes the profiler's output: a relative
+    path, `..` and a quoted identifier resolved as DuckDB resolves them."""
+    monkeypatch.chdir(places.elsewhere)
+    (places.elsewhere / "link").symlink_to(places.lake / "runs", target_is_directory=True)
+    for value, path in {
+        "'link/../profile.json'": places.lake / "profile.json",
+        f'"{places.lake}/quoted.json"': places.lake / "quoted.json",
+    }.items():
+        query = f"set profiling_output = {value}"
+        assert f"it would write {path}, which is the lake" in places.refusal(query), value
+        assert not path.exists()
+        with duckdb.connect() as con:  # unguarded
+            con.execute("pragma enable_profiling = 'json'")
+            con.execute(query)
+            con.execute("select 1").fetchall()
+        assert path.is_file(), value

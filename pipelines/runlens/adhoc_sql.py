@@ -7,8 +7,10 @@ the lake empties it. So each such statement's target is found with DuckDB's own 
 DuckDB (a string in any quoting, a parenthesised expression, a file name written as an identifier) just before the
 statement runs, after the statements before it, whose variables it may read. A target that is the lake or the
 warehouse, lies inside the lake, or holds either is refused; so is one DuckDB cannot compute on its own (it reads a
-column), since it cannot be checked. Other ways DuckDB writes files (its settings ``temp_directory``,
-``profiling_output``, ``log_query_path``) are not checked.
+column), since it cannot be checked. The settings that make DuckDB write files (``FILE_SETTINGS``: spill files, the
+profiler's output, the query log, persistent secrets, installed extensions) are checked the same way when a ``SET``
+or ``PRAGMA`` gives them a value, except that a folder holding the lake or the warehouse is allowed: DuckDB writes
+inside the folder a setting names, never over it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,16 @@ WRITERS = {
 }
 ATTACH_WORDS = {"attach", "database", "if", "not", "exists"}  # what may come before ATTACH's path
 NOT_A_FILE = {"stdout"}  # COPY ... TO STDOUT (TO STDERR writes a file named stderr)
+FILE_SETTINGS = {  # DuckDB settings naming a file or folder it writes to (duckdb_settings(): 2.0)
+    "temp_directory",
+    "profiling_output",
+    "profile_output",
+    "log_query_path",
+    "secret_directory",
+    "extension_directory",
+    "home_directory",  # the default folder of secrets and extensions, and what ~ means to DuckDB
+}
+SET_WORDS = {"set", "pragma", "global", "session", "local"}  # what may come before a setting's name
 
 
 def run_statements(
@@ -47,14 +59,12 @@ def refuse_protected_target(
     """Raise when ``statement`` (the query's ``number``-th) would write the lake, inside it, the warehouse, or a
     folder holding either, or writes somewhere DuckDB cannot compute without running it. ``lake_dir`` and
     ``warehouse_path`` are absolute and resolved, as ``Settings`` gives them."""
-    verb = WRITERS.get(statement.type)
-    if verb is None:
-        return
-    where = f"statement {number} ({verb})" + (": the statements before it have run" if number > 1 else "")
-    found = _target_text(statement)
+    setting = statement.type is duckdb.StatementType.SET
+    found = _setting_text(statement) if setting else _target_text(statement) if statement.type in WRITERS else None
     if found is None:
         return
-    target, kind = found
+    target, kind, verb = found
+    where = f"statement {number} ({verb})" + (": the statements before it have run" if number > 1 else "")
     value = _value(con, target, kind)
     if not isinstance(value, str):
         raise RunlensError(
@@ -66,26 +76,53 @@ def refuse_protected_target(
         return
     if path == lake_dir or lake_dir in path.parents:
         relation = f"is the lake or lies inside it ({lake_dir})"
-    elif path in lake_dir.parents:
+    elif path in lake_dir.parents and not setting:
         relation = f"holds the lake ({lake_dir})"
-    elif path == warehouse_path or path in warehouse_path.parents:
+    elif path == warehouse_path or (path in warehouse_path.parents and not setting):
         relation = f"is or holds the warehouse ({warehouse_path})"
     else:
         return
     raise RunlensError(
         f"refused, {where}: it would write {path}, which {relation}; runlens sql never writes there (only runlens"
-        " does, atomically): write the file elsewhere"
+        f" does, atomically): {'point the setting' if setting else 'write the file'} elsewhere"
     )
 
 
-def _target_text(statement: duckdb.Statement) -> tuple[str, duckdb.token_type] | None:
-    """The target of a writing statement as written (a string literal, an identifier, a parenthesised
-    expression) and the kind of its first token, or None when it writes no file (``COPY ... FROM``, ``TO
-    STDOUT``)."""
-    text = statement.query
+def _words(text: str) -> tuple[list[tuple[int, duckdb.token_type]], list[int], list[str]]:
+    """DuckDB's tokens of ``text`` (start and kind), where each ends, and each one's text."""
     tokens = duckdb.tokenize(text)
     ends = [start for start, _ in tokens[1:]] + [len(text)]
-    words = [text[start:end].strip() for (start, _), end in zip(tokens, ends, strict=True)]
+    return tokens, ends, [text[start:end].strip() for (start, _), end in zip(tokens, ends, strict=True)]
+
+
+def _setting_text(statement: duckdb.Statement) -> tuple[str, duckdb.token_type, str] | None:
+    """The value a ``SET`` or ``PRAGMA`` statement gives one of the ``FILE_SETTINGS`` as written, the kind of its
+    token (``operator`` for an expression of several tokens, which is computed) and ``SET <name>``; None for any
+    other setting, a variable, or ``RESET``."""
+    text = statement.query
+    tokens, ends, words = _words(text)
+    name = next((i for i, word in enumerate(words) if word.lower() not in SET_WORDS), None)
+    setting = words[name].strip('"').lower() if name is not None else ""
+    if name is None or setting not in FILE_SETTINGS or name + 1 >= len(words):
+        return None
+    value = text[ends[name] :].strip()
+    if value.startswith("="):
+        value = value[1:].strip()
+    elif words[name + 1].lower() == "to" and tokens[name + 1][1] is duckdb.token_type.keyword:
+        value = text[ends[name + 1] :].strip()
+    value_tokens = duckdb.tokenize(value) if value else []
+    if not value_tokens:
+        return None
+    kind = value_tokens[0][1] if len(value_tokens) == 1 else duckdb.token_type.operator
+    return value, kind, f"SET {setting}"
+
+
+def _target_text(statement: duckdb.Statement) -> tuple[str, duckdb.token_type, str] | None:
+    """The target of a writing statement as written (a string literal, an identifier, a parenthesised
+    expression), the kind of its first token and the statement's kind (``WRITERS``), or None when it writes no file
+    (``COPY ... FROM``, ``TO STDOUT``)."""
+    text = statement.query
+    tokens, ends, words = _words(text)
     nesting = [
         word.count("(") - word.count(")") if kind is duckdb.token_type.operator else 0
         for word, (_, kind) in zip(words, tokens, strict=True)
@@ -107,7 +144,7 @@ def _target_text(statement: duckdb.Statement) -> tuple[str, duckdb.token_type] |
     while depth > 0 and last + 1 < len(words):  # a parenthesised expression: to its closing parenthesis
         last += 1
         depth += nesting[last]
-    return text[tokens[first][0] : ends[last]].strip(), tokens[first][1]
+    return text[tokens[first][0] : ends[last]].strip(), tokens[first][1], WRITERS[statement.type]
 
 
 def _value(con: duckdb.DuckDBPyConnection, target: str, kind: duckdb.token_type) -> object:

@@ -25,7 +25,7 @@ from benchmarks.scales import DEFAULT_DATA_DIR
 
 RATE_HZ = 250
 TOP = 15
-OUTSIDE = "(no runlens function on the stack: interpreter start, imports, exit)"
+OUTSIDE = "(no runlens function on the stack: interpreter start, imports, exit, threads waiting for work)"
 
 
 def py_spy() -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from reference import SCHEMA, VALIDATOR
 
-from benchmarks import baselines, child, datasets, measure, scenarios
+from benchmarks import baselines, child, datasets, measure, profile_ingest, scenarios
 from benchmarks.measure import MIB, ChildRun, MemoryGuardTripped
 from benchmarks.pipeline_probe import DATA, NESTED, OUTSIDE
 from benchmarks.report import Measurement, Report, Target
@@ -475,3 +475,33 @@ def test_a_task_that_outgrows_the_memory_guard_is_killed_and_reported_as_tripped
     with pytest.raises(MemoryGuardTripped) as tripped:
         measure.run_child("ingest")
     assert tripped.value.wall_s < 10
+
+
+def test_the_ingest_profile_counts_samples_by_innermost_runlens_frame_and_by_leaf(tmp_path: Path) -> None:
+    """py-spy's collapsed stacks (frames outermost first, then the sample count): each stack counts once for the
+    innermost runlens function on it (module-level code, an import, is not a function), or for the line of stacks
+    with none; and once for its leaf frame. Frames are named by function and file, not by the whole path."""
+    stacks = tmp_path / "stacks.txt"
+    stacks.write_text(
+        "main (/p/benchmarks/child.py:30);ingest_file (/p/runlens/ingest.py:100);"
+        "process (/p/runlens/ingest.py:400);loads (/v/msgspec/json.py:5) 7\n"
+        "main (/p/benchmarks/child.py:30);ingest_file (/p/runlens/ingest.py:100) 2\n"
+        "<module> (/p/benchmarks/child.py:18);<module> (/p/runlens/metrics.py:27);import_module (/v/x.py:1) 3\n"
+        "Thread.run (/usr/threading.py:982);_worker (/usr/thread.py:81) 5\n"
+        "write (/p/runlens/ingest.py:657);ZSTD_compress (libarrow.so) 4\n"
+    )
+    by_runlens, by_leaf, total = profile_ingest.summarise(stacks)
+    assert total == 21
+    assert by_runlens == {
+        "process (ingest.py:400)": 7,
+        "ingest_file (ingest.py:100)": 2,
+        profile_ingest.OUTSIDE: 3 + 5,
+        "write (ingest.py:657)": 4,
+    }
+    assert by_leaf == {
+        "loads (json.py:5)": 7,
+        "ingest_file (ingest.py:100)": 2,
+        "import_module (x.py:1)": 3,
+        "_worker (thread.py:81)": 5,
+        "ZSTD_compress (libarrow.so)": 4,
+    }

@@ -91,6 +91,28 @@ def test_sql_edge_cases(tmp_path: Path, run_cli: CliRunner) -> None:
     assert stopped.value.code == 2
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["sql", "select 1", "--max-rows", "abc"],
+            "argument --max-rows: expected a whole number of at least 1, got abc",
+        ),
+        (["report", "--since", "2026-13-01"], "argument --since: expected a date, YYYY-MM-DD, got 2026-13-01"),
+        (["report", "--until", "soon"], "argument --until: expected a date, YYYY-MM-DD, got soon"),
+    ],
+)
+def test_a_malformed_row_count_or_date_is_refused_in_words(
+    tmp_path: Path, run_cli: CliRunner, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
+    """The usage and one line in words, exit 2; it named Python's functions ("invalid _at_least_one value",
+    "invalid fromisoformat value": found by a review as a new user)."""
+    with pytest.raises(SystemExit) as stopped:
+        run_cli(*arguments, "--data-dir", tmp_path / "d")
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"runlens {arguments[0]}: error: {message}"
+
+
 def test_runlens_sql_refuses_a_statement_that_would_write_into_the_lake_or_the_warehouse(
     tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -195,10 +195,20 @@ def _sql(args: argparse.Namespace) -> int:
 
 
 def _at_least_one(text: str) -> int:
-    number = int(text)
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
     if number < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text}")
     return number
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date, YYYY-MM-DD, got {text}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,10 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--days", type=int, help=f"review the last N days of data (default {REPORT_DAYS}; not with --since/--until)"
     )
-    report.add_argument("--since", type=date.fromisoformat, help="window start date (UTC, included); not with --days")
-    report.add_argument(
-        "--until", type=date.fromisoformat, help="window end date (UTC, excluded; default: after the newest run)"
-    )
+    report.add_argument("--since", type=_day, help="window start date (UTC, included); not with --days")
+    report.add_argument("--until", type=_day, help="window end date (UTC, excluded; default: after the newest run)")
     report.add_argument("--workflow", action="append", default=[], help="only this workflow (repeatable)")
     report.set_defaults(handler=_report)
 

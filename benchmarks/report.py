@@ -143,10 +143,18 @@ class Report:
             "### Targets",
             markdown_table(["target", "measured", "required", "result"], [target_row(t) for t in self.targets]),
         ]
+        if self.scale != "full":
+            parts.append(SMALL_SCALE_NOTE)
         for breakdown in self.breakdowns:
             parts += [f"### {breakdown.title}", markdown_table(breakdown.header, [fmt_row(r) for r in breakdown.rows])]
         return "\n\n".join(parts) + "\n"
 
+
+SMALL_SCALE_NOTE = (
+    "The targets are written for `--scale full`. At this scale the files and lakes are too small for them (a process's"
+    " fixed memory against a file of a few MiB, a new day against a tiny lake, no worker pool), so these verdicts only"
+    " show that every target is computed: judge them on a full run."
+)
 
 MEASUREMENT_HEADER = [
     "#",

@@ -170,6 +170,14 @@ def test_the_targets_table_shows_each_targets_direction_value_and_verdict_as_the
     ]
 
 
+def test_only_a_full_run_judges_its_targets_without_a_warning() -> None:
+    """The smoke scale's files are too small for the targets (fixed process memory against a tiny file): its report
+    says the verdicts are not to be judged; a full run's report does not."""
+    small, full = new_report(), Report("full", MACHINE, "2026-11-30T00:00:00Z", 7, "all")
+    assert "judge them on a full run" in small.render()
+    assert "judge them on a full run" not in full.render()
+
+
 def test_the_measurement_table_shows_the_rate_and_peaks_the_json_holds() -> None:
     report = new_report()
     m = Measurement("1", "runlens", 3_000, 2.0, [2.0], 123.0, 456.0, 400.0, 100.0, ratio="r")

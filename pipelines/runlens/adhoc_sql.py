@@ -57,8 +57,9 @@ def refuse_protected_target(
     con: duckdb.DuckDBPyConnection, statement: duckdb.Statement, lake_dir: Path, warehouse_path: Path, number: int
 ) -> None:
     """Raise when ``statement`` (the query's ``number``-th) would write the lake, inside it, the warehouse, or a
-    folder holding either, or writes somewhere DuckDB cannot compute without running it. ``lake_dir`` and
-    ``warehouse_path`` are absolute and resolved, as ``Settings`` gives them."""
+    folder holding either, or writes somewhere DuckDB cannot compute without running it; or, a ``SET`` of one of the
+    ``FILE_SETTINGS``, points DuckDB's files into the lake or at the warehouse. ``lake_dir`` and ``warehouse_path``
+    are absolute and resolved, as ``Settings`` gives them."""
     setting = statement.type is duckdb.StatementType.SET
     found = _setting_text(statement) if setting else _target_text(statement) if statement.type in WRITERS else None
     if found is None:

@@ -132,3 +132,27 @@ def test_a_sql_hint_for_a_data_directory_with_spaces_pastes_as_one_argument(
     folder = (tmp_path / "my data; rm -rf x").resolve()
     hint = sql_command("select 1", folder)
     assert shlex.split(hint) == ["runlens", "sql", "select 1", "--data-dir", str(folder)]
+
+
+def test_a_new_data_directory_gets_its_exports_folder_and_one_set_elsewhere_is_left_alone(
+    tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`runlens run` on a new data directory said "drop exports into <data>/exports", a folder it had not made (found
+    by the seventeenth session's review). It is made now; a RUNLENS_EXPORTS_DIR that does not exist is not, so a
+    mistyped path stays visible, nor is the missing target of a link standing where exports/ goes."""
+    from runlens.pipeline import make_data_dir
+
+    make_data_dir(Settings.from_env(tmp_path / "new" / "data"))
+    assert (tmp_path / "new" / "data" / "exports").is_dir()
+    monkeypatch.setenv("RUNLENS_EXPORTS_DIR", str(tmp_path / "typo"))
+    make_data_dir(Settings.from_env(tmp_path / "other"))
+    assert (
+        (tmp_path / "other").is_dir()
+        and not (tmp_path / "typo").exists()
+        and not (tmp_path / "other" / "exports").exists()
+    )
+    monkeypatch.delenv("RUNLENS_EXPORTS_DIR")
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "exports").symlink_to(tmp_path / "gone")
+    make_data_dir(Settings.from_env(tmp_path / "linked"))
+    assert (tmp_path / "linked" / "exports").is_symlink() and not (tmp_path / "gone").exists()

@@ -61,6 +61,7 @@ def test_the_readmes_dagster_commands_run_on_the_instance_runlens_dagster_home_p
     assert (made.returncode, made.stderr) == (0, "")
     home = Path(made.stdout.strip())
     assert home == data.resolve() / ".dagster"
+    assert (data / "exports").is_dir(), "the folder the export sensor watches, to drop exports into"
     assert (home / "dagster.yaml").read_bytes() == (PROJECT / "dagster.yaml").read_bytes()
     env |= {"DAGSTER_HOME": str(home), "RUNLENS_DATA_DIR": str(data)}
     again = subprocess.run([RUNLENS, "dagster-home"], env=env, capture_output=True, text=True)

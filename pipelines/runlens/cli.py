@@ -33,9 +33,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _dagster_home(args: argparse.Namespace) -> int:
-    from runlens.pipeline import ensure_dagster_home
+    from runlens.pipeline import ensure_dagster_home, make_data_dir
 
-    print(ensure_dagster_home(Settings.from_env(args.data_dir)))
+    settings = Settings.from_env(args.data_dir)
+    make_data_dir(settings)  # with exports/, the folder the export sensor watches
+    print(ensure_dagster_home(settings))
     return 0
 
 

@@ -260,20 +260,27 @@ def _headline(message: str) -> str:
     return next((text for text in message.splitlines() if text.strip()), message).strip()
 
 
-def _make_data_dir(path: Path) -> None:
-    """Create the data root (and the folders on the way) unless a file stands where a folder must be."""
+def make_data_dir(settings: Settings) -> None:
+    """Create the data root (and the folders on the way) unless a file stands where a folder must be, and its
+    ``exports/`` folder, the one the summary of a run without exports tells users to drop them into. An exports
+    folder set elsewhere (RUNLENS_EXPORTS_DIR) is not created: a mistyped path there must stay visible, as "no
+    export yet" naming it."""
+    path = settings.data_dir
     blocker = next((step for step in (path, *path.parents) if step.exists()), None)
     if blocker is not None and not blocker.is_dir():
         what = "is a file" if blocker == path else f"lies under {blocker}, which is a file"
         raise RunlensError(f"{path}: {what}, not a folder; the data root (--data-dir, RUNLENS_DATA_DIR) is a folder")
     path.mkdir(parents=True, exist_ok=True)
+    # a file there is left to discovery, which says what is wrong; a link there resolves elsewhere (Settings)
+    if settings.exports_dir == path / "exports" and not settings.exports_dir.exists():
+        settings.exports_dir.mkdir()
 
 
 def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> PipelineReport:
     """Ingest new exports, refresh what they change, rebuild the warehouse; serialised per data directory."""
     validator = RecordValidator.from_file(settings.schema_path)  # a broken schema file is the user's to fix: say so
     metrics.env_params()  # so is a metric parameter that does not fit
-    _make_data_dir(settings.data_dir)
+    make_data_dir(settings)
     with file_lock(settings.data_dir / ".runlens-run.lock", on_wait=echo):
         home = ensure_dagster_home(settings)
         report = PipelineReport()

@@ -174,6 +174,29 @@ def test_a_target_under_the_home_folder_is_found_where_tilde_points(
     assert f"it would write {places.lake / 'home.csv'}, which is the lake or lies inside it" in message, message
 
 
+def test_a_leading_tilde_is_read_as_the_home_directory_a_set_before_it_gave(
+    places: Places, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After `SET home_directory` DuckDB puts that folder, as text, for a leading ~ ('~lake/x' is '<home>lake/x'):
+    with the data directory as home (allowed: DuckDB writes inside it), '~/lake/…' and '~lake/…' name files in the
+    lake. Both were let through, read with the system's home. Unguarded, DuckDB writes where the refusal says."""
+    monkeypatch.setenv("HOME", str(places.elsewhere))
+    monkeypatch.chdir(places.elsewhere)
+    lake = places.lake
+    cases = {
+        (places.data, "~/lake/slash.csv"): lake / "slash.csv",
+        (f"{places.data}/", "~lake/glued.csv"): lake / "glued.csv",
+    }
+    for (home, target), path in cases.items():
+        query = f"set home_directory = '{home}'; copy (select 1 as one) to '{target}'"
+        message = places.refusal(query)
+        assert f"statement 2 (COPY ... TO): the statements before it have run: it would write {path}," in message
+        assert not path.exists()
+        with duckdb.connect() as con:
+            con.execute(query)
+        assert path.read_text().splitlines() == ["one", "1"], target
+
+
 def test_a_target_is_refused_as_the_file_duckdb_would_write_for_file_urls_and_a_parent_after_a_link(
     places: Places, monkeypatch: pytest.MonkeyPatch
 ) -> None:

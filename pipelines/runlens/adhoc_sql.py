@@ -15,6 +15,7 @@ inside the folder a setting names, never over it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -72,7 +73,7 @@ def refuse_protected_target(
             f"refused, {where}: runlens sql cannot compute the file name {target} on its own (name the file with a"
             " string, or an expression of constants giving one), so it cannot check that it is outside the lake"
         )
-    path = _local_path(value)
+    path = _local_path(value, _home(con))
     if path is None:
         return
     if path == lake_dir or lake_dir in path.parents:
@@ -161,15 +162,25 @@ def _value(con: duckdb.DuckDBPyConnection, target: str, kind: duckdb.token_type)
     return value
 
 
-def _local_path(target: str) -> Path | None:
+def _home(con: duckdb.DuckDBPyConnection) -> str:
+    """What DuckDB puts for a leading ``~``: the ``home_directory`` setting (a ``SET`` earlier in the query may have
+    given it), else the system's home."""
+    [(setting,)] = con.execute("select current_setting('home_directory')").fetchall()
+    return setting or os.path.expanduser("~")
+
+
+def _local_path(target: str, home: str) -> Path | None:
     """The absolute path a target names on this machine, as DuckDB opens it (``file:/x``, ``file:///x`` and
-    ``file://localhost/x`` are ``/x``; relative to the working folder, ``~`` expanded) and the system follows it (a
-    ``..`` after a symbolic link is the parent of the link's target, not the folder holding the link), or None for a
-    URL of another file system (``s3://``) or an in-memory database."""
+    ``file://localhost/x`` are ``/x``; relative to the working folder; a leading ``~`` replaced by ``home`` as text,
+    so ``~x`` is ``<home>x``) and the system follows it (a ``..`` after a symbolic link is the parent of the link's
+    target, not the folder holding the link), or None for a URL of another file system (``s3://``) or an in-memory
+    database."""
     if target.startswith("file://localhost/"):
         target = target.removeprefix("file://localhost")
     elif target.startswith("file:/"):
         target = target.removeprefix("file:")
     elif "://" in target or target in ("", ":memory:"):
         return None
-    return Path(target).expanduser().resolve()  # not os.path.abspath first: it drops `link/..` as text
+    elif target.startswith("~"):
+        target = home + target[1:]
+    return Path(target).resolve()  # not os.path.abspath first: it drops `link/..` as text

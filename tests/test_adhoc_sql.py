@@ -295,3 +295,59 @@ def test_a_refused_setting_names_the_file_duckdb_would_write(places: Places, mon
             con.execute(query)
             con.execute("select 1").fetchall()
         assert path.is_file(), value
+
+
+def test_a_log_that_enable_logging_would_write_into_the_lake_is_refused_and_one_elsewhere_runs(
+    places: Places, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`enable_logging(storage = 'file', ...)` writes DuckDB's log to the file or folder given as `storage_path` or as
+    the `path` of `storage_config`, called by CALL or as a table function. One in the lake is refused before it runs,
+    naming the argument and the place (they were not checked until the eighteenth session); unguarded, DuckDB writes
+    there. A folder holding the lake, one elsewhere and a config without a path run."""
+    monkeypatch.chdir(places.elsewhere)
+    lake = places.lake
+    inside = f"is the lake or lies inside it ({lake})"
+    cases = {
+        f"call enable_logging(storage = 'file', storage_path = '{lake}/log')": ("storage_path", lake / "log"),
+        f"CALL Enable_Logging('QueryLog', storage = 'file', storage_config := {{'path': '{lake}/runs/log.csv'}})": (
+            "storage_config",
+            lake / "runs/log.csv",
+        ),
+        f"from enable_logging(level = 'info', storage = 'file', storage_path = concat_ws('/', '{lake}', 'sel'))": (
+            "storage_path",
+            lake / "sel",
+        ),
+    }
+    for query, (argument, path) in cases.items():
+        assert places.refusal(query) == (
+            f"refused, statement 1 (enable_logging({argument})): it would write {path}, which {inside}; runlens sql"
+            " never writes there (only runlens does, atomically): point the setting elsewhere"
+        ), query
+        assert not path.exists()
+        with duckdb.connect() as con:  # unguarded
+            con.execute(query)
+            con.execute("select 1").fetchall()
+            con.execute("call disable_logging()")
+        assert path.exists(), query
+    allowed = [  # each in a database of its own: DuckDB keeps the first file a database logged to
+        f"call enable_logging(storage = 'file', storage_path = '{places.data}')",
+        f"call enable_logging(storage = 'file', storage_config = {{'path': '{places.elsewhere}/log'}})",
+        "call enable_logging(storage = 'memory', storage_config = {'buffer_size': 8})",
+    ]
+    for query in allowed:
+        with duckdb.connect() as con:
+            result = run_statements(con, f"{query}; select 1 as done", lake, places.warehouse)
+            assert result is not None and result.fetchall() == [(1,)], query
+    assert (places.elsewhere / "log").exists() and any(places.data.glob("duckdb_log*"))
+
+
+def test_each_folder_of_extension_directories_is_checked(places: Places) -> None:
+    """`extension_directories` is a list of folders: one of them in the lake is refused, naming it; a list of
+    folders elsewhere runs (the list was not checked until the eighteenth session)."""
+    lake = places.lake
+    message = places.refusal(f"set extension_directories = ['{places.elsewhere}', '{lake}/ext']")
+    assert message.startswith(f"refused, statement 1 (SET extension_directories): it would write {lake / 'ext'}, ")
+    with duckdb.connect() as con:
+        query = f"set extension_directories = ['{places.elsewhere}/a', '{places.elsewhere}/b']; select 1 as done"
+        result = run_statements(con, query, lake, places.warehouse)
+        assert result is not None and result.fetchall() == [(1,)]

@@ -9,14 +9,16 @@ statement runs, after the statements before it, whose variables it may read. A t
 warehouse, lies inside the lake, or holds either is refused; so is one DuckDB cannot compute on its own (it reads a
 column), since it cannot be checked. The settings that make DuckDB write files (``FILE_SETTINGS``: spill files, the
 profiler's output, the query log, persistent secrets, installed extensions) are checked the same way when a ``SET``
-or ``PRAGMA`` gives them a value, except that a folder holding the lake or the warehouse is allowed: DuckDB writes
-inside the folder a setting names, never over it.
+or ``PRAGMA`` gives them a value, and so is the file or folder ``enable_logging(...)`` is given for its log
+(``LOGGING_PATHS``), except that a folder holding the lake or the warehouse is allowed: DuckDB writes inside the
+folder a setting names, never over it.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
@@ -37,8 +39,25 @@ FILE_SETTINGS = {  # DuckDB settings naming a file or folder it writes to (duckd
     "secret_directory",
     "extension_directory",
     "home_directory",  # the default folder of secrets and extensions, and what ~ means to DuckDB
+    "extension_directories",  # a list of folders
 }
 SET_WORDS = {"set", "pragma", "global", "session", "local"}  # what may come before a setting's name
+LOGGING_CALL = "enable_logging"
+LOGGING_PATHS = {"storage_path": None, "storage_config": "path"}  # its arguments naming the log's file or folder
+# (storage_config: a struct or map, whose "path" does)
+BRACKETS = str.maketrans({"(": "+", "[": "+", "{": "+", ")": "-", "]": "-", "}": "-"})
+
+
+class Target(NamedTuple):
+    """A file name a statement gives DuckDB to write, as written: its text, the kind of its first token (``operator``
+    for an expression of several), what the statement is (for messages), whether it is a setting's (a folder holding
+    the lake is then allowed) and the key that names the file in the value it computes to, if any."""
+
+    text: str
+    kind: duckdb.token_type
+    verb: str
+    setting: bool
+    key: str | None = None
 
 
 def run_statements(
@@ -59,21 +78,22 @@ def refuse_protected_target(
 ) -> None:
     """Raise when ``statement`` (the query's ``number``-th) would write the lake, inside it, the warehouse, or a
     folder holding either, or writes somewhere DuckDB cannot compute without running it; or, a ``SET`` of one of the
-    ``FILE_SETTINGS``, points DuckDB's files into the lake or at the warehouse. ``lake_dir`` and ``warehouse_path``
-    are absolute and resolved, as ``Settings`` gives them."""
-    setting = statement.type is duckdb.StatementType.SET
-    found = _setting_text(statement) if setting else _target_text(statement) if statement.type in WRITERS else None
-    if found is None:
-        return
-    target, kind, verb = found
-    where = f"statement {number} ({verb})" + (": the statements before it have run" if number > 1 else "")
-    value = _value(con, target, kind)
-    if not isinstance(value, str):
-        raise RunlensError(
-            f"refused, {where}: runlens sql cannot compute the file name {target} on its own (name the file with a"
-            " string, or an expression of constants giving one), so it cannot check that it is outside the lake"
-        )
-    path = _local_path(value, _home(con))
+    ``FILE_SETTINGS`` or a call of ``enable_logging``, points DuckDB's files into the lake or at the warehouse.
+    ``lake_dir`` and ``warehouse_path`` are absolute and resolved, as ``Settings`` gives them."""
+    for target in _targets(statement):
+        where = f"statement {number} ({target.verb})" + (": the statements before it have run" if number > 1 else "")
+        names = _file_names(_value(con, target.text, target.kind), target.key)
+        if names is None:
+            raise RunlensError(
+                f"refused, {where}: runlens sql cannot compute the file name {target.text} on its own (name the file"
+                " with a string, or an expression of constants giving one), so it cannot check that it is outside"
+                " the lake"
+            )
+        for name in names:
+            _refuse_protected_path(_local_path(name, _home(con)), target.setting, lake_dir, warehouse_path, where)
+
+
+def _refuse_protected_path(path: Path | None, setting: bool, lake_dir: Path, warehouse_path: Path, where: str) -> None:
     if path is None:
         return
     if path == lake_dir or lake_dir in path.parents:
@@ -90,6 +110,35 @@ def refuse_protected_target(
     )
 
 
+def _targets(statement: duckdb.Statement) -> list[Target]:
+    """Every file name ``statement`` gives DuckDB to write: a writing statement's target, a ``SET`` of one of the
+    ``FILE_SETTINGS``, the log's path in each call of ``enable_logging`` (``CALL`` or a table function)."""
+    if statement.type is duckdb.StatementType.SET:
+        found = _setting_text(statement)
+    elif statement.type in WRITERS:
+        found = _target_text(statement)
+    else:
+        found = None
+    logging = _logging_texts(statement) if LOGGING_CALL in statement.query.lower() else []
+    return ([] if found is None else [found]) + logging
+
+
+def _file_names(value: object, key: str | None) -> list[str] | None:
+    """The file names in a target's computed ``value``: a string, a list of strings (``extension_directories``), or,
+    with ``key``, a struct or map's string at that key (none when it lacks the key); None when it is none of these."""
+    if key is not None:
+        if not isinstance(value, dict):
+            return None
+        if value.get(key) is None:
+            return []
+        value = value[key]
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    return None
+
+
 def _words(text: str) -> tuple[list[tuple[int, duckdb.token_type]], list[int], list[str]]:
     """DuckDB's tokens of ``text`` (start and kind), where each ends, and each one's text."""
     tokens = duckdb.tokenize(text)
@@ -97,7 +146,7 @@ def _words(text: str) -> tuple[list[tuple[int, duckdb.token_type]], list[int], l
     return tokens, ends, [text[start:end].strip() for (start, _), end in zip(tokens, ends, strict=True)]
 
 
-def _setting_text(statement: duckdb.Statement) -> tuple[str, duckdb.token_type, str] | None:
+def _setting_text(statement: duckdb.Statement) -> Target | None:
     """The value a ``SET`` or ``PRAGMA`` statement gives one of the ``FILE_SETTINGS`` as written, the kind of its
     token (``operator`` for an expression of several tokens, which is computed) and ``SET <name>``; None for any
     other setting, a variable, or ``RESET``."""
@@ -116,10 +165,10 @@ def _setting_text(statement: duckdb.Statement) -> tuple[str, duckdb.token_type, 
     if not value_tokens:
         return None
     kind = value_tokens[0][1] if len(value_tokens) == 1 else duckdb.token_type.operator
-    return value, kind, f"SET {setting}"
+    return Target(value, kind, f"SET {setting}", setting=True)
 
 
-def _target_text(statement: duckdb.Statement) -> tuple[str, duckdb.token_type, str] | None:
+def _target_text(statement: duckdb.Statement) -> Target | None:
     """The target of a writing statement as written (a string literal, an identifier, a parenthesised
     expression), the kind of its first token and the statement's kind (``WRITERS``), or None when it writes no file
     (``COPY ... FROM``, ``TO STDOUT``)."""
@@ -146,7 +195,37 @@ def _target_text(statement: duckdb.Statement) -> tuple[str, duckdb.token_type, s
     while depth > 0 and last + 1 < len(words):  # a parenthesised expression: to its closing parenthesis
         last += 1
         depth += nesting[last]
-    return text[tokens[first][0] : ends[last]].strip(), tokens[first][1], WRITERS[statement.type]
+    return Target(text[tokens[first][0] : ends[last]].strip(), tokens[first][1], WRITERS[statement.type], setting=False)
+
+
+def _logging_texts(statement: duckdb.Statement) -> list[Target]:
+    """The arguments of each ``enable_logging(...)`` in ``statement`` that name the log's file or folder
+    (``LOGGING_PATHS``, given as ``name = value`` or ``name := value``), as written."""
+    text = statement.query
+    tokens, ends, words = _words(text)
+    depth = [
+        word.translate(BRACKETS).count("+") - word.translate(BRACKETS).count("-")
+        if kind is duckdb.token_type.operator
+        else 0
+        for word, (_, kind) in zip(words, tokens, strict=True)
+    ]
+    found: list[Target] = []
+    for call, word in enumerate(words[:-1]):
+        if word.strip('"').lower() != LOGGING_CALL or words[call + 1] != "(":
+            continue
+        level, start = 0, call + 2
+        for i in range(call + 1, len(words)):
+            level += depth[i]
+            if (level == 1 and words[i] == ",") or level == 0:  # the end of an argument
+                name = words[start].strip('"').lower() if start < i else ""
+                if name in LOGGING_PATHS and start + 2 < i and words[start + 1] in ("=", ":="):
+                    value = text[tokens[start + 2][0] : ends[i - 1]].strip()
+                    kind = tokens[start + 2][1] if i - start == 3 else duckdb.token_type.operator
+                    found.append(Target(value, kind, f"{LOGGING_CALL}({name})", True, LOGGING_PATHS[name]))
+                start = i + 1
+            if level == 0:
+                break
+    return found
 
 
 def _value(con: duckdb.DuckDBPyConnection, target: str, kind: duckdb.token_type) -> object:

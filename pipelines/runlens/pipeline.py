@@ -271,9 +271,9 @@ def make_data_dir(settings: Settings) -> None:
         what = "is a file" if blocker == path else f"lies under {blocker}, which is a file"
         raise RunlensError(f"{path}: {what}, not a folder; the data root (--data-dir, RUNLENS_DATA_DIR) is a folder")
     path.mkdir(parents=True, exist_ok=True)
-    # a file there is left to discovery, which says what is wrong; a link there resolves elsewhere (Settings)
-    if settings.exports_dir == path / "exports" and not settings.exports_dir.exists():
-        settings.exports_dir.mkdir()
+    if settings.exports_dir == path / "exports":  # a link there resolves elsewhere (Settings)
+        with suppress(FileExistsError):  # a file there is left to discovery, which says what is wrong
+            settings.exports_dir.mkdir(exist_ok=True)  # exist_ok: another run may make it first
 
 
 def run_pipeline(settings: Settings, echo: Callable[[str], None] = print) -> PipelineReport:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
+import pytest
 from conftest import CliRunner
+from runlens import cli
+
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 def test_generate_writes_the_format_and_share_of_invalid_records_asked_for_and_says_what_it_wrote(
@@ -41,3 +46,13 @@ def test_generate_writes_the_format_and_share_of_invalid_records_asked_for_and_s
     assert 0.1 < invalid / records < 0.3, (invalid, records)
     said = f"wrote {len(files)} export file(s) to {out}: {records} records ({invalid} deliberately invalid) for 60 runs"
     assert result.out == said + "\n"
+
+
+def test_version_is_the_projects(capsys: pytest.CaptureFixture[str]) -> None:
+    """`runlens --version` names the version pyproject.toml gives (a bug report's first question; before, the option
+    was an error asking for a command)."""
+    with pytest.raises(SystemExit) as ended:
+        cli.main(["--version"])
+    assert ended.value.code == 0
+    expected = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["version"]
+    assert capsys.readouterr().out == f"runlens {expected}\n"

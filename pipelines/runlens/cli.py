@@ -8,6 +8,7 @@ import stat
 import sys
 import traceback
 from datetime import UTC, date, datetime
+from importlib.metadata import version
 from pathlib import Path
 
 from runlens.config import Settings
@@ -215,6 +216,7 @@ def _day(text: str) -> date:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="runlens", description="Reliability analytics over workflow-run exports.")
+    parser.add_argument("--version", action="version", version=f"runlens {version('runlens')}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="ingest new exports, refresh runs, metrics and the warehouse, print a summary")

@@ -89,8 +89,9 @@ def refuse_protected_target(
                 " with a string, or an expression of constants giving one), so it cannot check that it is outside"
                 " the lake"
             )
+        home = _home(con)
         for name in names:
-            _refuse_protected_path(_local_path(name, _home(con)), target.setting, lake_dir, warehouse_path, where)
+            _refuse_protected_path(_local_path(name, home), target.setting, lake_dir, warehouse_path, where)
 
 
 def _refuse_protected_path(path: Path | None, setting: bool, lake_dir: Path, warehouse_path: Path, where: str) -> None:
